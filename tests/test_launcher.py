@@ -1,0 +1,148 @@
+"""The warm rank pool: it runs tasks, names the rank that failed, reaps children and recovers."""
+
+import os
+import signal
+import time
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from tpworkers.launcher import (
+    ConfigError, DeviceGroup, RankFailed, get_pool, shutdown_pool)
+from tpworkers.devicegroup import parse_transports
+
+TWO_CPU_RANKS = DeviceGroup(nproc=2)
+
+
+# Tasks run inside the rank processes, so they live at module level (pickled by name).
+def _sum_of_ranks(ctx, payload):
+    value = torch.tensor([float(ctx.rank + payload)])
+    dist.all_reduce(value)
+    return ctx.rank, ctx.world_size, value.item()
+
+
+def _rank_one_raises(ctx, payload):
+    if ctx.rank == 1:
+        raise ValueError("boom on purpose")
+    dist.barrier()
+
+
+def _rank_one_is_killed(ctx, payload):
+    if ctx.rank == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    dist.barrier()
+
+
+def _rank_one_hangs(ctx, payload):
+    if ctx.rank == 1:
+        time.sleep(600)
+
+
+def _process_is_gone(pid: int) -> bool:
+    """True once the pid is reaped; a live process or an unreaped zombie still answers kill(0)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_pool_after_module():
+    yield
+    shutdown_pool()
+
+
+def test_it_runs_a_collective_on_every_rank():
+    results = get_pool(TWO_CPU_RANKS).run(_sum_of_ranks, 10)
+    assert results == [(0, 2, 21.0), (1, 2, 21.0)]
+
+
+def test_it_reuses_the_warm_pool_for_the_same_group():
+    first = get_pool(TWO_CPU_RANKS)
+    assert get_pool(DeviceGroup(nproc=2, backend="gloo", device="cpu")) is first
+
+
+def test_it_rebuilds_the_pool_when_the_group_changes_and_reaps_the_old_one():
+    old = get_pool(TWO_CPU_RANKS)
+    old_pids = old.pids
+    single = get_pool(DeviceGroup(nproc=1))
+    assert single is not old
+    assert single.run(_sum_of_ranks, 0) == [(0, 1, 0.0)]
+    assert all(_process_is_gone(pid) for pid in old_pids)
+
+
+@pytest.mark.parametrize(
+    "task, blamed, cause",
+    [(_rank_one_raises, (1,), "raised ValueError: boom on purpose"),
+     (_rank_one_is_killed, (1,), "died: killed by SIGKILL"),
+     (_rank_one_hangs, (1,), "did not finish")],
+    ids=["raises", "sigkill", "hangs"],
+)
+def test_it_names_the_failed_rank_reaps_children_and_recovers(task, blamed, cause):
+    pool = get_pool(TWO_CPU_RANKS)
+    pids = pool.pids
+    with pytest.raises(RankFailed) as failure:
+        pool.run(task, timeout_s=3)
+    assert failure.value.ranks == blamed
+    assert cause in str(failure.value)
+    assert str(failure.value).startswith("rank 1 ")
+    assert all(_process_is_gone(pid) for pid in pids)
+    with pytest.raises(RuntimeError, match="torn down"):
+        pool.run(_sum_of_ranks, 0)
+    assert get_pool(TWO_CPU_RANKS).run(_sum_of_ranks, 1) == [(0, 2, 3.0), (1, 2, 3.0)]
+
+
+def test_it_keeps_the_traceback_of_a_rank_that_raised():
+    with pytest.raises(RankFailed) as failure:
+        get_pool(TWO_CPU_RANKS).run(_rank_one_raises, timeout_s=10)
+    assert "_rank_one_raises" in failure.value.details
+
+
+def test_it_reaps_every_child_on_shutdown():
+    pids = get_pool(TWO_CPU_RANKS).pids
+    shutdown_pool()
+    assert all(_process_is_gone(pid) for pid in pids)
+
+
+@pytest.mark.parametrize(
+    "group, constraint",
+    [(DeviceGroup(nproc=0), "at least 1"),
+     (DeviceGroup(backend="mpi"), "backend must be"),
+     (DeviceGroup(backend="nccl", device="cpu"), "needs device='cuda'"),
+     (DeviceGroup(p2p=False), "only applies to the nccl backend"),
+     (DeviceGroup(nproc=10_000), "more than the"),
+     (DeviceGroup(gpus=(0, 1)), "only applies to device='cuda'")],
+)
+def test_it_refuses_impossible_groups_before_starting_processes(group, constraint):
+    with pytest.raises(ConfigError, match=constraint):
+        get_pool(group)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without GPUs")
+def test_it_refuses_cuda_without_gpus():
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        DeviceGroup(nproc=2, backend="nccl", device="cuda", gpus=(2, 3)).validate()
+
+
+def test_it_gives_each_rank_its_chosen_gpu_and_the_p2p_preset():
+    group = DeviceGroup(nproc=2, backend="nccl", device="cuda", gpus=(2, 3), p2p=False)
+    assert group.rank_device(1) == torch.device("cuda", 3)
+    env = group.rank_env("/tmp/logs")
+    assert env["NCCL_P2P_DISABLE"] == "1" and env["NCCL_NVLS_ENABLE"] == "0"
+    assert env["NCCL_DEBUG"] == "INFO"
+    assert DeviceGroup(nproc=2, device="cuda", backend="nccl").gpus == (0, 1)
+    assert DeviceGroup(nproc=2, device="cuda", backend="nccl").rank_env("/x")["NCCL_P2P_DISABLE"] is None
+
+
+def test_it_reads_the_transport_from_nccl_debug_lines():
+    lines = [
+        "host:919:1150 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[1] via P2P/CUMEM/read\n",
+        "host:919:1150 [0] NCCL INFO Channel 01/0 : 0[0] -> 1[1] via P2P/CUMEM/read\n",
+        "host:919:1151 [1] NCCL INFO Connected all rings\n",
+    ]
+    assert parse_transports(lines) == "P2P/CUMEM/read"
+    shm = ["h:1:2 [1] NCCL INFO Channel 09 : 1[1] -> 0[0] via SHM/direct/direct"]
+    assert parse_transports(shm) == "SHM/direct/direct"
+    assert parse_transports(["NCCL INFO NET/Socket : Using [0]eth0"]) is None

@@ -1,0 +1,97 @@
+"""Device groups: which processes run an experiment, on which devices, with which NCCL settings.
+
+The NCCL preset for "what if the wire were slower" lives here: NCCL_P2P_DISABLE=1 takes NVLink and
+PCIe peer-to-peer away, so NCCL falls back to shared host memory (SHM), and NCCL_NVLS_ENABLE=0 keeps
+NVSwitch multicast (NVLS) out of it too (NCCL docs, "Environment Variables"). Which transport NCCL
+really chose is read back from its NCCL_DEBUG=INFO log lines.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+
+import torch
+
+
+class ConfigError(ValueError):
+    """A requested experiment that cannot run; raised before any process starts."""
+
+
+@dataclass(frozen=True)
+class DeviceGroup:
+    """Which processes run an experiment and how they talk."""
+
+    nproc: int = 2              # world size: one process per rank
+    backend: str = "gloo"       # "gloo" (CPU, or CUDA tensors staged through host) or "nccl"
+    device: str = "cpu"         # where tensors live: "cpu" or "cuda"
+    gpus: tuple[int, ...] = ()  # CUDA index per rank, e.g. (2, 3); () on CUDA means 0..nproc-1
+    p2p: bool = True            # False: NCCL_P2P_DISABLE=1 + NCCL_NVLS_ENABLE=0, i.e. off NVLink
+
+    def __post_init__(self):
+        gpus = tuple(int(g) for g in self.gpus)
+        if self.device == "cuda" and not gpus:
+            gpus = tuple(range(self.nproc))
+        object.__setattr__(self, "gpus", gpus)
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first violated constraint."""
+        if self.nproc < 1:
+            raise ConfigError(f"nproc must be at least 1, got {self.nproc}")
+        if self.backend not in ("gloo", "nccl"):
+            raise ConfigError(f"backend must be 'gloo' or 'nccl', got {self.backend!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ConfigError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.backend == "nccl" and self.device != "cuda":
+            raise ConfigError("the nccl backend needs device='cuda': NCCL moves GPU memory only")
+        if not self.p2p and self.backend != "nccl":
+            raise ConfigError("p2p=False sets NCCL_P2P_DISABLE=1, which only applies to the nccl backend")
+        if self.device == "cpu":
+            if self.gpus:
+                raise ConfigError(f"gpus={self.gpus} only applies to device='cuda'")
+            limit = max_cpu_ranks()
+            if self.nproc > limit:
+                raise ConfigError(
+                    f"nproc={self.nproc} is more than the {limit} CPU ranks this machine runs "
+                    f"(2 per core, at least 4; {os.cpu_count()} cores)")
+            return
+        if not torch.cuda.is_available():
+            raise ConfigError("device='cuda' but torch sees no CUDA GPU (torch.cuda.is_available() is False)")
+        if len(self.gpus) != self.nproc:
+            raise ConfigError(f"nproc={self.nproc} needs one GPU index per rank, got gpus={self.gpus}")
+        visible = torch.cuda.device_count()
+        missing = [g for g in self.gpus if not 0 <= g < visible]
+        if missing:
+            raise ConfigError(
+                f"gpus={self.gpus} asks for GPU {missing[0]} but only {visible} GPUs are visible "
+                f"(indices 0..{visible - 1}): world size larger than devices available")
+        if self.backend == "nccl" and len(set(self.gpus)) != len(self.gpus):
+            raise ConfigError(f"NCCL needs its own GPU for every rank; gpus={self.gpus} repeats a GPU")
+
+    def rank_device(self, rank: int) -> torch.device:
+        return torch.device("cuda", self.gpus[rank]) if self.device == "cuda" else torch.device("cpu")
+
+    def rank_env(self, log_dir: str) -> dict[str, str | None]:
+        """Environment each rank sets before joining the group (None = unset)."""
+        if self.backend != "nccl":
+            return {}
+        env = {"NCCL_DEBUG": "INFO", "NCCL_DEBUG_FILE": os.path.join(log_dir, "nccl.%h.%p.log")}
+        # The preset alone decides P2P, whatever the caller's shell exported.
+        env["NCCL_P2P_DISABLE"] = None if self.p2p else "1"
+        env["NCCL_NVLS_ENABLE"] = None if self.p2p else "0"
+        return env
+
+
+def max_cpu_ranks() -> int:
+    """Gloo ranks oversubscribe CPU cores happily, but past 2 per core timings mean nothing."""
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+# NCCL_DEBUG=INFO prints one line per channel and peer, e.g.
+#   "NCCL INFO Channel 00/0 : 0[0] -> 1[1] via P2P/CUMEM/read"   or   "... via SHM/direct/direct"
+_NCCL_VIA = re.compile(r"NCCL INFO Channel .* via (\S+(?: pointer)?)")
+
+
+def parse_transports(lines) -> str | None:
+    """Distinct transports NCCL connected with, e.g. 'P2P/CUMEM/read' or 'SHM/direct/direct'."""
+    found = sorted({m.group(1) for line in lines if (m := _NCCL_VIA.search(line))})
+    return ", ".join(found) or None
