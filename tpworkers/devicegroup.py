@@ -81,6 +81,27 @@ class DeviceGroup:
         return env
 
 
+# Element types the lab sweeps. Gloo on CPU reduces all three (all_reduce, all_gather_single,
+# reduce_scatter_single and broadcast checked on torch 2.13 with exact results, see
+# tests/test_collectives.py). Gloo over CUDA tensors is only admitted for float32: its half-precision
+# paths could not be checked on a machine without a GPU.
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+SUPPORTED_DTYPES = {
+    ("gloo", "cpu"): ("float32", "bfloat16", "float16"),
+    ("nccl", "cuda"): ("float32", "bfloat16", "float16"),
+    ("gloo", "cuda"): ("float32",),
+}
+
+
+def check_dtype(backend: str, device: str, dtype: str) -> None:
+    """ConfigError unless `backend` on `device` can carry `dtype`."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    allowed = SUPPORTED_DTYPES.get((backend, device))
+    if allowed is not None and dtype not in allowed:
+        raise ConfigError(f"{backend} on {device} supports dtype {', '.join(allowed)}, not {dtype}")
+
+
 def max_cpu_ranks() -> int:
     """Gloo ranks oversubscribe CPU cores happily, but past 2 per core timings mean nothing."""
     return max(4, 2 * (os.cpu_count() or 1))
