@@ -1,0 +1,207 @@
+"""Fill a topology.Node from NVML (nvidia-ml-py, module ``pynvml``); every field reported-nvml.
+
+Never raises for a missing driver, a missing GPU or an unsupported query: the node's
+``probe_status`` says "unavailable" (nothing could be read), "partial" (some queries failed)
+or "ok", and ``reasons`` keeps each failure's exact NVML message, e.g.
+"nvmlInit: NVML Shared Library Not Found" on a machine without the driver.
+
+Calls used (facts.md 'NVML'): nvmlDeviceGetNvLinkState / Version / RemotePciInfo /
+ErrorCounter per link up to NVML_NVLINK_MAX_LINKS (stopping at the first link NVML refuses),
+nvmlDeviceGetTopologyCommonAncestor (PCIe level), nvmlDeviceGetP2PStatus (read, index 0),
+nvmlDeviceGet{Curr,Max}PcieLink{Generation,Width}.
+The error counters (replay, recovery, CRC flit, CRC data) let two probes be compared
+(``error_counter_increases``).
+"""
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from typing import Any
+
+from tpworkers.topology import NVML, GPU, Node, NvLinkLink, Topology, put, resolve_remote_gpus
+
+# nvmlGpuTopologyLevel_t -> topo -m legend (nvml.h; INTERNAL = two GPUs on one board).
+_TOPOLOGY_LEVELS = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
+# nvmlGpuP2PStatus_t -> topo -p2p legend.
+_P2P_STATUS = {0: "OK", 1: "CNS", 2: "GNS", 3: "TNS", 4: "DR", 5: "NS", 6: "U"}
+_ERROR_COUNTERS = {"replay": 0, "recovery": 1, "crc_flit": 2, "crc_data": 3}
+_P2P_CAPS_INDEX_READ = 0  # pynvml defines NVML_P2P_CAPS_INDEX_READ as the tuple (0,)
+_P2P_CAPS_INDEX_NVLINK = 2
+
+
+class _Reader:
+    """Calls NVML, turning each NVMLError into a reason string instead of an exception."""
+
+    def __init__(self, nvml: Any, node: Node):
+        self.nvml, self.node = nvml, node
+
+    def __call__(self, what: str, fn_name: str, *args: Any, record: bool = True) -> Any:
+        try:
+            return getattr(self.nvml, fn_name)(*args)
+        except self.nvml.NVMLError as exc:
+            if record:
+                self.node.reasons.append(f"{fn_name}({what}): {exc}")
+            return None
+
+
+def probe(nvml: Any = None, hostname: str | None = None) -> Node:
+    """Read this machine's GPUs through NVML (``nvml`` defaults to the pynvml module)."""
+    node = Node(hostname or socket.gethostname())
+    if nvml is None:
+        try:
+            import pynvml as nvml
+        except ImportError as exc:
+            return _unavailable(node, f"import pynvml: {exc}")
+    try:
+        nvml.nvmlInit()
+    except nvml.NVMLError as exc:
+        return _unavailable(node, f"nvmlInit: {exc}")
+    try:
+        _read_node(_Reader(nvml, node), node)
+    finally:
+        nvml.nvmlShutdown()
+    return node
+
+
+def _unavailable(node: Node, reason: str) -> Node:
+    node.probe_status, node.reasons = "unavailable", [reason]
+    return node
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _read_node(read: _Reader, node: Node) -> None:
+    put(node, NVML, driver_version=_text(read("system", "nvmlSystemGetDriverVersion")))
+    cuda = read("system", "nvmlSystemGetCudaDriverVersion")
+    put(node, NVML, cuda_version=f"{cuda // 1000}.{cuda % 1000 // 10}" if cuda else None)
+    count = read("system", "nvmlDeviceGetCount")
+    if not count:
+        node.probe_status = "unavailable"
+        if count == 0:
+            node.reasons.append("nvmlDeviceGetCount: no GPU found")
+        return
+    handles = {}
+    for index in range(count):
+        handle = read(f"GPU {index}", "nvmlDeviceGetHandleByIndex", index)
+        if handle is not None:
+            handles[index] = handle
+            _read_gpu(read, node.gpu(index), handle)
+    indices = sorted(handles)
+    for i, a in enumerate(indices):
+        for b in indices[i + 1:]:
+            what = f"GPU {a}, GPU {b}"
+            level = read(what, "nvmlDeviceGetTopologyCommonAncestor", handles[a], handles[b])
+            status = read(what, "nvmlDeviceGetP2PStatus", handles[a], handles[b],
+                          _P2P_CAPS_INDEX_READ)
+            put(node.pair(a, b), NVML, path=_TOPOLOGY_LEVELS.get(level),
+                p2p_read=_P2P_STATUS.get(status))
+    resolve_remote_gpus(node)
+    for i, a in enumerate(indices):
+        for b in indices[i + 1:]:
+            if node.gpu(a).nvlinks and node.gpu(b).nvlinks:
+                nvlink_p2p = read(f"GPU {a}, GPU {b}", "nvmlDeviceGetP2PStatus", handles[a],
+                                  handles[b], _P2P_CAPS_INDEX_NVLINK)
+                put(node.pair(a, b), NVML,
+                    nvlink_count=_bonded_links(node, a, b, nvlink_p2p == 0))
+    node.probe_status = "partial" if node.reasons else "ok"
+
+
+def _bonded_links(node: Node, a: int, b: int, nvlink_p2p: bool) -> int:
+    """Active links joining a and b. Direct links name the peer's bus id; on NVSwitch systems
+    they name a switch, and every peer reachable over NVLink gets all of a GPU's active links
+    (topo -m prints NV18 for every H100 SXM pair), so the bond is the smaller of the two."""
+    direct = node.nvlink_count(a, b)
+    if direct:
+        return direct
+    if not nvlink_p2p:
+        return 0
+    switched = [sum(1 for link in node.gpu(g).nvlinks
+                    if link.state == "active" and link.remote_gpu is None) for g in (a, b)]
+    return min(switched)
+
+
+def _read_gpu(read: _Reader, gpu: GPU, handle: Any) -> None:
+    what = f"GPU {gpu.index}"
+    pci = read(what, "nvmlDeviceGetPciInfo", handle)
+    memory = read(what, "nvmlDeviceGetMemoryInfo", handle)
+    numa = read(what, "nvmlDeviceGetNumaNodeId", handle)
+    put(gpu, NVML,
+        name=_text(read(what, "nvmlDeviceGetName", handle)),
+        uuid=_text(read(what, "nvmlDeviceGetUUID", handle)),
+        pci_bus_id=_text(pci.busId) if pci is not None else None,
+        memory_bytes=memory.total if memory is not None else None,
+        numa_node=numa if isinstance(numa, int) and numa >= 0 else None,
+        pcie_gen_current=read(what, "nvmlDeviceGetCurrPcieLinkGeneration", handle),
+        pcie_gen_max=read(what, "nvmlDeviceGetMaxPcieLinkGeneration", handle),
+        pcie_width_current=read(what, "nvmlDeviceGetCurrPcieLinkWidth", handle),
+        pcie_width_max=read(what, "nvmlDeviceGetMaxPcieLinkWidth", handle))
+    for index in range(read.nvml.NVML_NVLINK_MAX_LINKS):
+        where = f"GPU {gpu.index}, link {index}"
+        # The first link NVML refuses ends the list (InvalidArgument past the last link, or
+        # NotSupported on GPUs without NVLink); only a refusal of link 0 is worth reporting.
+        state = read(where, "nvmlDeviceGetNvLinkState", handle, index, record=index == 0)
+        if state is None:
+            break
+        link = NvLinkLink(index)
+        remote = read(where, "nvmlDeviceGetNvLinkRemotePciInfo", handle, index) if state else None
+        put(link, NVML, state="active" if state == 1 else "inactive",
+            version=read(where, "nvmlDeviceGetNvLinkVersion", handle, index),
+            remote_bus_id=_text(remote.busId) if remote is not None else None,
+            errors=_error_counters(read, where, handle, index))
+        gpu.nvlinks.append(link)
+
+
+def _error_counters(read: _Reader, where: str, handle: Any, link: int) -> dict[str, int] | None:
+    counters = {name: read(where, "nvmlDeviceGetNvLinkErrorCounter", handle, link, code)
+                for name, code in _ERROR_COUNTERS.items()}
+    counters = {name: value for name, value in counters.items() if value is not None}
+    return counters or None
+
+
+def error_counter_increases(before: Node, after: Node) -> list[tuple[int, int, str, int]]:
+    """(gpu, link, counter, increase) for every NVLink error counter that grew between probes."""
+    grown = []
+    old = {(g.index, l.link): l.errors or {} for g in before.gpus for l in g.nvlinks}
+    for gpu in after.gpus:
+        for link in gpu.nvlinks:
+            previous = old.get((gpu.index, link.link), {})
+            for name, value in (link.errors or {}).items():
+                if name in previous and value > previous[name]:
+                    grown.append((gpu.index, link.link, name, value - previous[name]))
+    return grown
+
+
+def describe(node: Node) -> str:
+    """Plain-text summary of a probed node."""
+    lines = [f"{node.hostname}: NVML probe {node.probe_status}"
+             + (f", driver {node.driver_version}" if node.driver_version else "")
+             + (f", CUDA {node.cuda_version}" if node.cuda_version else "")]
+    for gpu in node.gpus:
+        active = sum(1 for link in gpu.nvlinks if link.state == "active")
+        memory = f"{gpu.memory_bytes / 1e9:.0f} GB" if gpu.memory_bytes else "? GB"
+        lines.append(f"  GPU{gpu.index} {gpu.name} {memory} bus {gpu.pci_bus_id} "
+                     f"PCIe Gen{gpu.pcie_gen_current}x{gpu.pcie_width_current} "
+                     f"(max Gen{gpu.pcie_gen_max}x{gpu.pcie_width_max}) "
+                     f"NVLink {active}/{len(gpu.nvlinks)} active")
+    for pair in node.pairs:
+        lines.append(f"  GPU{pair.a}-GPU{pair.b}: NV{pair.nvlink_count or 0} path {pair.path} "
+                     f"P2P read {pair.p2p_read}")
+    lines += [f"  ! {reason}" for reason in node.reasons]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """python -m tpworkers.nvml_probe [--json]"""
+    node = probe()
+    if "--json" in argv:
+        print(json.dumps(Topology([node]).to_dict(), indent=1))
+    else:
+        print(describe(node))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
