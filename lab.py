@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""TP Lab's two commands, for a fresh machine with only Python 3.11+:
+
+    python3 lab.py run     start the lab (Redis, a lab worker, the web server) and print its URL
+    python3 lab.py test    run the whole test suite
+
+Both first make sure the project's virtual environment (.venv, ignored by git) has what
+pyproject.toml asks for. torch: a torch already importable by this Python (a CUDA build, say)
+is kept and shared with the venv; otherwise TPLAB_TORCH (default "torch==2.13.0") is installed.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".tplab-installed"
+
+
+def _has_torch(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import torch"], capture_output=True)
+    return probe.returncode == 0
+
+
+def _wanted_stamp() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_environment() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"TP Lab needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        keep_torch = _has_torch(sys.executable)
+        print(f"Creating {VENV.name}/" + (" (sharing this Python's torch)" if keep_torch else ""), flush=True)
+        venv.EnvBuilder(with_pip=True, system_site_packages=keep_torch).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _wanted_stamp():
+        return
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if not _has_torch(str(PYTHON)):
+        torch_spec = os.environ.get("TPLAB_TORCH", "torch==2.13.0")
+        print(f"Installing {torch_spec} …", flush=True)
+        subprocess.run([*pip, torch_spec], check=True)
+    print("Installing TP Lab and its dependencies …", flush=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(_wanted_stamp())
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """SQLite always; then the database tests again on PostgreSQL when DATABASE_URL names one."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    code = subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url.startswith(("postgres://", "postgresql://")):
+        print(f"\nDatabase tests again on PostgreSQL ({database_url.split('@')[-1]}):", flush=True)
+        pg_env = {**os.environ, "TPLAB_DB_TESTS_ONLY": "1"}
+        pg_code = subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, env=pg_env).returncode
+        code = code or pg_code
+    return code
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command not in ("run", "test"):
+        print(__doc__)
+        return 2
+    ensure_environment()
+    if command == "run":
+        # Become the runner, so Ctrl-C reaches it alone and it can stop what it started.
+        os.chdir(ROOT)
+        os.execv(PYTHON, [str(PYTHON), "-m", "labapp.runner", *sys.argv[2:]])
+    return run_tests(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""What /healthz reports: each part of the lab, checked for real, with the reason when it fails.
+
+Every check returns a dict with ``ok`` and either details or ``error``; none raises, so one
+broken part never hides the state of the others.
+"""
+
+from django.conf import settings
+from django.db import connection
+
+
+def check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"ok": True, "engine": connection.vendor}
+    except Exception as exc:  # any driver error is the answer, not a crash
+        return {"ok": False, "engine": connection.vendor, "error": str(exc)}
+
+
+def check_redis() -> dict:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client.ping()
+        return {"ok": True, "url": _redacted(settings.REDIS_URL)}
+    except Exception as exc:
+        return {"ok": False, "url": _redacted(settings.REDIS_URL), "error": str(exc)}
+
+
+def check_celery(timeout_s: float = 1.0) -> dict:
+    from labapp.celery import app
+
+    try:
+        replies = app.control.inspect(timeout=timeout_s).ping() or {}
+    except Exception as exc:
+        return {"ok": False, "workers": [], "error": str(exc)}
+    workers = sorted(replies)
+    if not workers:
+        return {"ok": False, "workers": [], "error": "no Celery worker answered a ping"}
+    return {"ok": True, "workers": workers}
+
+
+def check_torch() -> dict:
+    try:
+        import torch
+        import torch.distributed as dist
+    except ImportError as exc:
+        return {"ok": False, "error": f"torch cannot be imported: {exc}"}
+    return {
+        "ok": True,
+        "version": torch.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "backends": {
+            "gloo": dist.is_available() and dist.is_gloo_available(),
+            "nccl": dist.is_available() and dist.is_nccl_available(),
+        },
+    }
+
+
+def check_gpus() -> dict:
+    """GPUs as NVML reports them, or the exact reason none are seen."""
+    from tpworkers.nvml_probe import probe
+
+    node = probe()
+    gpus = [{"index": gpu.index, "name": gpu.name, "uuid": gpu.uuid} for gpu in node.gpus]
+    summary = {"ok": bool(gpus), "source": "reported-nvml", "count": len(gpus), "gpus": gpus,
+               "probe_status": node.probe_status}
+    if node.reasons:
+        summary["reason"] = "; ".join(node.reasons)
+    elif not gpus:
+        summary["reason"] = "NVML reports no GPUs"
+    return summary
+
+
+def _redacted(url: str) -> str:
+    """Hide a password in a Redis URL before it is shown."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+def report() -> dict:
+    parts = {
+        "database": check_database(),
+        "redis": check_redis(),
+        "celery": check_celery(),
+        "torch": check_torch(),
+        "gpus": check_gpus(),
+    }
+    # No GPU is a normal state (a laptop, CI); the other parts are needed for any run.
+    required = ("database", "redis", "celery", "torch")
+    return {"ok": all(parts[name]["ok"] for name in required), **parts}

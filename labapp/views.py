@@ -1,0 +1,28 @@
+from django.contrib.auth import login
+from django.contrib.auth.forms import UserCreationForm
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from labapp import health
+
+
+def home(request):
+    return render(request, "home.html")
+
+
+@never_cache
+def healthz(request):
+    body = health.report()
+    return JsonResponse(body, status=200 if body["ok"] else 503)
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("lab")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("lab")
+    return render(request, "registration/signup.html", {"form": form})

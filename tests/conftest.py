@@ -1,0 +1,126 @@
+import os
+import shutil
+
+import pytest
+
+DB_FIXTURES = {"db", "transactional_db", "django_db_setup", "django_user_model", "admin_user", "admin_client"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """With TPLAB_DB_TESTS_ONLY=1 (the PostgreSQL pass of `lab.py test`) keep only the tests that
+    touch the database; the rest already ran on SQLite."""
+    if os.environ.get("TPLAB_DB_TESTS_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db and not item.get_closest_marker("live") else drop).append(item)
+    items[:] = keep
+    config.hook.pytest_deselected(items=drop)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing and CI is set: browser tests must run under CI "
+                        "(.ci/run installs Debian's chromium)")
+        pytest.skip(f"browser test skipped: {CHROMIUM} not found (apt-get install chromium); "
+                    "under CI this is a failure, not a skip")
+
+
+@pytest.fixture(scope="session")
+def live_lab(tmp_path_factory):
+    """Real Redis, a real lab worker (Celery) and daphne, sharing a SQLite file database."""
+    from tests.live import LiveLab
+
+    lab = LiveLab(tmp_path_factory.mktemp("live-lab"))
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM if shutil.which(CHROMIUM) else None,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def test_redis():
+    """A private Redis for this test session; the tests never touch a Redis they did not start."""
+    from labapp.redis_server import PrivateRedis, choose_redis
+
+    server = PrivateRedis(choose_redis({}).binary).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lab_redis(test_redis, settings):
+    """Point the lab's settings (channel layer, Celery broker) at the private Redis."""
+    from channels.layers import channel_layers
+
+    from labapp.celery import app
+
+    settings.REDIS_URL = test_redis.url
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": test_redis.url, "socket_timeout": 15}]},
+    }}
+    channel_layers.backends.clear()
+    previous_broker = app.conf.broker_url
+    app.conf.broker_url = test_redis.url
+    yield test_redis
+    app.conf.broker_url = previous_broker
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def memory_layer(settings):
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def learner(django_user_model):
+    return django_user_model.objects.create_user("ada", password="pw-for-tests-only-1")
+
+
+@pytest.fixture
+def other_learner(django_user_model):
+    return django_user_model.objects.create_user("grace", password="pw-for-tests-only-2")
+
+
+@pytest.fixture
+def instructor(django_user_model):
+    return django_user_model.objects.create_user("teach", password="pw-for-tests-only-3", is_staff=True)
+
+
+@pytest.fixture
+def make_run():
+    from tpworkers.forms import SweepForm
+    from tpworkers.models import ExperimentRun
+
+    def make(owner, **overrides):
+        form = SweepForm({**SweepForm.defaults(), "max_size": "16K", **overrides})
+        assert form.is_valid(), form.errors
+        return ExperimentRun.objects.create(owner=owner, experiment="collective_sweep", params=form.run_params())
+
+    return make

@@ -1,0 +1,56 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+
+@pytest.mark.django_db
+def test_it_shows_measured_rows_and_pending_ones(client, learner, make_run):
+    run = make_run(learner)  # sizes 1K, 4K, 16K
+    run.record(0, {"size_bytes": 1024, "count": 256, "time_us": 512.25, "algbw_GBps": 0.002, "busbw_GBps": 0.002,
+                   "min_us": 400.0, "median_us": 500.0, "p99_us": 700.0, "wrong": 0})
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    assert f'id="run-{run.pk}-row-0" class="measured"' in page
+    assert "512.2" in page
+    assert f'id="run-{run.pk}-row-2" class="pending"' in page
+    assert f'ws-connect="/ws/runs/{run.pk}/"' in page
+
+
+@pytest.mark.django_db
+def test_it_hides_a_run_from_other_learners(client, learner, other_learner, make_run):
+    run = make_run(learner)
+    client.force_login(other_learner)
+    assert client.get(f"/lab/runs/{run.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_lets_instructors_see_any_run(client, learner, instructor, make_run):
+    run = make_run(learner)
+    client.force_login(instructor)
+    assert client.get(f"/lab/runs/{run.pk}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_ends_a_stalled_run_in_an_explained_failure(client, learner, make_run, settings):
+    settings.RUN_STALL_TIMEOUT_S = 30
+    run = make_run(learner)
+    run.mark_running(worker="tplab@node1", device_group="gloo on CPU, 2 ranks")
+    type(run).objects.filter(pk=run.pk).update(last_progress_at=timezone.now() - timedelta(seconds=31))
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "tplab@node1" in run.error and "stopped reporting" in run.error
+    assert run.error in page
+    assert "ws-connect" not in page  # nothing left to wait for
+
+
+@pytest.mark.django_db
+def test_it_says_no_worker_took_a_queued_run(learner, make_run, settings):
+    settings.RUN_STALL_TIMEOUT_S = 30
+    run = make_run(learner)
+    later = timezone.now() + timedelta(seconds=31)
+    assert run.fail_if_stalled(now=later) is True
+    assert "No worker picked this run up" in run.error
+    assert run.fail_if_stalled(now=later) is False  # already failed: nothing more to do

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TpworkersConfig(AppConfig):
+    name = "tpworkers"
+    verbose_name = "Experiments"

@@ -1,0 +1,25 @@
+from django import template
+
+register = template.Library()
+
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+@register.filter
+def binary_size(num_bytes) -> str:
+    """1024 -> '1 KiB', 1536 -> '1.5 KiB', 64 MiB -> '64 MiB'."""
+    if num_bytes in (None, ""):
+        return "—"
+    value = float(num_bytes)
+    for unit in _BINARY_UNITS:
+        if value < 1024 or unit == _BINARY_UNITS[-1]:
+            return f"{value:g} {unit}"
+        value /= 1024
+    return f"{value:g}"
+
+
+@register.filter
+def fixed(value, digits=1) -> str:
+    if value in (None, ""):
+        return "—"
+    return f"{float(value):,.{int(digits)}f}"
