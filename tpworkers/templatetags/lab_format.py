@@ -23,3 +23,15 @@ def fixed(value, digits=1) -> str:
     if value in (None, ""):
         return "—"
     return f"{float(value):,.{int(digits)}f}"
+
+
+@register.filter
+def significant(value, digits=3) -> str:
+    """Bandwidths span five orders of magnitude (KB/s of tiny gloo messages to NVLink's
+    hundreds of GB/s): keep three significant digits instead of a fixed number of decimals."""
+    if value in (None, ""):
+        return "—"
+    number = float(value)
+    if abs(number) >= 10 ** int(digits):
+        return f"{number:,.0f}"
+    return f"{number:.{int(digits)}g}"

@@ -1,0 +1,38 @@
+"""A person in Chromium: log in, press the run button, watch rows arrive live."""
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "live-run.png"
+
+
+def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, browser):
+    live_lab.create_user("chromium", "a-browser-test-password")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(live_lab.url + "/accounts/login/")
+    page.fill("input[name=username]", "chromium")
+    page.fill("input[name=password]", "a-browser-test-password")
+    page.click("button[type=submit]")
+    page.get_by_role("link", name="Your lab").first.click()
+
+    page.click("summary")  # open the parameters: a longer sweep so rows visibly stream in
+    page.fill("input[name=max_size]", "64M")
+    page.fill("input[name=iters]", "20")
+    page.get_by_role("button", name="Run all-reduce on this machine").click()
+
+    page.wait_for_url("**/lab/runs/*/")
+    rows = page.locator("tr.measured")
+    pending = page.locator("tr.pending")
+    rows.first.wait_for(timeout=60_000)
+    assert pending.count() > 0  # the first rows arrived while later sizes were still pending
+    page.wait_for_function("document.querySelectorAll('tr.measured').length >= 4", timeout=60_000)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    page.reload()  # a reload mid-run shows what is saved and keeps streaming
+    page.wait_for_selector(".run-status.done", timeout=120_000)
+    assert rows.count() == 9 and pending.count() == 0  # 1K … 64M by 4
+    assert "1 KiB" in rows.first.inner_text() and "64 MiB" in rows.last.inner_text()
+    assert page.locator(".prov.measured").count() >= 9
