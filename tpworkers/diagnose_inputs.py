@@ -1,0 +1,102 @@
+"""Files for ``python -m tpworkers.findings diagnose FILES...`` -> findings.Inputs.
+
+Each file is one of:
+- pasted nvidia-smi output (topo -m, topo -p2p r, nvlink -s, nvlink -R), merged into one node;
+- launch lines or the small deployment YAML (tpworkers.deployments);
+- JSON: a topology (``{"nodes": [...]}``, as Topology.to_dict writes it, e.g. saved NVML
+  probes), a HF config.json for a model outside the catalog (named by ``_name_or_path`` or
+  the file name), or measurements ``{"measurements": [{"gpus": [0, 1], "busbw_GBps": 20}
+  | {"gpus": [0, 1], "points": [[bytes, seconds], ...]}]}``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tpworkers.deployments import DeploymentError, parse_deployments
+from tpworkers.findings import Inputs, diagnose
+from tpworkers.nvsmi_parse import ParseError, detect_kind, parse
+from tpworkers.topology import Node, PairMeasurement, Topology, merge, resolve_remote_gpus
+
+
+class InputError(ValueError):
+    pass
+
+
+def load(paths: list[str]) -> Inputs:
+    nodes: list[Node] = []
+    configs: dict[str, dict] = {}
+    measurements: list[PairMeasurement] = []
+    texts = []
+    for path in map(Path, paths):
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        if path.suffix == ".json":
+            _load_json(path, text, nodes, configs, measurements)
+        else:
+            texts.append((path, text))
+    deployment_texts = []
+    for path, text in texts:
+        try:
+            detect_kind(text)
+        except ParseError as not_smi:
+            deployment_texts.append((path, text, not_smi))
+            continue
+        try:
+            nodes.append(parse(text)[1])
+        except ParseError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    deployments = []
+    for path, text, not_smi in deployment_texts:
+        try:
+            deployments += parse_deployments(text, configs)
+        except DeploymentError as exc:
+            raise InputError(f"{path}: neither nvidia-smi output ({not_smi}) nor a deployment "
+                             f"({exc})") from None
+    node = merge(*nodes) if nodes else Node()
+    resolve_remote_gpus(node)
+    return Inputs(node, deployments, measurements)
+
+
+def _load_json(path: Path, text: str, nodes, configs, measurements) -> None:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    if isinstance(data, dict) and "nodes" in data:
+        nodes += Topology.from_dict(data).nodes
+    elif isinstance(data, dict) and "measurements" in data:
+        for item in data["measurements"]:
+            try:
+                measurements.append(PairMeasurement(
+                    gpus=tuple(item["gpus"]),
+                    points=tuple(tuple(p) for p in item.get("points", ())),
+                    busbw_Bps=item["busbw_GBps"] * 1e9 if "busbw_GBps" in item else None))
+            except (KeyError, TypeError) as exc:
+                raise InputError(f"{path}: measurement {item!r} needs gpus and points or "
+                                 f"busbw_GBps ({exc})") from None
+    elif isinstance(data, dict) and ("hidden_size" in data or "text_config" in data):
+        configs[data.get("_name_or_path") or path.stem] = data
+    else:
+        raise InputError(f"{path}: JSON is neither a topology, measurements nor a config.json")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] != "diagnose" or len(argv) < 2:
+        print("usage: python -m tpworkers.findings diagnose FILES...")
+        return 2
+    try:
+        inputs = load(argv[1:])
+    except InputError as exc:
+        print(f"error: {exc}")
+        return 2
+    found = diagnose(inputs)
+    node = inputs.node
+    print(f"{node.hostname}: {len(node.gpus)} GPUs, {len(inputs.deployments)} deployment(s), "
+          f"{len(found)} finding(s)")
+    for finding in found:
+        print()
+        print(finding.render())
+    return 0
