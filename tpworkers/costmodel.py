@@ -211,6 +211,18 @@ def shard_shapes(shape: ModelShape, tp: int) -> dict[str, tuple[int, int]]:
             "o": (h, q_out), "gate": (ffn, h), "up": (ffn, h), "down": (h, ffn)}
 
 
+def column_parallel_shard(out_features: int, tp: int, tokens_in_flight: int,
+                          dtype: str) -> tuple[int, float]:
+    """One GPU's slice of a column-parallel linear: (its output columns, its output bytes for
+    ``tokens_in_flight`` tokens). Megatron (arXiv 1909.08053 §3) splits the output dimension,
+    so each GPU computes out/tp columns and no communication is needed until the row-parallel
+    layer after it."""
+    if tp < 1 or out_features % tp:
+        raise ValueError(f"{out_features} output features are not divisible by TP={tp}")
+    columns = out_features // tp
+    return columns, tokens_in_flight * columns * dtype_bytes(dtype)
+
+
 def allreduces_per_token(shape: ModelShape) -> int:
     """2 per layer: after attention's o projection and after the MLP's down projection."""
     return 2 * shape.num_hidden_layers
