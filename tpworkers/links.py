@@ -102,7 +102,7 @@ def nvlink_bond(version: int, links: int) -> Link:
 # GPU product name fragments -> NVLink generation they carry (facts.md 'Links').
 _GPU_NVLINK = [
     (r"B200|GB200|B100", "nvlink5"),
-    (r"H100 (PCIe|NVL)|H100 NVL", "nvlink4-bridge"),
+    (r"H100 (PCIe|NVL)", "nvlink4-bridge"),
     (r"H100|H200|H800|GH200", "nvlink4"),
     (r"A100|A800", "nvlink3"),
 ]
