@@ -76,7 +76,7 @@ def test_it_rebuilds_the_pool_when_the_group_changes_and_reaps_the_old_one():
 @pytest.mark.parametrize(
     "task, blamed, cause",
     [(_rank_one_raises, (1,), "raised ValueError: boom on purpose"),
-     (_rank_one_is_killed, (1,), "died: killed by SIGKILL"),
+     (_rank_one_is_killed, (1,), "died while _rank_one_is_killed: killed by SIGKILL"),
      (_rank_one_hangs, (1,), "did not finish")],
     ids=["raises", "sigkill", "hangs"],
 )

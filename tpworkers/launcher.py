@@ -146,24 +146,24 @@ class RankPool:
                 self._fail(late, f"did not finish {doing} within {timeout_s:g} s (hung?)")
             for obj in ready:
                 if obj in sentinels:
-                    self._fail_with_root_cause()
+                    self._fail_with_root_cause(doing)
                 try:
                     status, value = pickle.loads(obj.recv_bytes())
                 except (EOFError, OSError):
-                    self._fail_with_root_cause()
+                    self._fail_with_root_cause(doing)
                 if status == "error":
                     summary, details = value
                     time.sleep(0.5)  # a peer death that provoked this error should win the blame
-                    self._fail_with_root_cause(fallback=((pending[obj],), f"raised {summary} while {doing}", details))
+                    self._fail_with_root_cause(doing, ((pending[obj],), f"raised {summary} while {doing}", details))
                 replies[pending[obj]] = value
         return [replies[r] for r in range(self.group.nproc)]
 
-    def _fail_with_root_cause(self, fallback=None):
+    def _fail_with_root_cause(self, doing: str, fallback=None):
         """Blame a dead rank first: its peers' errors ('connection closed') are only symptoms."""
         for rank, proc in enumerate(self._procs):
             proc.join(timeout=0.2 if fallback is None else 0)
             if proc.exitcode is not None:
-                self._fail((rank,), _describe_exit(proc.exitcode))
+                self._fail((rank,), f"died while {doing}: {_describe_exit(proc.exitcode)}")
         if fallback is None:
             fallback = (tuple(range(self.group.nproc)), "lost contact with the parent")
         self._fail(*fallback)
@@ -176,8 +176,8 @@ class RankPool:
 
 def _describe_exit(exitcode: int) -> str:
     if exitcode < 0:
-        return f"died: killed by {signal.Signals(-exitcode).name}"
-    return f"died: exited with code {exitcode}"
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exited with code {exitcode} (its traceback is on stderr)"
 
 
 def _rank_main(rank: int, group: DeviceGroup, store_port: int, conn, log_dir: str) -> None:

@@ -1,0 +1,162 @@
+"""Sharded layers equal their unsharded module and PyTorch's own TP, forward and backward, and
+the number of all-reduces per forward/backward is observed through f and g."""
+
+import copy
+
+import pytest
+import torch
+import torch.distributed as dist
+from torch.testing import assert_close
+
+from tpworkers.collectives import SweepCancelled
+from tpworkers.launcher import ConfigError, DeviceGroup, get_pool, shutdown_pool
+from tpworkers.reference_layers import MLP, Attention, TransformerLayer
+from tpworkers.tp_layers import LayerBenchConfig, run_layer_benchmark, shard
+from tpworkers.tp_ops import CommLog, recording, tp_group
+
+FOUR_RANKS = DeviceGroup(nproc=4)
+HIDDEN, FFN, HEADS, BATCH, SEQ = 32, 64, 8, 2, 5
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_pool_after_module():
+    yield
+    shutdown_pool()
+
+
+def _reference(kind: str, kv_heads: int):
+    torch.manual_seed(0)
+    module = {"mlp": lambda: MLP(HIDDEN, FFN),
+              "attention": lambda: Attention(HIDDEN, HEADS, kv_heads),
+              "layer": lambda: TransformerLayer(HIDDEN, FFN, HEADS, kv_heads)}[kind]()
+    return module.double()
+
+
+def _inputs():
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(BATCH, SEQ, HIDDEN, generator=generator, dtype=torch.float64)
+    upstream = torch.randn(BATCH, SEQ, HIDDEN, generator=generator, dtype=torch.float64)  # dL/dout
+    return x, upstream
+
+
+def _compare_with_unsharded(ctx, payload):
+    """Rank task: forward, input grad and every weight grad of the shard vs the full module.
+    Returns (forward all-reduces, backward all-reduces) seen by this rank; None off the group."""
+    kind, tp, kv_heads = payload
+    group = tp_group(tp)
+    if ctx.rank >= tp:
+        return None
+    full = _reference(kind, kv_heads)
+    sharded = shard(full, group)
+    x, upstream = _inputs()
+    x_full, x_tp = x.clone().requires_grad_(), x.clone().requires_grad_()
+    full(x_full).backward(upstream)
+    log = CommLog(ctx.device)
+    with recording(log):
+        out = sharded(x_tp)
+        out.backward(upstream)
+    assert_close(out, full(x))
+    assert_close(x_tp.grad, x_full.grad)
+    # Cutting a copy of the full module whose weights ARE its gradients gives, parameter by
+    # parameter, exactly the slice of the full gradient this rank's shard must hold.
+    grads_of_full = copy.deepcopy(full)
+    for param, source in zip(grads_of_full.parameters(), full.parameters()):
+        param.data = source.grad.clone()
+    expected = dict(shard(grads_of_full, group).named_parameters())
+    for name, param in sharded.named_parameters():
+        grad = param.grad
+        if kv_heads < tp and name.split(".")[-2] in ("k", "v"):
+            grad = _sum_over_kv_replicas(grad, tp, kv_heads, group)
+        assert_close(grad, expected[name].data, msg=f"gradient of {name} at TP={tp}")
+    return len(log.select("forward")), len(log.select("backward"))
+
+
+def _sum_over_kv_replicas(grad, tp, kv_heads, group):
+    """Ranks sharing a replicated KV head each hold part of its gradient; add the replicas."""
+    gathered = [torch.empty_like(grad) for _ in range(tp)]
+    dist.all_gather(gathered, grad, group=group)
+    replicas = tp // kv_heads
+    mine = dist.get_rank(group) // replicas
+    return sum(gathered[r] for r in range(tp) if r // replicas == mine)
+
+
+@pytest.mark.parametrize(
+    "kind, kv_heads, forward_allreduces",
+    [("mlp", 4, 1), ("attention", 4, 1), ("attention", 2, 1), ("layer", 4, 2)],
+    ids=["mlp", "attention-gqa", "attention-kv-replicated-at-tp4", "transformer-layer"],
+)
+def test_it_matches_the_unsharded_module_at_tp_1_2_4(kind, kv_heads, forward_allreduces):
+    pool = get_pool(FOUR_RANKS)
+    for tp in (1, 2, 4):
+        counts = [c for c in pool.run(_compare_with_unsharded, (kind, tp, kv_heads)) if c is not None]
+        assert len(counts) == tp
+        expected = (0, 0) if tp == 1 else (forward_allreduces, forward_allreduces)
+        assert set(counts) == {expected}, f"TP={tp}"
+
+
+def _compare_with_torch_tensor_parallel(ctx, payload):
+    """Rank task: our TP MLP vs parallelize_module(Colwise fc1, Rowwise fc2) on the same weights."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
+
+    full = _reference("mlp", HEADS)
+    theirs = parallelize_module(copy.deepcopy(full), init_device_mesh("cpu", (ctx.world_size,)),
+                                {"fc1": ColwiseParallel(), "fc2": RowwiseParallel()})
+    ours = shard(full)
+    x, upstream = _inputs()
+    x_ours, x_theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_ours, out_theirs = ours(x_ours), theirs(x_theirs)
+    out_ours.backward(upstream)
+    out_theirs.backward(upstream)
+    assert_close(out_ours, out_theirs)
+    assert_close(x_ours.grad, x_theirs.grad)
+    for name, param in ours.named_parameters():
+        their_grad = dict(theirs.named_parameters())[name].grad.to_local()
+        assert_close(param.grad, their_grad, msg=f"gradient of {name}")
+    return tuple(ours.fc1.weight.shape), tuple(ours.fc2.weight.shape)
+
+
+def test_it_matches_torch_distributed_tensor_parallel_on_the_same_weights():
+    shapes = get_pool(FOUR_RANKS).run(_compare_with_torch_tensor_parallel)
+    assert shapes == [((FFN // 4, HIDDEN), (HIDDEN, FFN // 4))] * 4
+
+
+TINY = dict(hidden=64, ffn=128, heads=8, kv_heads=4, batch=1, seq=8, warmup=1, iters=2)
+
+
+def test_it_observes_two_allreduces_per_transformer_layer_forward():
+    seen = []
+    records = run_layer_benchmark(LayerBenchConfig(tp_sizes=(1, 2, 4), **TINY), on_record=seen.append)
+    assert seen == records
+    observed = {(r.tp, r.kind): r.collectives for r in records}
+    assert observed == {(1, "mlp"): 0, (1, "attention"): 0, (1, "layer"): 0,
+                        (2, "mlp"): 1, (2, "attention"): 1, (2, "layer"): 2,
+                        (4, "mlp"): 1, (4, "attention"): 1, (4, "layer"): 2}
+    for r in records:
+        assert set(r.collective_bytes) <= {8 * 64 * 4}            # tokens × hidden × fp32
+        assert r.bytes_moved == r.collectives * 8 * 64 * 4
+        assert r.forward_us == pytest.approx(r.compute_us + r.comm_us)
+        assert (r.comm_us > 0) == (r.tp > 1)
+
+
+def test_it_stops_the_layer_benchmark_between_steps():
+    calls = []
+    with pytest.raises(SweepCancelled) as cancelled:
+        run_layer_benchmark(LayerBenchConfig(tp_sizes=(1, 4), **TINY),
+                            should_stop=lambda: calls.append(1) or len(calls) > 1)
+    assert [(r.tp, r.kind) for r in cancelled.value.measurements] == [(1, "mlp")]
+
+
+@pytest.mark.parametrize(
+    "changes, constraint",
+    [(dict(tp_sizes=(3,)), "8 heads are not divisible by TP=3"),
+     (dict(hidden=60), "hidden size 60 is not divisible by 8 heads"),
+     (dict(ffn=130, tp_sizes=(4,)), "FFN size 130 is not divisible by TP=4"),
+     (dict(kv_heads=3), "8 heads are not divisible by 3 KV heads"),
+     (dict(kinds=("moe",)), "kinds must be some of"),
+     (dict(dtype="int8"), "dtype must be one of"),
+     (dict(tp_sizes=(1, 64)), "TP=64 exceeds the 8 attention heads")],
+)
+def test_it_refuses_impossible_layer_benchmarks(changes, constraint):
+    with pytest.raises(ConfigError, match=constraint):
+        run_layer_benchmark(LayerBenchConfig(**{**TINY, **changes}))
