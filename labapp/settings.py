@@ -161,6 +161,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("TPLAB_QUEUE", "tplab")
 
+# A node whose worker has not sent a heartbeat for this long shows as offline.
+NODE_HEARTBEAT_S = env_int("TPLAB_NODE_HEARTBEAT_S", 10, minimum=1)
+NODE_OFFLINE_AFTER_S = env_int("TPLAB_NODE_OFFLINE_AFTER_S", 45, minimum=2)
+
 # How long a run may go without progress before the lab calls it failed (worker gone).
 RUN_STALL_TIMEOUT_S = env_int("TPLAB_RUN_STALL_TIMEOUT_S", 120, minimum=5)
 

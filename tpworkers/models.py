@@ -7,6 +7,56 @@ from django.db import models, transaction
 from django.utils import timezone
 
 
+class Cluster(models.Model):
+    """A named set of nodes. The machine running the lab is the default cluster's one node."""
+
+    DEFAULT_NAME = "local"
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def default(cls) -> "Cluster":
+        return cls.objects.get_or_create(name=cls.DEFAULT_NAME)[0]
+
+
+class Node(models.Model):
+    """A machine running a lab worker, which consumes the node's own queue and heartbeats."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="nodes")
+    hostname = models.CharField(max_length=200)
+    queue = models.CharField(max_length=200, unique=True)
+    topology = models.JSONField(default=dict, blank=True)  # tpworkers.topology.Node.to_dict(), reported-nvml
+    topology_at = models.DateTimeField(null=True, blank=True)
+    gpu_count = models.PositiveIntegerField(default=0)
+    cpu_ranks = models.PositiveIntegerField(default=2)
+    torch_version = models.CharField(max_length=50, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "hostname"], name="one_node_per_host")]
+
+    def __str__(self):
+        return f"{self.hostname} ({self.cluster})"
+
+    def is_online(self, now=None) -> bool:
+        if self.last_heartbeat_at is None:
+            return False
+        now = now or timezone.now()
+        return now - self.last_heartbeat_at <= timedelta(seconds=settings.NODE_OFFLINE_AFTER_S)
+
+    def beat(self) -> None:
+        Node.objects.filter(pk=self.pk).update(last_heartbeat_at=timezone.now())
+
+    @classmethod
+    def default(cls) -> "Node | None":
+        """The node runs go to when none is chosen: the freshest node of the default cluster."""
+        return cls.objects.filter(cluster__name=Cluster.DEFAULT_NAME).order_by("-last_heartbeat_at").first()
+
+
 class ExperimentRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -17,10 +67,13 @@ class ExperimentRun(models.Model):
 
     class Experiment(models.TextChoices):
         COLLECTIVE_SWEEP = "collective_sweep", "Collective sweep"
+        TP_LAYER = "tp_layer", "Sharded layer at TP sizes"
+        DECODE_COMM = "decode_comm", "Decode-step communication"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    node = models.ForeignKey(Node, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
     experiment = models.CharField(max_length=40, choices=Experiment.choices)
     params = models.JSONField(default=dict)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)

@@ -1,16 +1,70 @@
+import socket
+import threading
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from labapp.celery import app
+from tpworkers.models import Cluster, ExperimentRun, Node
+
+
+def register_node(cluster_name: str, hostname: str) -> Node:
+    """Create or refresh this node: its queue, its NVML topology (reported), what it can run.
+
+    Runs this node had in flight died with the previous worker process: say so on each.
+    """
+    import torch
+
+    from tpworkers.devicegroup import max_cpu_ranks
+    from tpworkers.nvml_probe import probe
+
+    cluster = Cluster.objects.get_or_create(name=cluster_name)[0]
+    topology = probe(hostname=hostname)
+    node, _ = Node.objects.update_or_create(
+        cluster=cluster, hostname=hostname,
+        defaults={
+            "queue": f"node.{cluster.name}.{hostname}",
+            "topology": topology.to_dict(),
+            "topology_at": timezone.now(),
+            "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+            "cpu_ranks": max_cpu_ranks(),
+            "torch_version": torch.__version__,
+            "last_heartbeat_at": timezone.now(),
+        },
+    )
+    for run in node.runs.filter(status=ExperimentRun.Status.RUNNING):
+        run.finish(ExperimentRun.Status.FAILED, "The node's worker restarted while this run was running.")
+    return node
+
+
+def heartbeat_forever(node: Node, stop: threading.Event) -> None:
+    while not stop.wait(settings.NODE_HEARTBEAT_S):
+        try:
+            node.beat()
+        except Exception:  # a database hiccup must not kill the heartbeat; the next one retries
+            pass
 
 
 class Command(BaseCommand):
-    help = "Run this node's lab worker (Celery, solo pool: ranks must be able to start)."
+    help = ("Run this node's lab worker: register the node and its topology, send heartbeats, "
+            "and run experiments from the node's own queue (Celery, solo pool).")
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--cluster", default=Cluster.DEFAULT_NAME)
+        parser.add_argument("--hostname", default=socket.gethostname())
+
+    def handle(self, *args, cluster, hostname, **options):
+        node = register_node(cluster, hostname)
+        self.stdout.write(f"Node {hostname} of cluster {cluster!r} consumes queue {node.queue}")
+        stop = threading.Event()
+        threading.Thread(target=heartbeat_forever, args=(node, stop), daemon=True, name="heartbeat").start()
         # A prefork child is daemonic and may not start rank processes; solo runs the task in
         # the worker's main process, one run at a time, which is also what a GPU wants.
-        app.worker_main([
-            "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
-            "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", "tplab@%h",
-        ])
+        try:
+            app.worker_main([
+                "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
+                "-Q", node.queue, "-n", f"tplab@{hostname}",
+            ])
+        finally:
+            stop.set()
