@@ -1,0 +1,123 @@
+"""The interactive calculators: a GET form each, computed on the server by the cost model.
+
+Each calculator is a form class plus a ``result(cleaned_data)`` that returns rows of
+(label, value text, provenance) for the result fragment; no formula is written here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+
+from lessons.figures import GPU_MEMORY_BYTES, format_value
+from tpworkers import costmodel
+from tpworkers.links import LINKS, get_link
+from tpworkers.modelshapes import get_model, list_models
+
+DTYPES = [("bf16", "bf16"), ("fp16", "fp16"), ("fp8", "fp8"), ("fp32", "fp32")]
+MODELS = [(name, name) for name in list_models()]
+COMPARED_LINKS = ("nvlink4", "nvlink3", "pcie5", "pcie4")
+
+
+@dataclass
+class Row:
+    label: str
+    value: str
+    provenance: str = "modelled"
+    bad: bool = False
+
+
+class ShardForm(forms.Form):
+    hidden = forms.IntegerField(min_value=1, max_value=1 << 20, initial=16384, label="hidden size")
+    tp = forms.IntegerField(min_value=1, max_value=64, initial=4, label="TP size")
+    tokens = forms.IntegerField(min_value=1, max_value=65536, initial=8, label="tokens in flight")
+    dtype = forms.ChoiceField(choices=DTYPES, initial="fp16", label="activation dtype")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("hidden") and data.get("tp") and data["hidden"] % data["tp"]:
+            self.add_error("tp", f"{data['hidden']} is not divisible by TP={data['tp']}")
+        return data
+
+    @staticmethod
+    def result(d) -> list[Row]:
+        columns, out_bytes = costmodel.column_parallel_shard(d["hidden"], d["tp"], d["tokens"], d["dtype"])
+        size = costmodel.allreduce_bytes(d["hidden"], d["tokens"], d["dtype"])
+        return [Row("output columns per GPU (column-parallel)", format_value(columns, "")),
+                Row("column-parallel output per GPU", format_value(out_bytes, "KiB")),
+                Row("bytes per all-reduce (after the row-parallel layer)", format_value(size, "KiB"))]
+
+
+class MemoryFitForm(forms.Form):
+    model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
+    dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="weight dtype")
+    gpu = forms.ChoiceField(choices=[(g, g) for g in GPU_MEMORY_BYTES], initial="H100")
+    tp = forms.IntegerField(min_value=1, max_value=64, initial=1, label="TP size")
+    context = forms.IntegerField(min_value=1, max_value=1 << 20, initial=8192, label="context tokens")
+    batch = forms.IntegerField(min_value=1, max_value=4096, initial=8, label="sequences in flight")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("model") and data.get("tp"):
+            for error in costmodel.tp_constraint_errors(get_model(data["model"]), data["tp"]):
+                self.add_error("tp", error)
+        return data
+
+    @staticmethod
+    def result(d) -> list[Row]:
+        fit = costmodel.memory_fit(get_model(d["model"]), d["dtype"], GPU_MEMORY_BYTES[d["gpu"]],
+                                   d["context"], d["batch"], tp=d["tp"])
+        return [Row("weights per GPU", format_value(fit.weights, "GB")),
+                Row("KV cache per GPU", format_value(fit.kv, "GB")),
+                Row("overhead (10% of the GPU)", format_value(fit.overhead, "GB")),
+                Row("total per GPU", format_value(fit.total, "GB")),
+                Row(f"{d['gpu']} memory", format_value(fit.gpu_mem, "GB"), "reported"),
+                Row("fits?", "yes" if fit.fits else f"no — short by {format_value(-fit.headroom, 'GB')}",
+                    bad=not fit.fits)]
+
+
+class ValidTPForm(forms.Form):
+    model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
+    max_tp = forms.IntegerField(min_value=1, max_value=64, initial=8, label="largest TP to try")
+
+    @staticmethod
+    def result(d) -> list[Row]:
+        shape = get_model(d["model"])
+        rows = [Row("heads / KV heads / FFN",
+                    f"{shape.num_attention_heads} / {shape.num_key_value_heads} / {shape.intermediate_size:,}",
+                    "reported")]
+        for tp in range(1, d["max_tp"] + 1):
+            errors = costmodel.tp_constraint_errors(shape, tp)
+            rows.append(Row(f"TP={tp}", "; ".join(errors) if errors else "valid", bad=bool(errors)))
+        return rows
+
+
+class CommPerTokenForm(forms.Form):
+    model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
+    tp = forms.IntegerField(min_value=1, max_value=64, initial=4, label="TP size")
+    tokens = forms.IntegerField(min_value=1, max_value=65536, initial=8, label="tokens in flight")
+    dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="activation dtype")
+
+    @staticmethod
+    def result(d) -> list[Row]:
+        shape = get_model(d["model"])
+        size = costmodel.allreduce_bytes(shape.hidden_size, d["tokens"], d["dtype"])
+        rows = [Row("all-reduces per generated token", format_value(costmodel.allreduces_per_token(shape), "")),
+                Row("bytes per all-reduce", format_value(size, "KiB"))]
+        for key in COMPARED_LINKS:
+            estimate = costmodel.decode_comm_per_token(shape, d["tp"], d["tokens"], d["dtype"], get_link(key))
+            rows.append(Row(f"communication per token on {LINKS[key].name}",
+                            format_value(estimate.seconds_per_token, "ms")))
+        return rows
+
+
+CALCULATORS = {"shards": ShardForm, "memory_fit": MemoryFitForm, "valid_tp": ValidTPForm,
+               "comm_per_token": CommPerTokenForm}
+
+
+def bound_form(name: str, query, defaults: dict | None = None) -> forms.Form:
+    """The calculator's form bound to the query string, or to the lesson's defaults."""
+    form_class = CALCULATORS[name]
+    initial = {field: f.initial for field, f in form_class.base_fields.items()} | (defaults or {})
+    submitted = {k: query[k] for k in form_class.base_fields if k in query}
+    return form_class({**initial, **submitted})

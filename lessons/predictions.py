@@ -1,0 +1,114 @@
+"""Reading, judging and summarising predictions. Numeric answers are cost-model expressions,
+evaluated when judged, so an answer can never drift from the model."""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+from lessons.figures import evaluate, format_number, in_unit
+from lessons.models import Guess, Step
+from tpworkers.sizes import parse_size
+
+CLASS_MINIMUM = 5  # first guesses needed before the class's answers are shown
+
+
+class GuessError(ValueError):
+    pass
+
+
+def options(step: Step) -> list[dict]:
+    return step.config.get("items" if step.config.get("kind") == "ordering" else "choices", [])
+
+
+def read_guess(step: Step, post) -> object:
+    """The committed answer from a POST, in the form it is stored; GuessError says what is wrong."""
+    kind = "numeric" if step.kind == Step.Kind.LAB else step.config["kind"]
+    keys = [o["key"] for o in options(step)]
+    if kind == "single":
+        if post.get("choice") not in keys:
+            raise GuessError("Pick one answer first.")
+        return post["choice"]
+    if kind == "multiple":
+        chosen = [k for k in keys if k in post.getlist("choice")]
+        if not chosen:
+            raise GuessError("Tick at least one answer.")
+        return chosen
+    if kind == "ordering":
+        try:
+            positions = {k: int(post.get(f"pos_{k}", "")) for k in keys}
+        except ValueError:
+            raise GuessError("Give every item a position.") from None
+        if sorted(positions.values()) != list(range(1, len(keys) + 1)):
+            raise GuessError(f"Use each position from 1 to {len(keys)} exactly once.")
+        return sorted(keys, key=positions.get)
+    try:
+        value = float(post.get("value", "").replace(",", ""))
+    except ValueError:
+        raise GuessError("Enter a number.") from None
+    if not value == value or value < 0:
+        raise GuessError("Enter a number of zero or more.")
+    return value
+
+
+def answer_value(step: Step) -> float:
+    return in_unit(evaluate(step.config["answer"]), step.config["unit"])
+
+
+def judge(step: Step, answer) -> bool | None:
+    """Right or wrong; None for a lab guess, which only a measurement can judge."""
+    if step.kind == Step.Kind.LAB:
+        return None
+    kind, expected = step.config["kind"], step.config["answer"]
+    if kind == "numeric":
+        target = answer_value(step)
+        return abs(answer - target) <= float(step.config["tolerance"]) * abs(target)
+    if kind == "multiple":
+        return sorted(answer) == sorted(expected)
+    return answer == expected
+
+
+def commit(learner, step: Step, answer) -> Guess:
+    attempt = Guess.objects.filter(learner=learner, step=step).count() + 1
+    return Guess.objects.create(learner=learner, step=step, attempt=attempt, answer=answer,
+                                correct=judge(step, answer))
+
+
+def describe(step: Step, answer) -> str:
+    """An answer in words, as the learner would recognise it."""
+    text = {o["key"]: o["text"] for o in options(step)}
+    if isinstance(answer, list):
+        return " → ".join(text.get(k, k) for k in answer) if step.config.get("kind") == "ordering" \
+            else "; ".join(text.get(k, k) for k in answer)
+    if isinstance(answer, (int, float)):
+        return f"{format_number(answer)} {step.config.get('unit_label') or unit_label(step)}".strip()
+    return text.get(answer, str(answer))
+
+
+def unit_label(step: Step) -> str:
+    from lessons.figures import UNITS
+
+    unit = "us" if step.kind == Step.Kind.LAB else step.config.get("unit", "")
+    return UNITS.get(unit, (1, unit))[1]
+
+
+def class_summary(step: Step) -> dict | None:
+    """How the class answered on their first attempt, once enough learners have."""
+    firsts = list(Guess.objects.filter(step=step, attempt=1).values_list("answer", "correct"))
+    if len(firsts) < CLASS_MINIMUM:
+        return None
+    summary = {"count": len(firsts), "correct": sum(1 for _, c in firsts if c)}
+    if step.config.get("kind") in ("single", "multiple"):
+        tally = Counter(k for answer, _ in firsts for k in (answer if isinstance(answer, list) else [answer]))
+        summary["choices"] = [{"text": o["text"], "count": tally[o["key"]],
+                               "percent": round(100 * tally[o["key"]] / len(firsts))} for o in options(step)]
+    if step.config.get("kind") == "numeric":
+        summary["median"] = format_number(statistics.median(a for a, _ in firsts))
+    return summary
+
+
+def lab_target_bytes(step: Step) -> int:
+    return parse_size(str(step.config["at_size"]))
+
+
+def has_guessed(learner, step: Step) -> bool:
+    return Guess.objects.filter(learner=learner, step=step).exists()

@@ -1,0 +1,243 @@
+"""The lesson validator: run by ``loadlessons`` and by the tests; a lesson with an error never
+reaches learners.
+
+It rejects a broken block (unknown type, missing field, an answer that is not among the
+choices, a decision tree with a dangling branch, a lab preset the run form would refuse), a dead
+link (unknown lesson, internal URL that does not resolve, outside URL not listed in the
+lesson's sources), a glossary term without a definition, a figure expression the cost model
+cannot evaluate, a ``checks`` claim the cost model disagrees with, and a hand-typed figure: a
+number with a unit written straight into prose instead of as ``{{ calc }}``, ``{{ fact }}`` or
+``{{ given }}``.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+from django.urls import Resolver404, resolve
+
+from lessons.calculators import CALCULATORS
+from lessons.content_format import FIGURE_RE, TERM_RE, glossary, split_calc
+from lessons.figures import UNITS, FigureError, evaluate, format_value
+from tpworkers.forms import SweepForm
+from tpworkers.sizes import parse_size
+
+_UNIT = r"(?:[kKMGT]i?B(?:/s)?|Gb/s|bytes?|µs|us|ms|ns|seconds?|GHz|%)"
+BARE_FIGURE_RE = re.compile(rf"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s?{_UNIT}(?![\w/])|\s+B\b)")
+CODE_RE = re.compile(r"```.*?```|`[^`]*`", re.S)
+LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+COMMON_PROSE = ("title", "body")
+PROSE_KEYS = {
+    "read": (), "predict": ("prompt", "why"), "recall": ("prompt", "answer"),
+    "teachback": ("prompt", "model_answer"), "calculator": ("prompt",), "decision": ("prompt",),
+    "lab": ("prompt", "why"), "cluster": ("prompt",),
+}
+REQUIRED = {
+    "read": ("body",), "predict": ("prompt", "why", "kind", "answer"), "recall": ("prompt", "answer"),
+    "teachback": ("prompt", "model_answer", "checklist"), "calculator": ("prompt", "calculator"),
+    "decision": ("prompt", "start", "nodes"), "lab": ("prompt", "why", "preset", "at_size"),
+    "cluster": ("prompt",),
+}
+LESSON_REQUIRED = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources", "steps")
+PREDICT_KINDS = ("single", "multiple", "numeric", "ordering")
+
+
+def bare_figures(text: str) -> list[str]:
+    """Numbers with units typed straight into prose (code spans and figure forms are exempt)."""
+    text = CODE_RE.sub(" ", FIGURE_RE.sub(" ", text or ""))
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return [m.group(0).strip() for m in BARE_FIGURE_RE.finditer(text)]
+
+
+def check_prose(where: str, text, sources: set[str], known_slugs: set[str]) -> list[str]:
+    if not isinstance(text, str):
+        return [f"{where}: expected text, got {type(text).__name__}"]
+    errors = [f"{where}: hand-typed figure {f!r}: write it as {{{{ calc: ... }}}}, "
+              f"{{{{ fact: ... | source }}}} or {{{{ given: ... }}}}" for f in bare_figures(text)]
+    for match in FIGURE_RE.finditer(text):
+        kind, body = match.groups()
+        if kind == "calc":
+            expression, unit = split_calc(body)
+            try:
+                format_value(evaluate(expression), unit)
+            except (FigureError, KeyError) as exc:
+                errors.append(f"{where}: {exc}")
+        elif kind == "fact" and not body.partition("|")[2].strip():
+            errors.append(f"{where}: fact {body!r} has no source after '|'")
+    for match in TERM_RE.finditer(text):
+        if match.group(1).strip().lower() not in glossary():
+            errors.append(f"{where}: glossary has no term {match.group(1)!r}")
+    errors += [f"{where}: {e}" for url in LINK_RE.findall(CODE_RE.sub(" ", text))
+               if (e := dead_link(url, sources, known_slugs))]
+    return errors
+
+
+def dead_link(url: str, sources: set[str], known_slugs: set[str]) -> str | None:
+    if url.startswith("lesson:"):
+        return None if url[7:] in known_slugs else f"link to unknown lesson {url!r}"
+    if url.startswith("/"):
+        try:
+            resolve(url.split("#")[0].split("?")[0])
+        except Resolver404:
+            return f"internal link {url!r} does not resolve"
+        return None
+    if url in sources:
+        return None
+    return f"link {url!r} is neither a lesson, a page of this site, nor one of the lesson's sources"
+
+
+def validate_lesson(data: dict, known_slugs: set[str]) -> list[str]:
+    name = data.get("slug", "?")
+    errors = [f"{name}: missing {field!r}" for field in LESSON_REQUIRED if not data.get(field)]
+    if errors:
+        return errors
+    sources = set()
+    for i, source in enumerate(data["sources"]):
+        url = urlparse(str(source.get("url", "")))
+        if not source.get("title") or url.scheme != "https" or not url.netloc:
+            errors.append(f"{name}: source {i + 1} needs a title and an https url")
+        sources.add(source.get("url"))
+    for field in ("title", "goal", "analogy", "infra_bridge"):
+        errors += check_prose(f"{name}.{field}", data[field], sources, known_slugs)
+    keys = [step.get("id") for step in data["steps"]]
+    errors += [f"{name}: step id {k!r} is used twice" for k in set(keys) if keys.count(k) > 1]
+    for step in data["steps"]:
+        errors += validate_step(f"{name}/{step.get('id', '?')}", step, sources, known_slugs)
+    return errors
+
+
+def validate_step(where: str, step: dict, sources: set[str], known_slugs: set[str]) -> list[str]:
+    kind = step.get("type")
+    if kind not in REQUIRED:
+        return [f"{where}: unknown step type {kind!r} (known: {', '.join(REQUIRED)})"]
+    if not re.fullmatch(r"[a-z0-9-]+", str(step.get("id", ""))):
+        return [f"{where}: step id must be lowercase letters, digits and dashes"]
+    errors = [f"{where}: missing {f!r}" for f in REQUIRED[kind] if step.get(f) in (None, "", [], {})]
+    if errors:
+        return errors
+    for key in COMMON_PROSE + PROSE_KEYS[kind]:
+        if key in step:
+            errors += check_prose(f"{where}.{key}", step[key], sources, known_slugs)
+    for text in _nested_prose(step):
+        errors += check_prose(f"{where}", text, sources, known_slugs)
+    errors += [f"{where}: {e}" for e in _CHECKERS.get(kind, lambda s: [])(step)]
+    for claim in step.get("checks", []):
+        try:
+            if evaluate(claim) is not True:
+                errors.append(f"{where}: the cost model disagrees with the claim {claim!r}")
+        except FigureError as exc:
+            errors.append(f"{where}: {exc}")
+    return errors
+
+
+def _nested_prose(step: dict) -> list[str]:
+    texts = [c.get("text", "") for c in step.get("choices", []) + step.get("items", [])]
+    texts += list(step.get("checklist", []))
+    for node in (step.get("nodes") or {}).values():
+        texts += [node.get(k, "") for k in ("question", "verdict", "why") if k in node]
+        texts += [option.get("label", "") for option in node.get("options", [])]
+    return texts
+
+
+def _check_predict(step: dict) -> list[str]:
+    kind, answer = step["kind"], step["answer"]
+    if kind not in PREDICT_KINDS:
+        return [f"predict kind {kind!r} is not one of {', '.join(PREDICT_KINDS)}"]
+    if kind == "numeric":
+        try:
+            value = evaluate(str(answer))
+        except FigureError as exc:
+            return [f"numeric answer: {exc}"]
+        errors = [] if isinstance(value, (int, float)) and not isinstance(value, bool) else [
+            f"numeric answer {answer!r} is not a number"]
+        if step.get("unit") not in UNITS:
+            errors.append(f"numeric prediction needs a unit from {', '.join(UNITS)}")
+        if not 0 < float(step.get("tolerance", 0)) <= 1:
+            errors.append("numeric prediction needs a relative tolerance in (0, 1]")
+        return errors
+    options = step.get("items" if kind == "ordering" else "choices", [])
+    keys = [o.get("key") for o in options]
+    if len(options) < (3 if kind == "ordering" else 2) or len(set(keys)) != len(keys) or not all(
+            o.get("text") for o in options):
+        return [f"{kind} prediction needs distinct keyed options, each with text"]
+    if kind == "single" and answer not in keys:
+        return [f"answer {answer!r} is not one of the choices {keys}"]
+    if kind == "multiple" and (not isinstance(answer, list) or not set(answer) <= set(keys)):
+        return [f"answer {answer!r} must be a list of choice keys {keys}"]
+    if kind == "ordering" and sorted(answer or []) != sorted(keys):
+        return [f"ordering answer {answer!r} must list every item key once"]
+    return []
+
+
+def _check_teachback(step: dict) -> list[str]:
+    return [] if len(step["checklist"]) >= 2 else ["a teach-back needs at least two checklist items"]
+
+
+def _check_calculator(step: dict) -> list[str]:
+    if step["calculator"] not in CALCULATORS:
+        return [f"unknown calculator {step['calculator']!r} (known: {', '.join(CALCULATORS)})"]
+    from lessons.calculators import bound_form
+
+    form = bound_form(step["calculator"], {}, step.get("defaults"))
+    return [f"calculator defaults: {field}: {' '.join(e)}" for field, e in form.errors.items()]
+
+
+def _check_decision(step: dict) -> list[str]:
+    nodes, errors, seen = step["nodes"], [], set()
+    pending = [step["start"]]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        node = nodes.get(name)
+        if node is None:
+            errors.append(f"decision branch leads to missing node {name!r}")
+        elif node.get("options"):
+            if not node.get("question"):
+                errors.append(f"decision node {name!r} has options but no question")
+            pending += [option.get("next") for option in node["options"]]
+        elif not (node.get("verdict") and node.get("why")):
+            errors.append(f"decision node {name!r} needs options, or a verdict and a why")
+    errors += [f"decision node {name!r} cannot be reached" for name in set(nodes) - seen]
+    return errors
+
+
+def _check_lab(step: dict) -> list[str]:
+    form = SweepForm(step["preset"])
+    if not form.is_valid():
+        return [f"lab preset: {field}: {' '.join(e)}" for field, e in form.errors.items()]
+    try:
+        size = parse_size(str(step["at_size"]))
+    except ValueError as exc:
+        return [f"lab at_size: {exc}"]
+    if size not in form.run_params()["sizes"]:
+        return [f"lab at_size {step['at_size']} is not one of the sizes the preset sweeps"]
+    return []
+
+
+_CHECKERS = {"predict": _check_predict, "teachback": _check_teachback, "calculator": _check_calculator,
+             "decision": _check_decision, "lab": _check_lab}
+
+COURSE_MINIMUMS = {"predictions": 3, "recalls": 2, "teachbacks": 1, "calculators or labs": 1}
+
+
+def step_counts(data: dict) -> dict[str, int]:
+    kinds = [step.get("type") for step in data.get("steps", [])]
+    return {"predictions": kinds.count("predict") + kinds.count("lab"), "recalls": kinds.count("recall"),
+            "teachbacks": kinds.count("teachback"),
+            "calculators or labs": kinds.count("calculator") + kinds.count("lab")}
+
+
+def validate_course(lessons: list[dict]) -> list[str]:
+    slugs = [lesson.get("slug") for lesson in lessons]
+    errors = [f"lesson slug {s!r} is used twice" for s in set(slugs) if slugs.count(s) > 1]
+    orders = [lesson.get("order") for lesson in lessons]
+    errors += [f"lesson order {o!r} is used twice" for o in set(orders) if orders.count(o) > 1]
+    for lesson in lessons:
+        errors += validate_lesson(lesson, set(slugs))
+        for what, count in step_counts(lesson).items():
+            if count < COURSE_MINIMUMS[what]:
+                errors.append(f"{lesson.get('slug')}: has {count} {what}, needs {COURSE_MINIMUMS[what]}")
+    return errors
