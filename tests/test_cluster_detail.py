@@ -1,0 +1,92 @@
+"""The cluster page: matrix, NVLink state, heatmap, findings, node status, who may see it."""
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tpworkers.cluster_models import NodeDeployment
+from tpworkers.deployments import parse_launch_line
+from tpworkers.models import Cluster, Node
+
+from tests.test_cluster_support import WORKED, WORKED_LINE, finished_pair_run, node_from, owned_cluster
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, cluster):
+    response = client.get(reverse("cluster_detail", args=[cluster.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_it_renders_the_8_h100_matrix_with_nv18_and_nic_columns(client, learner):
+    cluster = owned_cluster(learner)
+    node_from(cluster, "dgx1", "h100-sxm-8gpu.topo-m.txt")
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert html.count('class="nv-high" title="GPU0-GPU1: NVLink, a bonded set of 18 links">NV18<') == 1
+    assert html.count(">NV18<") == 56 and "<th>NIC3</th>" in html and "NIC0 = mlx5_0" in html
+    assert 'class="prov reported">reported' in html and "pasted nvidia-smi" in html
+
+
+def test_it_shows_the_worked_scenarios_findings_with_provenance_badges(client, learner):
+    cluster = owned_cluster(learner)
+    node = node_from(cluster, "nvl4", *WORKED)
+    NodeDeployment.from_deployment(node, learner, parse_launch_line(WORKED_LINE)).save()
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert "The NVLink between GPU0 and GPU1 is down" in html
+    assert "This TP group&#x27;s all-reduces cross PCIe" in html
+    assert "TP=2 is not needed" in html
+    assert '<a class="lesson" href="/lessons/the-wire/">' in html
+    assert '<a class="lesson" href="/lessons/tp-or-replicas/">' in html
+    for provenance in ("reported", "modelled"):
+        assert f'<span class="prov {provenance}">{provenance}</span>' in html
+    assert html.count('class="link-down"') == 2  # GPU0 and GPU1: 0 of 12 links
+
+
+def test_it_puts_a_measured_pair_beside_its_modelled_peak(client, learner):
+    cluster = owned_cluster(learner)
+    node = node_from(cluster, "nvl4", *WORKED)
+    finished_pair_run(learner, node, (0, 1), {1 << 20: 30.0, 64 << 20: 9.5})
+    run = finished_pair_run(learner, node, (2, 3), {64 << 20: 180.0})
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert '<span class="busbw">180</span><span class="peak">/ 319</span>' in html
+    assert '<span class="busbw">9.5</span><span class="peak">/ 64</span>' in html
+    assert "9.5 GB/s <span class=\"prov measured\">measured</span>" in html
+    assert f'href="/lab/runs/{run.pk}/"' in html
+    # the slow pair is also a finding, measured
+    assert "GPU0-GPU1 all-reduce bandwidth is" in html
+
+
+def test_it_shows_an_offline_node_offline_and_an_online_one_online(client, learner):
+    cluster = Cluster.default()
+    Node.objects.create(cluster=cluster, hostname="gone", queue="q.gone",
+                        last_heartbeat_at=timezone.now() - timedelta(minutes=10))
+    Node.objects.create(cluster=cluster, hostname="here", queue="q.here", torch_version="2.5.1",
+                        last_heartbeat_at=timezone.now() - timedelta(seconds=5))
+    client.force_login(learner)
+    html = page(client, cluster)
+    gone, here = html.split('id="node-')[1:3]
+    assert 'class="node-state offline">offline' in gone and "last heartbeat 10 min ago" in gone
+    assert 'class="node-state online">online' in here and "torch 2.5.1" in here
+    assert "last heartbeat 5 s ago" in here or "last heartbeat 6 s ago" in here
+
+
+def test_it_hides_my_cluster_from_another_learner(client, learner, other_learner, instructor):
+    cluster = owned_cluster(learner)
+    client.force_login(other_learner)
+    assert client.get(reverse("cluster_detail", args=[cluster.pk])).status_code == 404
+    client.force_login(instructor)
+    assert client.get(reverse("cluster_detail", args=[cluster.pk])).status_code == 200
+
+
+def test_it_shows_only_my_deployments_on_a_shared_node(client, learner, other_learner):
+    cluster = Cluster.default()
+    node = node_from(cluster, "nvl4", *WORKED)
+    NodeDeployment.objects.create(node=node, owner=other_learner, model="Llama-3.1-70B", tp=4, dtype="bf16")
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert "Llama-3.1-70B · TP=4" not in html and "TP=2 is not needed" not in html

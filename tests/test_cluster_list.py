@@ -1,0 +1,44 @@
+"""Cluster list: shared clusters for everyone logged in, own clusters for their owner."""
+import pytest
+from django.urls import reverse
+
+from tpworkers.models import Cluster
+
+from tests.test_cluster_support import owned_cluster
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_asks_for_a_login(client):
+    response = client.get(reverse("cluster_list"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_it_lists_the_shared_cluster_and_mine_but_not_another_learners(client, learner, other_learner):
+    Cluster.default()
+    owned_cluster(learner, "ada-rack")
+    owned_cluster(other_learner, "grace-rack")
+    client.force_login(learner)
+    page = client.get(reverse("cluster_list")).content.decode()
+    assert "local" in page and "ada-rack" in page and "grace-rack" not in page
+
+
+def test_it_lets_an_instructor_see_every_cluster(client, learner, instructor):
+    owned_cluster(learner, "ada-rack")
+    client.force_login(instructor)
+    assert "ada-rack" in client.get(reverse("cluster_list")).content.decode()
+
+
+def test_it_creates_a_cluster_owned_by_the_learner(client, learner):
+    client.force_login(learner)
+    response = client.post(reverse("cluster_list"), {"name": "h100-box"})
+    cluster = Cluster.objects.get(name="h100-box")
+    assert response.status_code == 302 and response["Location"] == reverse("cluster_detail", args=[cluster.pk])
+    assert cluster.ownership.owner == learner
+
+
+def test_it_refuses_a_name_already_taken(client, learner):
+    Cluster.default()
+    client.force_login(learner)
+    response = client.post(reverse("cluster_list"), {"name": "local"})
+    assert response.status_code == 400 and "already exists" in response.content.decode()

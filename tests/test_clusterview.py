@@ -1,0 +1,69 @@
+"""The cluster page's view-model, built from the real nvidia-smi fixtures (no Django)."""
+import pytest
+
+from tpworkers import clusterview
+from tpworkers.nvsmi_parse import parse
+from tpworkers.topology import merge, put, NVML
+
+from tests.test_cluster_support import NVSMI, WORKED
+
+
+def node_from(*names):
+    return merge(*(parse((NVSMI / n).read_text())[1] for n in names))
+
+
+def test_it_lays_out_the_h100_sxm_matrix_as_topo_m_does():
+    m = clusterview.matrix(node_from("h100-sxm-8gpu.topo-m.txt"))
+    assert m.columns[:8] == [f"GPU{i}" for i in range(8)] and m.columns[8:] == ["NIC0", "NIC1", "NIC2", "NIC3"]
+    first = m.rows[0].cells
+    assert [c.text for c in first] == ["X"] + ["NV18"] * 7 + ["PXB", "NODE", "SYS", "SYS"]
+    assert first[1].css == "nv-high" and "18 links" in first[1].title
+    assert first[10].css == "pcie-sys" and "NUMA" in first[10].title
+    assert ("NIC0", "mlx5_0") in m.nic_legend and m.sources == ["pasted nvidia-smi"]
+
+
+def test_it_shades_nvlink_by_count_and_pcie_by_distance():
+    a100 = clusterview.matrix(node_from("a100-4gpu-some-links-inactive.topo-m.txt"))
+    shades = {c.text: c.css for row in a100.rows for c in row.cells}
+    assert shades["NV4"] == "nv-mid" and shades["NV2"] == "nv-low"
+    worked = clusterview.matrix(node_from(*WORKED))
+    assert [c.css for c in worked.rows[0].cells] == ["self", "pcie-node", "pcie-sys", "pcie-sys"]
+
+
+def test_it_flags_gpus_whose_nvlinks_are_down():
+    states = {g.gpu: g for g in clusterview.nvlink_states(node_from(*WORKED))}
+    assert states[0].down and states[0].active == 0 and states[0].total == 12
+    assert not states[2].down and states[2].active == 12 and states[2].inactive == []
+
+
+def test_it_models_each_pairs_peak_from_its_bond_or_pcie_path():
+    node = node_from(*WORKED)
+    heat = clusterview.heatmap(node, {(2, 3): (250.0, 7)})
+    pairs = {(p.a, p.b): p for p in heat.pairs}
+    assert pairs[2, 3].link_name == "NVLink 4 x12 links" and pairs[2, 3].peak_GBps == pytest.approx(318.75)
+    assert pairs[0, 1].link_name == "PCIe Gen5 x16" and "assumed" in pairs[0, 1].link_source
+    assert pairs[2, 3].css == "heat-good" and pairs[0, 1].css == "unmeasured"
+    put(node.gpu(0), NVML, pcie_gen_current=4, pcie_width_current=8)
+    put(node.gpu(1), NVML, pcie_gen_current=5, pcie_width_current=16)
+    assert clusterview.modelled_link(node, 0, 1).name == "PCIe Gen4 x8"
+
+
+def test_it_takes_the_best_busbw_at_the_largest_size():
+    rows = [{"size_bytes": 1024, "busbw_GBps": 900.0}, {"size_bytes": 1 << 20, "busbw_GBps": 80.0},
+            {"size_bytes": 1 << 20, "busbw_GBps": 95.0}]
+    assert clusterview.best_busbw_at_largest_size(rows) == 95.0
+    assert clusterview.best_busbw_at_largest_size([]) is None
+
+
+@pytest.mark.parametrize("seconds, words", [(None, "never"), (7.9, "7 s ago"), (600, "10 min ago"),
+                                            (3 * 3600, "3 h ago"), (5 * 86400, "5 days ago")])
+def test_it_says_how_long_ago(seconds, words):
+    assert clusterview.ago(seconds) == words
+
+
+def test_it_reads_both_stored_topology_shapes():
+    node = node_from("h100-pcie-2gpu-bridge.topo-m.txt")
+    flat = clusterview.node_dict(node)
+    assert len(clusterview.topology_node(flat, "h").gpus) == 2
+    assert len(clusterview.topology_node({"nodes": [flat]}, "h").gpus) == 2
+    assert clusterview.topology_node({}, "h").gpus == []

@@ -1,0 +1,156 @@
+"""Who owns a cluster, the deployments a learner describes on a node, and the cluster page's
+queries: pasted topology merged into a node, latest measured pair bandwidths, the findings
+inputs, and one all-reduce run per GPU pair."""
+
+import yaml
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from labapp.roles import can_see_owned, is_instructor
+from tpworkers import clusterview
+from tpworkers.deployments import Deployment, parse_deployments, parse_yaml
+from tpworkers.findings import Inputs
+from tpworkers.models import Cluster, ExperimentRun, Node
+from tpworkers.nvsmi_parse import parse
+from tpworkers.topology import PairMeasurement, merge, resolve_remote_gpus
+
+__all__ = ["ClusterOwnership", "NodeDeployment"]
+
+DTYPES = ["bf16", "fp16", "fp8", "int4", "fp32"]
+
+
+class ClusterOwnership(models.Model):
+    """A cluster a learner added: only they and instructors see it. Clusters without one
+    (the default "local", those workers register) are shared by everyone logged in."""
+
+    cluster = models.OneToOneField(Cluster, on_delete=models.CASCADE, related_name="ownership")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_clusters")
+
+
+class NodeDeployment(models.Model):
+    """A model a learner serves (or plans to) on a node: what the findings check against."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="deployments")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deployments")
+    model = models.CharField(max_length=200)
+    gpus = models.CharField(max_length=100, blank=True, help_text="e.g. 0,1 (empty: GPUs 0..TP-1)")
+    tp = models.PositiveSmallIntegerField(default=1, verbose_name="TP")
+    dtype = models.CharField(max_length=10, choices=[(d, d) for d in DTYPES], default="bf16",
+                             verbose_name="weight dtype")
+    # The pasted launch line or YAML it came from: re-parsed so flags the form lacks (KV-cache
+    # dtype, context length) still count; cleared once the learner edits it through the form.
+    source = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.model} TP={self.tp} on {self.gpus or 'GPUs 0..'}"
+
+    def to_deployment(self) -> Deployment:
+        if self.source:
+            return parse_deployments(self.source)[0]
+        mapping = {"model": self.model, "tp": self.tp, "dtype": self.dtype}
+        if self.gpus:
+            mapping["gpus"] = self.gpus
+        return parse_yaml(yaml.safe_dump(mapping))[0]
+
+    @classmethod
+    def from_deployment(cls, node: Node, owner, dep: Deployment) -> "NodeDeployment":
+        return cls(node=node, owner=owner, model=dep.model_ref, tp=dep.tp, dtype=dep.weight_dtype,
+                   gpus=",".join(map(str, dep.gpus)) if dep.gpus is not None else "", source=dep.text)
+
+
+def visible_clusters(user):
+    clusters = Cluster.objects.order_by("name")
+    if is_instructor(user):
+        return clusters
+    return clusters.filter(Q(ownership__isnull=True) | Q(ownership__owner=user))
+
+
+def can_edit_cluster(user, cluster: Cluster) -> bool:
+    """Pasting topology changes what everyone sees: owners (or instructors) only."""
+    owner_id = getattr(getattr(cluster, "ownership", None), "owner_id", None)
+    return is_instructor(user) or (owner_id is not None and owner_id == user.id)
+
+
+def paste_topology(cluster: Cluster, hostname: str, text: str) -> tuple[str, Node]:
+    """Parse pasted nvidia-smi output (ParseError names the line) and merge it into the node of
+    that hostname, creating the node when the cluster has none such: returns (kind, node)."""
+    kind, pasted = parse(text, hostname=hostname)
+    node = cluster.nodes.filter(hostname=hostname).first()
+    if node is None:
+        node = Node(cluster=cluster, hostname=hostname, queue=f"pasted.{cluster.name}.{hostname}", cpu_ranks=0)
+    # The paste goes first: on a tie between two pastes the newer one wins (a repaired link
+    # shows up), while NVML still outranks nvidia-smi text field by field.
+    merged = merge(pasted, clusterview.topology_node(node.topology, hostname))
+    resolve_remote_gpus(merged)
+    node.topology = clusterview.node_dict(merged)
+    node.topology_at = timezone.now()
+    node.gpu_count = node.gpu_count or len(merged.gpus)
+    node.save()
+    return kind, node
+
+
+def pair_measurements(node: Node, viewer) -> dict[tuple[int, int], tuple[float, int | None]]:
+    """(a, b) -> (best busbw at the largest size, run id) of the latest finished all-reduce on
+    each GPU pair of this node, whoever ran it (the hardware is shared); the run id only when
+    the viewer may open that run."""
+    runs = (ExperimentRun.objects.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP,
+                                         status=ExperimentRun.Status.DONE, params__op="all_reduce")
+            .order_by("-finished_at").prefetch_related("measurements")[:200])
+    found = {}
+    for run in runs:
+        gpus = tuple(sorted(int(g) for g in run.params.get("gpus") or ()))
+        if len(gpus) != 2 or gpus in found:
+            continue
+        busbw = clusterview.best_busbw_at_largest_size([m.data for m in run.measurements.all()])
+        if busbw is not None:
+            found[gpus] = (busbw, run.pk if can_see_owned(viewer, run.owner_id) else None)
+    return found
+
+
+def findings_inputs(node: Node, viewer) -> tuple[Inputs, list[tuple[NodeDeployment, str]]]:
+    """Topology, measured pairs and the viewer's deployments of a node; deployments that no
+    longer parse come back with the reason, so the page can say why they were left out."""
+    topology = clusterview.topology_node(node.topology, node.hostname)
+    measured = [PairMeasurement(gpus=gpus, busbw_Bps=busbw * 1e9)
+                for gpus, (busbw, _) in pair_measurements(node, viewer).items()]
+    deployments, broken = [], []
+    for record in node.deployments.filter(owner=viewer):
+        try:
+            deployments.append(record.to_deployment())
+        except ValueError as exc:  # DeploymentError, or a model the catalog dropped
+            broken.append((record, str(exc)))
+    return Inputs(topology, deployments, measured), broken
+
+
+def queue_pair_runs(owner, node: Node) -> tuple[list[ExperimentRun], str]:
+    """One all-reduce run per GPU pair not already queued or running for this learner (one CPU
+    run on a node without GPUs); stops at the learner's run limit: returns (runs, why stopped)."""
+    from tpworkers.runs import RunRefused, create_run
+
+    topology = clusterview.topology_node(node.topology, node.hostname)
+    busy = {tuple(sorted(r.params.get("gpus") or ())) for r in
+            owner.runs.filter(node=node, status__in=ExperimentRun.ACTIVE)}
+    groups = clusterview.gpu_pairs(topology, node.gpu_count) or [()]
+    created = []
+    for gpus in groups:
+        if tuple(gpus) in busy:
+            continue
+        try:
+            created.append(create_run(owner, ExperimentRun.Experiment.COLLECTIVE_SWEEP,
+                                      clusterview.pair_sweep_params(gpus), node))
+        except RunRefused as refused:
+            return created, str(refused)
+    return created, ""
+
+
+def pair_runs(owner, node: Node) -> list[ExperimentRun]:
+    """This learner's pair runs on a node (and the CPU run of a GPU-less node), newest first."""
+    runs = owner.runs.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP,
+                             params__op="all_reduce")
+    return [r for r in runs[:100] if len(r.params.get("gpus") or ()) == 2 or not node.gpu_count]

@@ -1,0 +1,232 @@
+"""What the cluster page shows for one node, built from plain topology data (no Django):
+the `nvidia-smi topo -m` matrix, NVLink state per GPU, the measured per-pair bandwidth
+heatmap beside each link's modelled peak, and how long ago the worker last spoke.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from tpworkers.links import LINKS, Link, link_for_gpu, nvlink_bond, pcie_link
+from tpworkers.sizes import format_size, sweep_sizes
+from tpworkers.topology import MEASURED, NVML, SMI, Node, Topology
+
+GB = 1e9
+# topo -m legend, in the words nvidia-smi uses (the tooltip of each cell).
+LEVEL_MEANING = {
+    "X": "Self",
+    "PIX": "PCIe: traverses at most a single PCIe bridge",
+    "PXB": "PCIe: traverses multiple PCIe bridges (without the host bridge)",
+    "PHB": "PCIe: traverses a PCIe host bridge (typically the CPU)",
+    "NODE": "PCIe plus the interconnect between PCIe host bridges within a NUMA node",
+    "SYS": "PCIe plus the SMP interconnect between NUMA nodes (e.g. QPI/UPI): the slowest path",
+}
+SOURCE_WORDS = {NVML: "NVML", SMI: "pasted nvidia-smi", MEASURED: "measured"}
+
+
+def topology_node(data: dict, hostname: str) -> Node:
+    """The stored topology as a Node: the worker stores one node, a paste may store
+    ``{"nodes": [...]}`` (Topology.to_dict); an empty dict is a node nobody described yet."""
+    nodes = Topology.from_dict(data if "nodes" in data else {"nodes": [data]} if data else {}).nodes
+    node = nodes[0] if nodes else Node(hostname)
+    node.hostname = hostname
+    return node
+
+
+def node_dict(node: Node) -> dict:
+    """What Node.topology stores (the same shape the worker stores)."""
+    return dataclasses.asdict(node)
+
+
+def ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+@dataclass
+class Cell:
+    text: str
+    css: str
+    title: str
+
+
+@dataclass
+class MatrixRow:
+    label: str
+    cells: list[Cell]
+
+
+@dataclass
+class Matrix:
+    columns: list[str]
+    rows: list[MatrixRow]
+    nic_legend: list[tuple[str, str]]
+    sources: list[str]  # in words: "NVML", "pasted nvidia-smi"
+
+
+def _nvlink_shade(count: int) -> str:
+    """Green, darker with more bonded links (NV1-3 light, NV4-11 mid, NV12+ dark)."""
+    return "nv-high" if count >= 12 else "nv-mid" if count >= 4 else "nv-low"
+
+
+def pair_cell(node: Node, a: int, b: int) -> Cell:
+    if a == b:
+        return Cell("X", "self", LEVEL_MEANING["X"])
+    count = node.nvlink_count(a, b)
+    if count:
+        return Cell(f"NV{count}", _nvlink_shade(count),
+                    f"GPU{a}-GPU{b}: NVLink, a bonded set of {count} links")
+    pair = node.find_pair(a, b)
+    if pair is None or pair.path is None:
+        return Cell("?", "unknown", f"GPU{a}-GPU{b}: not reported")
+    return Cell(pair.path, f"pcie-{pair.path.lower()}", f"GPU{a}-GPU{b}: {LEVEL_MEANING[pair.path]}")
+
+
+def matrix(node: Node) -> Matrix:
+    gpus = [g.index for g in node.gpus]
+    nics = [n.name for n in node.nics]
+    paths = {(p.gpu, p.nic): p.path for p in node.nic_paths}
+    rows = []
+    for a in gpus:
+        cells = [pair_cell(node, a, b) for b in gpus]
+        for nic in nics:
+            level = paths.get((a, nic))
+            cells.append(Cell(level or "?", f"pcie-{level.lower()}" if level else "unknown",
+                              f"GPU{a}-{nic}: {LEVEL_MEANING.get(level, 'not reported')}"))
+        rows.append(MatrixRow(f"GPU{a}", cells))
+    sources = {src for p in node.pairs for src in p.sources.values()}
+    sources |= {src for p in node.nic_paths for src in p.sources.values()}
+    return Matrix([f"GPU{g}" for g in gpus] + nics, rows,
+                  [(n.name, n.device) for n in node.nics if n.device and n.device != n.name],
+                  sorted(SOURCE_WORDS[s] for s in sources if s in (NVML, SMI)))
+
+
+@dataclass
+class GpuLinks:
+    gpu: int
+    name: str
+    active: int
+    total: int
+    inactive: list[int]
+    down: bool  # no link up, or fewer up than the healthiest GPU of this node
+    source: str
+
+
+def nvlink_states(node: Node) -> list[GpuLinks]:
+    counted = [(g, sum(1 for link in g.nvlinks if link.state == "active")) for g in node.gpus if g.nvlinks]
+    best = max((active for _, active in counted), default=0)
+    return [GpuLinks(g.index, g.name or f"GPU{g.index}", active, len(g.nvlinks),
+                     [link.link for link in g.nvlinks if link.state != "active"],
+                     active == 0 or active < best,
+                     SOURCE_WORDS.get(g.nvlinks[0].sources.get("state", ""), "reported"))
+            for g, active in counted]
+
+
+def nvlink_version(node: Node) -> int | None:
+    """The NVLink generation of this node's GPU product (None when the catalog does not know it)."""
+    product = link_for_gpu(node.gpus[0].name or "") if node.gpus else None
+    return int(re.match(r"nvlink(\d)", product.key).group(1)) if product else None
+
+
+def modelled_link(node: Node, a: int, b: int) -> Link:
+    """The link a pair's all-reduce runs over, from the topology: an NVLink bond of the
+    reported link count, else PCIe at the reported (or, when missing, assumed) generation."""
+    count = node.nvlink_count(a, b)
+    if count:
+        version = nvlink_version(node)
+        link = nvlink_bond(version or 4, count)
+        if version is None:
+            return Link(link.key, link.name, link.bandwidth_Bps, link.alpha_s, link.kind,
+                        f"GPU product unknown, NVLink 4 assumed; {link.source}")
+        return link
+    gens = [node.gpu(g).pcie_gen_current for g in (a, b)]
+    widths = [node.gpu(g).pcie_width_current for g in (a, b)]
+    if all(gens) and all(widths):
+        return pcie_link(min(gens), min(widths))
+    name = node.gpu(a).name or ""
+    assumed = LINKS["pcie5" if re.search(r"H100|H200|B200|GH200", name) else "pcie4"]
+    return Link(assumed.key, assumed.name, assumed.bandwidth_Bps, assumed.alpha_s, "pcie",
+                f"PCIe generation not reported, {assumed.name} assumed; {assumed.source}")
+
+
+@dataclass
+class PairBandwidth:
+    a: int
+    b: int
+    busbw_GBps: float | None  # measured; None when no finished run covers this pair
+    peak_GBps: float  # modelled
+    link_name: str
+    link_source: str
+    run_id: int | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        return None if self.busbw_GBps is None else self.busbw_GBps / self.peak_GBps
+
+    @property
+    def css(self) -> str:
+        """Heat by share of the modelled peak reached: the colour answers 'is this pair OK?'."""
+        if self.fraction is None:
+            return "unmeasured"
+        return "heat-good" if self.fraction >= 0.6 else "heat-fair" if self.fraction >= 0.3 else "heat-poor"
+
+
+@dataclass
+class Heatmap:
+    gpus: list[int]
+    pairs: list[PairBandwidth]
+    grid: list[tuple[int, list[PairBandwidth | None]]] = field(default_factory=list)
+
+    @property
+    def measured(self) -> list[PairBandwidth]:
+        return [p for p in self.pairs if p.busbw_GBps is not None]
+
+
+def heatmap(node: Node, measured: dict[tuple[int, int], tuple[float, int]]) -> Heatmap:
+    """``measured``: (a, b) -> (busbw GB/s, run id) of the latest finished run on that pair."""
+    gpus = [g.index for g in node.gpus]
+    pairs = {}
+    for a, b in itertools.combinations(gpus, 2):
+        link = modelled_link(node, a, b)
+        busbw, run_id = measured.get((a, b), (None, None))
+        pairs[a, b] = PairBandwidth(a, b, busbw, link.bandwidth_Bps / GB, link.name, link.source, run_id)
+    grid = [(a, [None if a == b else pairs[min(a, b), max(a, b)] for b in gpus]) for a in gpus]
+    return Heatmap(gpus, list(pairs.values()), grid)
+
+
+def best_busbw_at_largest_size(rows: list[dict]) -> float | None:
+    """A sweep's large-message bus bandwidth: the best busbw among rows of its largest size."""
+    if not rows:
+        return None
+    largest = max(row["size_bytes"] for row in rows)
+    return max(row["busbw_GBps"] for row in rows if row["size_bytes"] == largest)
+
+
+def gpu_pairs(node: Node, gpu_count: int) -> list[tuple[int, int]]:
+    """Every pair of this node's GPUs (from the topology, else the worker's device count)."""
+    gpus = [g.index for g in node.gpus] or list(range(gpu_count))
+    return list(itertools.combinations(gpus, 2))
+
+
+def pair_sweep_params(gpus: tuple[int, ...]) -> dict:
+    """An all-reduce sweep up to 64 MiB on a GPU pair: large enough for the bus bandwidth to
+    level off. Without GPUs (gloo on two CPU ranks) it stops at 4 MiB to stay short."""
+    min_bytes, max_bytes, factor = 1 << 10, (64 << 20) if gpus else (4 << 20), 4
+    params = {"op": "all_reduce", "dtype": "float32", "nproc": 2, "warmup": 2, "iters": 10,
+              "factor": factor, "min_bytes": min_bytes, "max_bytes": max_bytes,
+              "sizes": sweep_sizes(min_bytes, max_bytes, factor)}
+    # Row labels let the run page list every planned size before the first one is measured.
+    params["rows"] = [format_size(size) for size in params["sizes"]]
+    if gpus:
+        params.update(gpus=list(gpus), p2p=True)
+    return params
