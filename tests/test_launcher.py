@@ -39,6 +39,12 @@ def _rank_one_hangs(ctx, payload):
         time.sleep(600)
 
 
+def _rank_one_hangs_while_rank_zero_waits_in_a_collective(ctx, payload):
+    if ctx.rank == 1:
+        time.sleep(600)
+    dist.barrier()
+
+
 def _process_is_gone(pid: int) -> bool:
     """True once the pid is reaped; a live process or an unreaped zombie still answers kill(0)."""
     try:
@@ -92,6 +98,16 @@ def test_it_names_the_failed_rank_reaps_children_and_recovers(task, blamed, caus
     with pytest.raises(RuntimeError, match="torn down"):
         pool.run(_sum_of_ranks, 0)
     assert get_pool(TWO_CPU_RANKS).run(_sum_of_ranks, 1) == [(0, 2, 3.0), (1, 2, 3.0)]
+
+
+def test_it_kills_ranks_stuck_inside_a_collective_after_the_timeout():
+    pool = get_pool(TWO_CPU_RANKS)
+    pids = pool.pids
+    with pytest.raises(RankFailed, match=r"^ranks 0, 1 did not finish .* within 2 s") as failure:
+        pool.run(_rank_one_hangs_while_rank_zero_waits_in_a_collective, timeout_s=2)
+    assert failure.value.ranks == (0, 1)
+    assert all(_process_is_gone(pid) for pid in pids)
+    assert get_pool(TWO_CPU_RANKS).run(_sum_of_ranks, 0) == [(0, 2, 1.0), (1, 2, 1.0)]
 
 
 def test_it_keeps_the_traceback_of_a_rank_that_raised():

@@ -11,6 +11,10 @@ waiting for the lost one, and the next `get_pool()` builds a fresh one. Every ch
 
 Rendezvous goes through a TCPStore that the parent opens on a port the OS picks, so pools of
 concurrent test runs never collide on MASTER_PORT.
+
+Ranks are started with multiprocessing's "spawn", which re-imports the parent's __main__ in each
+child: run scripts as files or `-m` modules with an `if __name__ == "__main__":` guard (a Celery
+worker, pytest and `python -m tpworkers.collectives` all qualify; code piped on stdin does not).
 """
 
 import atexit
@@ -146,26 +150,27 @@ class RankPool:
                 self._fail(late, f"did not finish {doing} within {timeout_s:g} s (hung?)")
             for obj in ready:
                 if obj in sentinels:
-                    self._fail_with_root_cause(doing)
+                    rank = sentinels[obj]
+                    self._fail_with_root_cause(doing, ((rank,), f"exited while {doing} without replying"))
+                rank = pending[obj]
                 try:
                     status, value = pickle.loads(obj.recv_bytes())
                 except (EOFError, OSError):
-                    self._fail_with_root_cause(doing)
+                    self._fail_with_root_cause(doing, ((rank,), f"closed its connection while {doing}"))
                 if status == "error":
                     summary, details = value
-                    time.sleep(0.5)  # a peer death that provoked this error should win the blame
-                    self._fail_with_root_cause(doing, ((pending[obj],), f"raised {summary} while {doing}", details))
-                replies[pending[obj]] = value
+                    self._fail_with_root_cause(doing, ((rank,), f"raised {summary} while {doing}", details))
+                replies[rank] = value
         return [replies[r] for r in range(self.group.nproc)]
 
-    def _fail_with_root_cause(self, doing: str, fallback=None):
-        """Blame a dead rank first: its peers' errors ('connection closed') are only symptoms."""
+    def _fail_with_root_cause(self, doing: str, fallback: tuple):
+        """Blame a rank that died abnormally first: its peers' errors ('connection closed by
+        peer') are only symptoms. Otherwise raise `fallback` = (ranks, cause[, details])."""
+        time.sleep(0.5)  # give a dying peer the moment it needs to become visible
         for rank, proc in enumerate(self._procs):
-            proc.join(timeout=0.2 if fallback is None else 0)
-            if proc.exitcode is not None:
+            proc.join(timeout=0)
+            if proc.exitcode not in (None, 0):
                 self._fail((rank,), f"died while {doing}: {_describe_exit(proc.exitcode)}")
-        if fallback is None:
-            fallback = (tuple(range(self.group.nproc)), "lost contact with the parent")
         self._fail(*fallback)
 
     def _fail(self, ranks, cause, details=""):
@@ -184,7 +189,10 @@ def _rank_main(rank: int, group: DeviceGroup, store_port: int, conn, log_dir: st
     """Body of one rank process: join the group, then serve tasks until told to stop."""
     _exit_when_parent_exits()
     for key, value in group.rank_env(log_dir).items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     device = group.rank_device(rank)
     try:
         if device.type == "cuda":

@@ -11,6 +11,9 @@ each KV head is replicated on TP / KV ranks (ranks sharing a KV head hold a copy
 
 Each class takes the unsharded module and the TP process group and copies its own slice of the
 weights, so a sharded layer and its reference always start from the same numbers.
+
+run_layer_benchmark times those layers at several TP sizes and reports, per forward, the
+collectives the f/g log saw (count and bytes) and the compute vs communication split.
 """
 
 import copy
