@@ -32,7 +32,10 @@ def lesson_files() -> list[Path]:
 
 
 def read_lesson_file(path: Path) -> dict:
-    data = yaml.safe_load(path.read_text())
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path.name}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path.name}: a lesson file must be a YAML mapping")
     return data

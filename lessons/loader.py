@@ -24,7 +24,10 @@ class ContentError(Exception):
 
 
 def read_course() -> list[dict]:
-    lessons = [read_lesson_file(path) for path in lesson_files()]
+    try:
+        lessons = [read_lesson_file(path) for path in lesson_files()]
+    except ValueError as exc:
+        raise ContentError([str(exc)]) from None
     errors = validate_course(lessons)
     if errors:
         raise ContentError(errors)
