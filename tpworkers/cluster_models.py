@@ -130,16 +130,22 @@ def findings_inputs(node: Node, viewer) -> tuple[Inputs, list[tuple[NodeDeployme
 
 def queue_pair_runs(owner, node: Node) -> tuple[list[ExperimentRun], str]:
     """One all-reduce run per GPU pair not already queued or running for this learner (one CPU
-    run on a node without GPUs); stops at the learner's run limit: returns (runs, why stopped)."""
+    run on a node without GPUs); stops at the learner's run limit: returns (runs, why stopped).
+
+    The pairs this learner measured least recently (never, first) go first, so when the limit
+    stops a round, pressing again later carries on with the pairs that were left out."""
     from tpworkers.runs import RunRefused, create_run
 
     topology = clusterview.topology_node(node.topology, node.hostname)
-    busy = {tuple(sorted(r.params.get("gpus") or ())) for r in
-            owner.runs.filter(node=node, status__in=ExperimentRun.ACTIVE)}
+    last_run = {}  # pair -> this learner's latest run on it (runs come newest first)
+    for run in owner.runs.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP)[:500]:
+        last_run.setdefault(tuple(sorted(run.params.get("gpus") or ())), run)
     groups = clusterview.gpu_pairs(topology, node.gpu_count) or [()]
+    never = [gpus for gpus in groups if gpus not in last_run]
+    measured = sorted((gpus for gpus in groups if gpus in last_run), key=lambda gpus: last_run[gpus].created_at)
     created = []
-    for gpus in groups:
-        if tuple(gpus) in busy:
+    for gpus in never + measured:
+        if gpus in last_run and last_run[gpus].is_active:
             continue
         try:
             created.append(create_run(owner, ExperimentRun.Experiment.COLLECTIVE_SWEEP,

@@ -1,0 +1,62 @@
+"""'Measure all pairs': one all-reduce run per GPU pair, through the shared run rules."""
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tpworkers.models import Cluster, ExperimentRun, Node
+
+from tests.test_cluster_support import WORKED, node_from, owned_cluster
+
+pytestmark = pytest.mark.django_db
+
+
+def measure(client, node):
+    return client.post(reverse("cluster_measure_pairs", args=[node.pk]))
+
+
+def test_it_creates_one_all_reduce_run_per_gpu_pair(client, learner, settings):
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 10
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(learner)
+    response = measure(client, node)
+    assert response.status_code == 302 and response["Location"] == reverse("cluster_pair_runs", args=[node.pk])
+    runs = ExperimentRun.objects.filter(owner=learner, node=node)
+    assert sorted(tuple(r.params["gpus"]) for r in runs) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert {(r.params["op"], r.params["nproc"], r.params["max_bytes"], r.status) for r in runs} == {
+        ("all_reduce", 2, 64 << 20, "queued")}
+
+
+def test_it_stops_at_the_learners_limit_and_queues_the_rest_next_time(client, learner, settings):
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(learner)
+    html = client.post(reverse("cluster_measure_pairs", args=[node.pk]), follow=True).content.decode()
+    assert ExperimentRun.objects.filter(owner=learner).count() == 2
+    assert "Queued 2 all-reduce run(s)" in html and "the limit is 2" in html
+    ExperimentRun.objects.update(status="done")
+    measure(client, node)
+    pairs = sorted(tuple(r.params["gpus"]) for r in ExperimentRun.objects.filter(status="queued"))
+    assert pairs == [(0, 3), (1, 2)]  # the pairs after the first two
+
+
+def test_it_runs_one_cpu_all_reduce_on_a_node_without_gpus(client, learner):
+    node = Node.objects.create(cluster=Cluster.default(), hostname="laptop", queue="q.laptop",
+                               gpu_count=0, last_heartbeat_at=timezone.now())
+    client.force_login(learner)
+    html = client.post(reverse("cluster_measure_pairs", args=[node.pk]), follow=True).content.decode()
+    [run] = ExperimentRun.objects.all()
+    assert "gpus" not in run.params and run.params["max_bytes"] == 4 << 20
+    assert "This node has no GPUs" in html and f'href="/lab/runs/{run.pk}/"' in html
+
+
+def test_it_refuses_an_offline_node(client, learner):
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED, online=False)
+    client.force_login(learner)
+    html = client.post(reverse("cluster_measure_pairs", args=[node.pk]), follow=True).content.decode()
+    assert not ExperimentRun.objects.exists() and "nvl4 is offline" in html
+
+
+def test_it_keeps_another_learner_off_my_nodes(client, learner, other_learner):
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(other_learner)
+    assert measure(client, node).status_code == 404 and not ExperimentRun.objects.exists()

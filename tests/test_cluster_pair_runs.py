@@ -1,0 +1,24 @@
+"""The page 'Measure all pairs' leads to: my pair runs on that node, each linked."""
+import pytest
+from django.urls import reverse
+
+from tests.test_cluster_support import WORKED, finished_pair_run, node_from, owned_cluster
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_lists_my_pair_runs_with_links_to_their_pages(client, learner, other_learner):
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    mine = finished_pair_run(learner, node, (2, 3), {64 << 20: 180.0})
+    theirs = finished_pair_run(other_learner, node, (0, 1), {64 << 20: 9.0})
+    client.force_login(learner)
+    html = client.get(reverse("cluster_pair_runs", args=[node.pk])).content.decode()
+    assert f'<a href="/lab/runs/{mine.pk}/">run {mine.pk}</a>' in html and "GPU2–GPU3" in html
+    assert f"/lab/runs/{theirs.pk}/" not in html
+    assert '<span class="status done">done</span>' in html
+
+
+def test_it_is_not_found_for_someone_elses_cluster(client, learner, other_learner):
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(other_learner)
+    assert client.get(reverse("cluster_pair_runs", args=[node.pk])).status_code == 404
