@@ -10,6 +10,7 @@ from tpworkers.deployments import parse_launch_line
 from tpworkers.models import Cluster, Node
 
 from tests.test_cluster_support import WORKED, WORKED_LINE, finished_pair_run, node_from, owned_cluster
+from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 from tpworkers.models import Cluster
 
 from tests.test_cluster_support import owned_cluster
+from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db
 

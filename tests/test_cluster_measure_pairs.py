@@ -6,6 +6,7 @@ from django.utils import timezone
 from tpworkers.models import Cluster, ExperimentRun, Node
 
 from tests.test_cluster_support import WORKED, node_from, owned_cluster
+from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db
 

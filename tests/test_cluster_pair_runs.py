@@ -3,6 +3,7 @@ import pytest
 from django.urls import reverse
 
 from tests.test_cluster_support import WORKED, finished_pair_run, node_from, owned_cluster
+from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db
 

@@ -2,6 +2,7 @@
 nvidia-smi fixtures, and finished pair runs with measured rows."""
 from pathlib import Path
 
+import pytest
 from django.utils import timezone
 
 from tpworkers.cluster_models import ClusterOwnership, paste_topology
@@ -12,6 +13,12 @@ WORKED = ("h100-nvl-4gpu-link-down.topo-m.txt", "h100-nvl-4gpu-link-down.nvlink-
           "h100-nvl-4gpu-link-down.p2p-r.txt")
 WORKED_LINE = ("CUDA_VISIBLE_DEVICES=0,1 vllm serve google/gemma-2-27b-it "
                "--tensor-parallel-size 2 --quantization fp8")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The learner fixtures hash real passwords: PBKDF2 costs about a second a test here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def owned_cluster(owner, name="my-rack") -> Cluster:

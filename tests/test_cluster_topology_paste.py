@@ -6,6 +6,7 @@ from tpworkers import clusterview
 from tpworkers.models import Cluster
 
 from tests.test_cluster_support import NVSMI, node_from, owned_cluster
+from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db
 

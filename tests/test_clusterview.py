@@ -3,7 +3,7 @@ import pytest
 
 from tpworkers import clusterview
 from tpworkers.nvsmi_parse import parse
-from tpworkers.topology import merge, put, NVML
+from tpworkers.topology import NVML, merge, put
 
 from tests.test_cluster_support import NVSMI, WORKED
 
