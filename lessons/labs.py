@@ -31,8 +31,9 @@ def latest_result(learner, step: Step) -> LabResult | None:
     form = SweepForm(preset_fields(step))
     form.is_valid()  # the validator already refused a preset that is not
     wanted, target = form.run_params(), lab_target_bytes(step)
-    for run in ExperimentRun.objects.filter(owner=learner).order_by("-created_at")[:50]:
-        if all(run.params.get(k) == wanted[k] for k in MATCHED_PARAMS) and target in run.planned_sizes():
+    runs = ExperimentRun.objects.filter(owner=learner, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP)
+    for run in runs.order_by("-created_at")[:50]:
+        if all(run.params.get(k) == wanted[k] for k in MATCHED_PARAMS) and target in run.params.get("sizes", []):
             rows = [m.data for m in run.measurements.all() if m.data.get("size_bytes") == target]
             return LabResult(run, rows[0]["time_us"] if rows and run.status == "done" else None)
     return None

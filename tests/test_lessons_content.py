@@ -1,0 +1,135 @@
+"""The course content: it validates, and every figure in it is the cost model's."""
+import re
+
+import pytest
+
+from lessons.content_format import FIGURE_RE, lesson_files, read_lesson_file, render, split_calc
+from lessons.figures import evaluate, format_value, in_unit
+from lessons.validate import bare_figures, step_counts, validate_course, validate_lesson
+from tpworkers import costmodel
+from tpworkers.links import get_link
+from tpworkers.modelshapes import get_model
+
+COURSE = [read_lesson_file(p) for p in lesson_files()]
+SLUGS = {lesson["slug"] for lesson in COURSE}
+
+
+def test_it_validates_every_lesson_in_the_course():
+    assert validate_course(COURSE) == []
+
+
+def test_it_ships_the_six_lessons_in_order():
+    assert [lesson["slug"] for lesson in sorted(COURSE, key=lambda l: l["order"])] == [
+        "what-tp-splits", "all-reduce-tax", "the-wire", "tp-or-replicas", "sizing-tp", "cluster-findings"]
+
+
+@pytest.mark.parametrize("lesson", COURSE, ids=lambda l: l["slug"])
+def test_it_gives_each_lesson_its_minimum_of_steps(lesson):
+    counts = step_counts(lesson)
+    assert counts["predictions"] >= 3 and counts["recalls"] >= 2
+    assert counts["teachbacks"] >= 1 and counts["calculators or labs"] >= 1
+
+
+def _expressions(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _expressions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _expressions(item)
+    elif isinstance(value, str):
+        for match in FIGURE_RE.finditer(value):
+            if match.group(1) == "calc":
+                yield split_calc(match.group(2))
+
+
+def test_it_computes_every_calc_figure_in_the_course():
+    expressions = [e for lesson in COURSE for e in _expressions(lesson)]
+    assert len(expressions) > 60
+    for expression, unit in expressions:
+        assert format_value(evaluate(expression), unit)
+
+
+@pytest.mark.parametrize("expression,direct", [
+    ('allreduce_bytes(hidden=16384, tokens=8, dtype="fp16")', costmodel.allreduce_bytes(16384, 8, "fp16")),
+    ('allreduces_per_token("Llama-3.1-70B")', costmodel.allreduces_per_token(get_model("Llama-3.1-70B"))),
+    ('comm_per_token("Gemma-3-27B", 2, 8, "bf16", "pcie5")',
+     costmodel.decode_comm_per_token(get_model("Gemma-3-27B"), 2, 8, "bf16", get_link("pcie5")).seconds_per_token),
+    ('valid_tp_sizes("Llama-3.1-70B")', costmodel.valid_tp_sizes(get_model("Llama-3.1-70B"))),
+    ('memory_per_gpu("Llama-3.1-70B", "bf16", "H100", 8192, 8, tp=4)',
+     costmodel.memory_fit(get_model("Llama-3.1-70B"), "bf16", 80e9, 8192, 8, tp=4).total),
+    ('shard_shape("Llama-3.1-70B", 4, "gate")[0]', costmodel.shard_shapes(get_model("Llama-3.1-70B"), 4)["gate"][0]),
+])
+def test_it_agrees_with_the_cost_model_called_directly(expression, direct):
+    assert evaluate(expression) == direct
+
+
+def test_it_matches_the_published_worked_example_of_256_kib():
+    # facts.md: h = 16,384, 8 tokens, fp16 -> 256 KiB per all-reduce (Megatron decode example)
+    step = next(s for s in COURSE[1]["steps"] if s["id"] == "bytes")
+    assert in_unit(evaluate(step["answer"]), step["unit"]) == 256
+
+
+def test_it_renders_a_figure_with_the_value_the_cost_model_gives():
+    html = render('{{ calc: allreduce_bytes(hidden=16384, tokens=8, dtype="fp16") | KiB }}')
+    assert ">256 KiB<" in html and "modelled" in html
+
+
+def test_it_flags_hand_typed_figures_but_not_model_names_or_code():
+    assert bare_figures("each all-reduce carries 256 KiB and takes 2.6 ms at 76%") == ["256 KiB", "2.6 ms", "76%"]
+    assert bare_figures("Llama-3.1-70B on an H100, TP=4, `Link 0: 26.562 GB/s`, {{ given: 8 B }}") == []
+    assert bare_figures("an 8 B scalar and 900GB/s") == ["8 B", "900GB/s"]
+
+
+def _lesson_with(step, **changes):
+    lesson = {**COURSE[0], **changes}
+    lesson["steps"] = [step]
+    return lesson
+
+
+def test_it_rejects_a_hand_typed_figure_in_a_why():
+    step = {"id": "x", "type": "recall", "prompt": "How big?", "answer": "It is 256 KiB."}
+    errors = validate_lesson(_lesson_with(step), SLUGS)
+    assert any("hand-typed figure '256 KiB'" in e for e in errors)
+
+
+def test_it_rejects_a_single_choice_whose_answer_is_not_a_choice():
+    step = {"id": "x", "type": "predict", "kind": "single", "prompt": "?", "why": "because",
+            "choices": [{"key": "a", "text": "A"}, {"key": "b", "text": "B"}], "answer": "c"}
+    assert any("answer 'c' is not one of the choices" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_rejects_a_missing_answer_and_an_unknown_block():
+    missing = {"id": "x", "type": "recall", "prompt": "?"}
+    unknown = {"id": "y", "type": "quiz", "prompt": "?"}
+    assert any("missing 'answer'" in e for e in validate_lesson(_lesson_with(missing), SLUGS))
+    assert any("unknown step type 'quiz'" in e for e in validate_lesson(_lesson_with(unknown), SLUGS))
+
+
+def test_it_rejects_dead_links_and_unknown_glossary_terms():
+    step = {"id": "x", "type": "read",
+            "body": "See [next](lesson:no-such-lesson), [page](/nowhere/), [blog](https://example.com/x) and [[flux capacitor]]."}
+    errors = " ".join(validate_lesson(_lesson_with(step), SLUGS))
+    assert "unknown lesson 'lesson:no-such-lesson'" in errors
+    assert "'/nowhere/' does not resolve" in errors
+    assert "'https://example.com/x' is neither" in errors
+    assert "glossary has no term 'flux capacitor'" in errors
+
+
+def test_it_rejects_a_claim_the_cost_model_disagrees_with():
+    step = {"id": "x", "type": "read", "body": "TP=3 works.", "checks": ['3 in valid_tp_sizes("Llama-3.1-70B")']}
+    assert any("disagrees" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_rejects_a_lab_size_the_preset_does_not_sweep():
+    step = {"id": "x", "type": "lab", "prompt": "?", "why": "w", "at_size": "3K",
+            "preset": {"op": "all_reduce", "min_size": "1K", "max_size": "16K", "factor": 4,
+                       "dtype": "float32", "nproc": 2, "warmup": 1, "iters": 5}}
+    assert any("not one of the sizes" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_refuses_anything_but_its_own_functions_in_an_expression():
+    for expression in ('__import__("os").system("true")', "layers.__class__", "open('x')"):
+        with pytest.raises(ValueError):
+            evaluate(expression)
+    assert re.search(r"unknown function 'open'", str(pytest.raises(ValueError, evaluate, "open('x')").value))
