@@ -114,13 +114,25 @@ def instructor(django_user_model):
 
 
 @pytest.fixture
-def make_run():
+def lab_node(db):
+    """This lab's node, as a worker that just started would have registered it."""
+    from django.utils import timezone
+
+    from tpworkers.models import Cluster, Node
+
+    return Node.objects.create(cluster=Cluster.default(), hostname="testnode", queue="node.local.testnode",
+                               last_heartbeat_at=timezone.now(), cpu_ranks=4)
+
+
+@pytest.fixture
+def make_run(lab_node):
     from tpworkers.forms import SweepForm
     from tpworkers.models import ExperimentRun
 
     def make(owner, **overrides):
         form = SweepForm({**SweepForm.defaults(), "max_size": "16K", **overrides})
         assert form.is_valid(), form.errors
-        return ExperimentRun.objects.create(owner=owner, experiment="collective_sweep", params=form.run_params())
+        return ExperimentRun.objects.create(owner=owner, node=lab_node, experiment="collective_sweep",
+                                            params=form.run_params())
 
     return make

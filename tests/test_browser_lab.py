@@ -20,7 +20,7 @@ def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, br
 
     page.click("summary")  # open the parameters: a longer sweep so rows visibly stream in
     page.fill("input[name=max_size]", "64M")
-    page.fill("input[name=iters]", "20")
+    page.fill("input[name=iters]", "40")
     page.get_by_role("button", name="Run all-reduce on this machine").click()
 
     page.wait_for_url("**/lab/runs/*/")
@@ -31,8 +31,11 @@ def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, br
     page.wait_for_function("document.querySelectorAll('tr.measured').length >= 4", timeout=60_000)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
+    assert page.locator(".chart canvas").count() == 2  # busbw and time charts drawn from the rows
+
     page.reload()  # a reload mid-run shows what is saved and keeps streaming
+    assert rows.count() >= 4
     page.wait_for_selector(".run-status.done", timeout=120_000)
-    assert rows.count() == 9 and pending.count() == 0  # 1K … 64M by 4
+    assert rows.count() == 9 and pending.count() == 0  # 1K … 64M by 4, all streamed in before "done"
     assert "1 KiB" in rows.first.inner_text() and "64 MiB" in rows.last.inner_text()
     assert page.locator(".prov.measured").count() >= 9

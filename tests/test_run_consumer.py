@@ -36,10 +36,11 @@ def test_it_sends_a_snapshot_then_each_measurement(client, learner, make_run, me
     async def scenario():
         connected, _ = await communicator.connect()
         assert connected
-        snapshot = await communicator.receive_from()
-        assert f'id="run-{run.pk}-status"' in snapshot and "queued" in snapshot
-        assert f'id="run-{run.pk}-row-0"' in snapshot and 'hx-swap-oob="true"' in snapshot
-        assert f'id="run-{run.pk}-row-1"' not in snapshot  # pending rows are already on the page
+        status = await communicator.receive_from()
+        assert f'id="run-{run.pk}-status"' in status and "queued" in status
+        row = await communicator.receive_from()  # each row alone: a <tr> must lead its fragment
+        assert row.lstrip().startswith(f'<tr id="run-{run.pk}-row-0"') and 'hx-swap-oob="true"' in row
+        assert await communicator.receive_nothing(timeout=0.2)  # pending rows are already on the page
 
         layer = get_channel_layer()
         await layer.group_send(run_group(run.pk), MeasurementEvent(run.pk, 1, ROW).to_message())

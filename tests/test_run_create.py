@@ -4,7 +4,8 @@ from tpworkers.models import ExperimentRun
 
 
 @pytest.mark.django_db
-def test_it_creates_a_default_sweep_owned_by_the_learner_and_queues_it(client, learner, django_capture_on_commit_callbacks):
+def test_it_creates_a_default_sweep_owned_by_the_learner_and_queues_it(client, learner, lab_node,
+                                                                     django_capture_on_commit_callbacks):
     client.force_login(learner)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post("/lab/runs/")
@@ -13,11 +14,13 @@ def test_it_creates_a_default_sweep_owned_by_the_learner_and_queues_it(client, l
     assert run.owner == learner and run.status == "queued"
     assert run.params["op"] == "all_reduce"
     assert run.params["sizes"][0] == 1024 and run.params["sizes"][-1] == 64 << 20
+    assert run.params["rows"][0] == "1 KiB" and run.params["rows"][-1] == "64 MiB"
+    assert run.node == lab_node and run.params["p2p"] is True and run.params["gpus"] == []
     assert len(callbacks) == 1  # the Celery task is sent only once the run is committed
 
 
 @pytest.mark.django_db
-def test_it_refuses_bad_parameters_with_the_reason(client, learner):
+def test_it_refuses_bad_parameters_with_the_reason(client, learner, lab_node):
     client.force_login(learner)
     response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "2G", "factor": "4",
                                           "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
@@ -27,7 +30,7 @@ def test_it_refuses_bad_parameters_with_the_reason(client, learner):
 
 
 @pytest.mark.django_db
-def test_it_refuses_a_size_it_cannot_read(client, learner):
+def test_it_refuses_a_size_it_cannot_read(client, learner, lab_node):
     client.force_login(learner)
     response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "lots", "max_size": "1M", "factor": "4",
                                           "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
@@ -42,10 +45,52 @@ def test_it_limits_how_many_runs_a_learner_has_in_flight(client, learner, make_r
     client.force_login(learner)
     response = client.post("/lab/runs/", follow=True)
     assert ExperimentRun.objects.count() == 1
-    assert "You already have 1 runs queued or running" in response.content.decode()
+    assert "You already have 1 runs queued or running (the limit is 1)" in response.content.decode()
 
 
 @pytest.mark.django_db
 def test_it_accepts_only_post(client, learner):
     client.force_login(learner)
     assert client.get("/lab/runs/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_it_says_when_no_worker_has_registered(client, learner):
+    client.force_login(learner)
+    response = client.post("/lab/runs/", follow=True)
+    assert "No lab worker has registered yet" in response.content.decode()
+    assert not ExperimentRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_gpus_that_do_not_match_the_ranks(client, learner, lab_node):
+    client.force_login(learner)
+    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4",
+                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
+                                          "gpus": "0,1,2"})
+    assert response.status_code == 400
+    assert "2 ranks need 2 GPUs, got 3" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_creates_a_sharded_layer_run_with_a_row_per_tp_size(client, learner, lab_node):
+    client.force_login(learner)
+    client.post("/lab/runs/", {"experiment": "tp_layer", "kinds": ["mlp"], "tp_sizes": ["1", "2", "4"],
+                               "hidden": "256", "ffn": "1024", "heads": "8", "kv_heads": "4", "seq": "16",
+                               "dtype": "float32", "warmup": "1", "iters": "2"})
+    run = ExperimentRun.objects.get()
+    assert run.experiment == "tp_layer"
+    assert run.params["rows"] == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"]
+
+
+@pytest.mark.django_db
+def test_it_turns_p2p_off_only_when_the_form_says_so(client, learner, lab_node):
+    client.force_login(learner)
+    fields = {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4", "dtype": "float32",
+              "nproc": "2", "warmup": "1", "iters": "5", "gpus": "2,3"}
+    client.post("/lab/runs/", fields)  # a preset button that never showed the checkbox
+    assert ExperimentRun.objects.get().params["p2p"] is True
+    ExperimentRun.objects.all().delete()
+    client.post("/lab/runs/", {**fields, "p2p_shown": "True"})  # the lab form, box unticked
+    params = ExperimentRun.objects.get().params
+    assert params["p2p"] is False and params["gpus"] == [2, 3]

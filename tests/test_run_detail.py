@@ -54,3 +54,40 @@ def test_it_says_no_worker_took_a_queued_run(learner, make_run, settings):
     assert run.fail_if_stalled(now=later) is True
     assert "No worker picked this run up" in run.error
     assert run.fail_if_stalled(now=later) is False  # already failed: nothing more to do
+
+
+@pytest.mark.django_db
+def test_it_shows_the_queue_position_on_the_node(client, learner, other_learner, make_run):
+    ahead = make_run(other_learner)
+    mine = make_run(learner)
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{mine.pk}/").content.decode()
+    assert "1 run ahead of yours on testnode" in page
+    ahead.finish("done")
+    assert "next on testnode" in client.get(f"/lab/runs/{mine.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_it_fails_a_queued_run_whose_node_went_offline(client, learner, make_run, lab_node, settings):
+    settings.NODE_OFFLINE_AFTER_S = 45
+    run = make_run(learner)
+    type(lab_node).objects.filter(pk=lab_node.pk).update(last_heartbeat_at=timezone.now() - timedelta(seconds=46))
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    run.refresh_from_db()
+    assert run.status == "failed" and "Node testnode is offline" in run.error
+    assert "Node testnode is offline" in page
+
+
+@pytest.mark.django_db
+def test_it_embeds_earlier_runs_and_link_references_for_the_chart(client, learner, make_run):
+    earlier = make_run(learner)
+    earlier.record(0, {"size_bytes": 1024, "count": 256, "time_us": 500.0, "algbw_GBps": 0.002, "busbw_GBps": 0.002,
+                       "min_us": 1, "median_us": 1, "p99_us": 1, "wrong": 0})
+    earlier.finish("done")
+    run = make_run(learner)
+    client.force_login(learner)
+    chart = client.get(f"/lab/runs/{run.pk}/").context["chart"]
+    assert [series["run"] for series in chart["compare"]] == [earlier.pk]
+    assert chart["compare"][0]["points"] == [[1024, 0.002, 500.0]]
+    assert any("NVLink" in ref["label"] and "(modelled)" in ref["label"] for ref in chart["references"])

@@ -26,16 +26,18 @@ def _get_run_for_user(user, run_id: int) -> ExperimentRun | None:
     return run
 
 
-def _render_snapshot(run_id: int) -> str:
+def _render_snapshot(run_id: int) -> list[str]:
+    """The status, then one message per measured row: the HTML parser drops a <tr> that is not
+    the first element of a fragment, so rows never share a message with anything else."""
     from tpworkers.views import run_rows
 
-    run = ExperimentRun.objects.get(pk=run_id)
+    run = ExperimentRun.objects.select_related("node").get(pk=run_id)
     run.fail_if_stalled()
-    rows = "".join(
+    rows = [
         render_to_string("tpworkers/run_detail.html#row", {"run": run, "row": row, "oob": True})
         for row in run_rows(run) if row["data"]
-    )
-    return _render_status(run) + rows
+    ]
+    return [_render_status(run), *rows]
 
 
 def _render_status(run: ExperimentRun) -> str:
@@ -44,8 +46,8 @@ def _render_status(run: ExperimentRun) -> str:
 
 def _render_row(run_id: int, event: MeasurementEvent) -> str:
     run = ExperimentRun.objects.get(pk=run_id)
-    sizes = run.planned_sizes()
-    row = {"seq": event.seq, "size_bytes": sizes[event.seq] if event.seq < len(sizes) else None, "data": event.data}
+    labels = run.planned_rows()
+    row = {"seq": event.seq, "label": labels[event.seq] if event.seq < len(labels) else "", "data": event.data}
     return render_to_string("tpworkers/run_detail.html#row", {"run": run, "row": row, "oob": True})
 
 
@@ -65,7 +67,8 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send(text_data=await database_sync_to_async(_render_snapshot)(self.run_id))
+        for fragment in await database_sync_to_async(_render_snapshot)(self.run_id):
+            await self.send(text_data=fragment)
         self.watchdog = asyncio.create_task(self._watch_for_stall())
 
     async def disconnect(self, code):
@@ -79,8 +82,9 @@ class RunConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=await database_sync_to_async(_render_row)(self.run_id, event))
 
     async def run_status(self, message):
-        StatusEvent.from_message(message)  # validates the payload before rendering
-        run = await database_sync_to_async(ExperimentRun.objects.get)(pk=self.run_id)
+        event = StatusEvent.from_message(message)
+        # The status fragment also shows the queue position and actions, so render the saved run.
+        run = await database_sync_to_async(ExperimentRun.objects.select_related("node").get)(pk=event.run_id)
         await self.send(text_data=await database_sync_to_async(_render_status)(run))
 
     async def _watch_for_stall(self):

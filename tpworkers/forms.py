@@ -1,11 +1,17 @@
-"""Validated, bounded parameters for a run: a run must never be able to take a node down."""
+"""Validated, bounded parameters for each experiment: a run must never be able to take a node down."""
 
 from django import forms
 
+from tpworkers.links import LINKS
+from tpworkers.modelshapes import list_models
+from tpworkers.models import Node
 from tpworkers.sizes import format_size, parse_size, sweep_sizes
+from tpworkers.templatetags.lab_format import binary_size
+from tpworkers.tp_layers import KINDS
 
 MAX_BYTES = 256 << 20  # per-rank buffer; larger sweeps belong to nccl-tests, not a teaching lab
 MAX_SIZES = 24
+MAX_RANKS = 8
 
 
 class SizeField(forms.CharField):
@@ -19,7 +25,56 @@ class SizeField(forms.CharField):
             raise forms.ValidationError(str(exc)) from None
 
 
-class SweepForm(forms.Form):
+class GpuListField(forms.CharField):
+    """'0,1' -> [0, 1]; empty means 'let the node choose'."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return []
+        try:
+            gpus = [int(part) for part in value.replace(" ", "").split(",")]
+        except ValueError:
+            raise forms.ValidationError(f"{value!r} is not a list of GPU indices such as 0,1") from None
+        if any(g < 0 for g in gpus) or len(set(gpus)) != len(gpus):
+            raise forms.ValidationError("GPU indices must be distinct and not negative")
+        return gpus
+
+
+class RunForm(forms.Form):
+    """Where a run goes: which node, which GPUs, and whether NCCL may use P2P/NVLink."""
+
+    experiment = None  # set by each subclass
+    node = forms.ModelChoiceField(queryset=Node.objects.all(), required=False, empty_label="this lab's node",
+                                  help_text="the node whose worker runs it")
+    gpus = GpuListField(required=False, label="GPUs", help_text="e.g. 0,1 or 2,3; empty: the node chooses")
+    p2p = forms.BooleanField(required=False, initial=True, label="NCCL may use P2P/NVLink",
+                             help_text="off: NCCL_P2P_DISABLE=1, the slower wire")
+    # An unticked checkbox sends nothing; this marks a form that showed the box, so a missing
+    # p2p means "off" there and "default (on)" for a preset button that never showed it.
+    p2p_shown = forms.BooleanField(required=False, initial=True, widget=forms.HiddenInput)
+
+    @classmethod
+    def defaults(cls) -> dict:
+        return {name: field.initial for name, field in cls.base_fields.items() if field.initial is not None}
+
+    def ranks(self) -> int:
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        gpus = data.get("gpus")
+        if gpus and not self.errors and len(gpus) != self.ranks():
+            self.add_error("gpus", f"{self.ranks()} ranks need {self.ranks()} GPUs, got {len(gpus)}")
+        return data
+
+    def device_params(self) -> dict:
+        p2p = self.cleaned_data["p2p"] if self.cleaned_data.get("p2p_shown") else True
+        return {"gpus": self.cleaned_data["gpus"], "p2p": p2p}
+
+
+class SweepForm(RunForm):
+    experiment = "collective_sweep"
     op = forms.ChoiceField(
         choices=[("all_reduce", "all-reduce"), ("all_gather", "all-gather"),
                  ("reduce_scatter", "reduce-scatter"), ("broadcast", "broadcast")],
@@ -29,13 +84,14 @@ class SweepForm(forms.Form):
     max_size = SizeField(initial="64M")
     factor = forms.IntegerField(initial=4, min_value=2, max_value=16)
     dtype = forms.ChoiceField(choices=[(d, d) for d in ("float32", "bfloat16", "float16")], initial="float32")
-    nproc = forms.IntegerField(initial=2, min_value=2, max_value=8, label="ranks")
+    nproc = forms.IntegerField(initial=2, min_value=2, max_value=MAX_RANKS, label="ranks")
     warmup = forms.IntegerField(initial=2, min_value=0, max_value=20)
     iters = forms.IntegerField(initial=10, min_value=1, max_value=100, label="timed iterations")
 
-    @classmethod
-    def defaults(cls) -> dict:
-        return {name: field.initial for name, field in cls.base_fields.items()}
+    field_order = ["op", "min_size", "max_size", "factor", "dtype", "nproc", "warmup", "iters", "node", "gpus", "p2p"]
+
+    def ranks(self) -> int:
+        return self.cleaned_data.get("nproc") or 2
 
     def clean(self):
         data = super().clean()
@@ -51,11 +107,68 @@ class SweepForm(forms.Form):
         return data
 
     def run_params(self) -> dict:
-        """The parameters stored on the run (sizes spelt out so the page can show every row)."""
+        """The parameters stored on the run (rows spelt out so the page can show every one)."""
         data = self.cleaned_data
+        sizes = sweep_sizes(data["min_size"], data["max_size"], data["factor"])
         return {
             "op": data["op"], "dtype": data["dtype"], "nproc": data["nproc"],
             "warmup": data["warmup"], "iters": data["iters"], "factor": data["factor"],
             "min_bytes": data["min_size"], "max_bytes": data["max_size"],
-            "sizes": sweep_sizes(data["min_size"], data["max_size"], data["factor"]),
+            "sizes": sizes, "rows": [binary_size(size) for size in sizes], **self.device_params(),
         }
+
+
+class LayerForm(RunForm):
+    """A sharded layer at several TP sizes, with its compute/communication split."""
+
+    experiment = "tp_layer"
+    kinds = forms.MultipleChoiceField(choices=list(KINDS.items()), initial=["mlp"])
+    tp_sizes = forms.TypedMultipleChoiceField(choices=[(1, "TP=1"), (2, "TP=2"), (4, "TP=4")], coerce=int,
+                                              initial=[1, 2, 4], label="TP sizes")
+    hidden = forms.IntegerField(initial=1024, min_value=64, max_value=8192, label="hidden size")
+    ffn = forms.IntegerField(initial=4096, min_value=64, max_value=32768, label="FFN size")
+    heads = forms.IntegerField(initial=16, min_value=1, max_value=128)
+    kv_heads = forms.IntegerField(initial=4, min_value=1, max_value=128, label="KV heads")
+    seq = forms.IntegerField(initial=64, min_value=1, max_value=4096, label="tokens per forward")
+    dtype = forms.ChoiceField(choices=[(d, d) for d in ("float32", "bfloat16", "float16")], initial="float32")
+    warmup = forms.IntegerField(initial=2, min_value=0, max_value=20)
+    iters = forms.IntegerField(initial=5, min_value=1, max_value=50, label="timed forwards")
+
+    def ranks(self) -> int:
+        return max(self.cleaned_data.get("tp_sizes") or [1])
+
+    def run_params(self) -> dict:
+        data = self.cleaned_data
+        params = {name: data[name] for name in ("kinds", "hidden", "ffn", "heads", "kv_heads", "seq",
+                                                "dtype", "warmup", "iters")}
+        params["tp_sizes"] = sorted(data["tp_sizes"])
+        params["rows"] = [f"TP={tp} {KINDS[kind]}" for tp in params["tp_sizes"] for kind in params["kinds"]]
+        return {**params, **self.device_params()}
+
+
+class DecodeForm(RunForm):
+    """The communication of one decode step of a real model shape, per generated token."""
+
+    experiment = "decode_comm"
+    model = forms.ChoiceField(choices=lambda: [(m, m) for m in list_models()], initial="Llama-3.1-70B")
+    tp = forms.IntegerField(initial=2, min_value=2, max_value=MAX_RANKS, label="TP")
+    tokens_in_flight = forms.IntegerField(initial=8, min_value=1, max_value=512)
+    dtype = forms.ChoiceField(choices=[(d, d) for d in ("float32", "bfloat16", "float16")], initial="float32")
+    link = forms.ChoiceField(choices=lambda: [(key, link.name) for key, link in LINKS.items()], initial="nvlink4",
+                             help_text="the link the modelled column assumes")
+    layers = forms.IntegerField(required=False, min_value=1, max_value=200, help_text="empty: the model's own")
+    steps = forms.IntegerField(initial=5, min_value=1, max_value=50)
+    warmup = forms.IntegerField(initial=1, min_value=0, max_value=10)
+
+    def ranks(self) -> int:
+        return self.cleaned_data.get("tp") or 2
+
+    def run_params(self) -> dict:
+        data = self.cleaned_data
+        params = {name: data[name] for name in ("model", "tp", "tokens_in_flight", "dtype", "link", "layers",
+                                                "steps", "warmup")}
+        params["rows"] = [f"{data['model']} at TP={data['tp']}"]
+        return {**params, **self.device_params()}
+
+
+FORMS = {form.experiment: form for form in (SweepForm, LayerForm, DecodeForm)}

@@ -29,7 +29,7 @@ class Node(models.Model):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="nodes")
     hostname = models.CharField(max_length=200)
     queue = models.CharField(max_length=200, unique=True)
-    topology = models.JSONField(default=dict, blank=True)  # tpworkers.topology.Node.to_dict(), reported-nvml
+    topology = models.JSONField(default=dict, blank=True)  # tpworkers.topology.Topology.to_dict(): this node, reported
     topology_at = models.DateTimeField(null=True, blank=True)
     gpu_count = models.PositiveIntegerField(default=0)
     cpu_ranks = models.PositiveIntegerField(default=2)
@@ -97,8 +97,16 @@ class ExperimentRun(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
-    def planned_sizes(self) -> list[int]:
-        return list(self.params.get("sizes", []))
+    def planned_rows(self) -> list[str]:
+        """A label per row the experiment will measure, known before it starts."""
+        return list(self.params.get("rows", []))
+
+    def queue_position(self) -> int | None:
+        """1 when this run is next on its node; None once it is no longer queued."""
+        if self.status != self.Status.QUEUED:
+            return None
+        ahead = ExperimentRun.objects.filter(node=self.node, status__in=self.ACTIVE, created_at__lt=self.created_at)
+        return ahead.count() + 1
 
     def mark_running(self, worker: str, device_group: str) -> None:
         now = timezone.now()
@@ -130,6 +138,10 @@ class ExperimentRun(models.Model):
         if not self.is_active:
             return None
         now = now or timezone.now()
+        if self.status == self.Status.QUEUED and self.node and not self.node.is_online(now):
+            seen = self.node.last_heartbeat_at
+            return (f"Node {self.node.hostname} is offline: its worker has sent no heartbeat since "
+                    f"{seen:%Y-%m-%d %H:%M:%S} UTC." if seen else f"Node {self.node.hostname} never came online.")
         limit = timedelta(seconds=settings.RUN_STALL_TIMEOUT_S)
         last = self.last_progress_at or self.created_at
         if now - last <= limit:
@@ -163,3 +175,4 @@ class Measurement(models.Model):
     class Meta:
         ordering = ["seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="one_row_per_seq")]
+from tpworkers.cluster_models import *  # noqa: E402,F401,F403

@@ -1,50 +1,57 @@
-from django.conf import settings
+import csv
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from labapp.roles import can_see_owned
-from tpworkers.forms import SweepForm
+from tpworkers.chartdata import chart_payload
+from tpworkers.forms import FORMS, SweepForm
 from tpworkers.models import ExperimentRun
+from tpworkers.runs import RunRefused, cancel, create_run, rerun
 
 
 def _get_run_for_user(user, run_id: int) -> ExperimentRun:
     """The run, if this user may see it (its owner or an instructor); 404 otherwise, so a
     stranger cannot even learn that the run exists."""
-    run = ExperimentRun.objects.filter(pk=run_id).first()
+    run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
     if run is None or not can_see_owned(user, run.owner_id):
         raise Http404("No such run")
     return run
 
 
+def _lab_page(request, forms_by_experiment=None, status=200):
+    forms = {exp: form_class(initial=form_class.defaults()) for exp, form_class in FORMS.items()}
+    forms.update(forms_by_experiment or {})
+    runs = request.user.runs.select_related("node")[:20]
+    return render(request, "tpworkers/lab.html", {"runs": runs, "forms": forms}, status=status)
+
+
 @login_required
 def lab(request):
-    runs = request.user.runs.all()[:20]
-    form = SweepForm(initial=SweepForm.defaults())
-    return render(request, "tpworkers/lab.html", {"runs": runs, "form": form})
+    return _lab_page(request)
 
 
 @login_required
 @require_POST
 def run_create(request):
-    form = SweepForm(request.POST or SweepForm.defaults())
+    experiment = request.POST.get("experiment", SweepForm.experiment)
+    form_class = FORMS.get(experiment)
+    if form_class is None:
+        raise Http404("No such experiment")
+    # A bare press of the button (no fields) runs the defaults.
+    has_fields = set(request.POST) - {"csrfmiddlewaretoken", "experiment", "next"}
+    form = form_class(request.POST if has_fields else form_class.defaults())
     if not form.is_valid():
-        runs = request.user.runs.all()[:20]
-        return render(request, "tpworkers/lab.html", {"runs": runs, "form": form}, status=400)
-    active = request.user.runs.filter(status__in=ExperimentRun.ACTIVE).count()
-    if active >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
-        messages.error(request, f"You already have {active} runs queued or running; "
-                                "wait for one to finish or cancel it.")
+        return _lab_page(request, {experiment: form}, status=400)
+    try:
+        run = create_run(request.user, experiment, form.run_params(), form.cleaned_data.get("node"))
+    except RunRefused as refused:
+        messages.error(request, str(refused))
         return redirect("lab")
-    run = ExperimentRun.objects.create(
-        owner=request.user, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP, params=form.run_params()
-    )
-    from tpworkers.tasks import run_experiment
-
-    transaction.on_commit(lambda: run_experiment.delay(run.pk))
     return redirect("run_detail", run_id=run.pk)
 
 
@@ -52,10 +59,52 @@ def run_create(request):
 def run_detail(request, run_id: int):
     run = _get_run_for_user(request.user, run_id)
     run.fail_if_stalled()
-    return render(request, "tpworkers/run_detail.html", {"run": run, "rows": run_rows(run)})
+    context = {"run": run, "rows": run_rows(run), "chart": chart_payload(run)}
+    return render(request, "tpworkers/run_detail.html", context)
+
+
+@login_required
+@require_POST
+def run_cancel(request, run_id: int):
+    run = _get_run_for_user(request.user, run_id)
+    if run.is_active:
+        cancel(run)
+    return redirect("run_detail", run_id=run.pk)
+
+
+@login_required
+@require_POST
+def run_rerun(request, run_id: int):
+    run = _get_run_for_user(request.user, run_id)
+    try:
+        again = rerun(run, request.user)
+    except RunRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("run_detail", run_id=run.pk)
+    return redirect("run_detail", run_id=again.pk)
+
+
+@login_required
+def run_download(request, run_id: int, fmt: str):
+    run = _get_run_for_user(request.user, run_id)
+    rows = [m.data for m in run.measurements.all()]
+    filename = f"tplab-run-{run.pk}-{run.experiment}"
+    if fmt == "json":
+        body = {"run": run.pk, "experiment": run.experiment, "status": run.status, "error": run.error,
+                "device_group": run.device_group, "transport": run.transport, "params": run.params,
+                "source": "measured", "measurements": rows}
+        response = JsonResponse(body, json_dumps_params={"indent": 2})
+    else:
+        response = HttpResponse(content_type="text/csv")
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(response, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response
 
 
 def run_rows(run: ExperimentRun) -> list[dict]:
-    """One row per planned size: measured data where it exists, a pending row otherwise."""
+    """One row per planned row: measured data where it exists, a pending row otherwise."""
     measured = {m.seq: m.data for m in run.measurements.all()}
-    return [{"seq": seq, "size_bytes": size, "data": measured.get(seq)} for seq, size in enumerate(run.planned_sizes())]
+    return [{"seq": seq, "label": label, "data": measured.get(seq)} for seq, label in enumerate(run.planned_rows())]

@@ -35,3 +35,9 @@ def significant(value, digits=3) -> str:
     if abs(number) >= 10 ** int(digits):
         return f"{number:,.0f}"
     return f"{number:.{int(digits)}g}"
+
+
+@register.filter
+def plain(value) -> str:
+    """A number for CSS or data attributes: no thousands separator, never localised."""
+    return f"{float(value or 0):.3f}"

@@ -18,9 +18,10 @@ def register_node(cluster_name: str, hostname: str) -> Node:
 
     from tpworkers.devicegroup import max_cpu_ranks
     from tpworkers.nvml_probe import probe
+    from tpworkers.topology import Topology
 
     cluster = Cluster.objects.get_or_create(name=cluster_name)[0]
-    topology = probe(hostname=hostname)
+    topology = Topology(nodes=[probe(hostname=hostname)])
     node, _ = Node.objects.update_or_create(
         cluster=cluster, hostname=hostname,
         defaults={

@@ -1,0 +1,25 @@
+import pytest
+
+from tpworkers.models import ExperimentRun
+
+
+@pytest.mark.django_db
+def test_it_runs_again_with_the_same_parameters_on_the_same_node(client, learner, make_run, django_capture_on_commit_callbacks):
+    first = make_run(learner, max_size="64K", iters="3")
+    first.finish("done")
+    client.force_login(learner)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(f"/lab/runs/{first.pk}/rerun/")
+    again = ExperimentRun.objects.exclude(pk=first.pk).get()
+    assert response["Location"] == f"/lab/runs/{again.pk}/"
+    assert again.params == first.params and again.node == first.node and again.status == "queued"
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_it_gives_an_instructors_rerun_to_the_instructor(client, learner, instructor, make_run):
+    first = make_run(learner)
+    first.finish("done")
+    client.force_login(instructor)
+    client.post(f"/lab/runs/{first.pk}/rerun/")
+    assert ExperimentRun.objects.exclude(pk=first.pk).get().owner == instructor
