@@ -2,8 +2,8 @@
 
 For each message size S (min..max by factor, like `all_reduce_perf -b -e -f`):
     warmup iterations, a barrier, then `iters` timed iterations on every rank;
-    t      = mean over timed iterations on each rank, then the max across ranks (the slowest rank
-             decides when the collective is done for everyone);
+    t      = mean over timed iterations of the max across ranks (an iteration is done for everyone
+             when its slowest rank is); min, median and p99 come from the same per-iteration maxima;
     algbw  = S / t;  busbw = algbw × bus factor (2(n-1)/n all-reduce, (n-1)/n all-gather and
              reduce-scatter, 1 broadcast; nccl-tests doc/PERFORMANCE.md, via tpworkers.costmodel).
 S is the per-rank buffer for all-reduce and broadcast and the total (gathered or scattered) size
@@ -103,7 +103,7 @@ class Measurement:
     count: int           # elements in S
     dtype: str
     nranks: int
-    time_us: float       # mean over timed iterations, max across ranks
+    time_us: float       # mean over timed iterations of the max across ranks
     algbw_GBps: float    # S / time
     busbw_GBps: float    # algbw × bus factor
     min_us: float        # per-iteration times (slowest rank of each iteration): min, median, p99
@@ -159,8 +159,10 @@ def run_sweep(config: SweepConfig, on_record=None, should_stop=lambda: False,
 def summarise(step: SizeStep, times_per_rank: list[list[float]], wrong: int) -> Measurement:
     """Per-rank iteration times (s) -> one Measurement."""
     nranks = len(times_per_rank)
-    seconds = max(statistics.fmean(times) for times in times_per_rank)
+    # An iteration is done when its slowest rank is: take the max across ranks per iteration,
+    # then the mean and the percentiles all describe that one series (so min <= mean <= max).
     slowest_each_iter = sorted(max(column) for column in zip(*times_per_rank))
+    seconds = statistics.fmean(slowest_each_iter)
     p99 = slowest_each_iter[math.ceil(0.99 * len(slowest_each_iter)) - 1]  # nearest rank
     size = step.count * DTYPES[step.dtype].itemsize
     return Measurement(
@@ -181,10 +183,11 @@ def measure_size(ctx, step: SizeStep) -> tuple[list[float], int]:
     for _ in range(step.warmup):
         timed()
     times = time_iterations(ctx, timed, step.iters)
+    del timed  # free the timing buffers before the checking ones exist
     check, output = _collective(step.op, step.count, ctx.world_size, dtype, ctx.device, ctx.rank, fill=True)
     check()
-    expected = _expected(step.op, step.count, ctx.world_size, ctx.rank)
-    wrong = int((output.to(device="cpu", dtype=torch.float64) != expected).sum())
+    expected = _expected(step.op, step.count, ctx.world_size, ctx.rank, ctx.device)
+    wrong = int((output.float() != expected.float()).sum())
     return times, wrong
 
 
@@ -209,10 +212,11 @@ def time_iterations(ctx, call, iters: int) -> list[float]:
     return times
 
 
-def _pattern(first: int, length: int, rank: int) -> torch.Tensor:
-    """Rank `rank`'s value at global element k: k mod 5 + rank + 1. Sums over ≤ 8 ranks stay
-    below 256, so they are exact even in bfloat16 whatever order a reduction adds them in."""
-    return (torch.arange(first, first + length, dtype=torch.float64) % 5) + rank + 1
+def _pattern(first: int, length: int, rank: int, device) -> torch.Tensor:
+    """Rank `rank`'s value at global element k: k mod 5 + rank + 1, as int32 (exact at any size).
+    Sums over ≤ 8 ranks stay below 256, so every dtype here holds them exactly whatever order
+    a reduction adds them in."""
+    return torch.arange(first, first + length, dtype=torch.int32, device=device) % 5 + (rank + 1)
 
 
 def _collective(op, count, world, dtype, device, rank, fill: bool):
@@ -222,7 +226,7 @@ def _collective(op, count, world, dtype, device, rank, fill: bool):
     def buffer(length, first=0):
         if not fill:
             return torch.zeros(length, dtype=dtype, device=device)
-        return _pattern(first, length, rank).to(dtype=dtype, device=device)
+        return _pattern(first, length, rank, device).to(dtype)
 
     if op == "all_reduce":
         buf = buffer(count)                                                  # [count], in place
@@ -239,15 +243,17 @@ def _collective(op, count, world, dtype, device, rank, fill: bool):
     return partial(dist.reduce_scatter_single, recv, send), recv
 
 
-def _expected(op, count, world, rank) -> torch.Tensor:
+def _expected(op, count, world, rank, device) -> torch.Tensor:
+    """The exact result on this rank. Σ_r (k mod 5 + r + 1) = world·(k mod 5) + world(world+1)/2."""
     shard = count // world
+    rank_sum = world * (world + 1) // 2
     if op == "all_reduce":
-        return sum(_pattern(0, count, r) for r in range(world))
+        return _pattern(0, count, -1, device) * world + rank_sum
     if op == "broadcast":
-        return _pattern(0, count, 0)
+        return _pattern(0, count, 0, device)
     if op == "all_gather":
-        return torch.cat([_pattern(r * shard, shard, r) for r in range(world)])
-    return sum(_pattern(rank * shard, shard, r) for r in range(world))
+        return torch.cat([_pattern(r * shard, shard, r, device) for r in range(world)])
+    return _pattern(rank * shard, shard, -1, device) * world + rank_sum
 
 
 if __name__ == "__main__":
