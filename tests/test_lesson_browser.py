@@ -1,0 +1,64 @@
+"""A learner takes lesson 1 in Chromium against the real lab (daphne, worker, Redis)."""
+import os
+
+import pytest
+
+SHOTS = os.environ.get("TPLAB_SCREENSHOTS")  # a folder to save page screenshots into, if set
+
+
+def shot(page, name):
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.live
+def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
+    live_lab.manage("loadlessons")
+    live_lab.create_user("lena", "pw-for-browser-tests-1")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_lab.url}/accounts/login/?next=/lessons/what-tp-splits/")
+    page.fill("input[name=username]", "lena")
+    page.fill("input[name=password]", "pw-for-browser-tests-1")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/lessons/what-tp-splits/intro/")
+    page.click("a[rel=next]")  # htmx swaps the lesson column and pushes the URL
+    page.wait_for_url("**/what-is-split/")
+
+    page.click("text=Reveal the answer")  # no guess yet: the server refuses
+    page.wait_for_selector("text=Commit a guess first")
+    page.check("input[value=requests]")
+    page.click("text=Commit my guess")
+    page.wait_for_selector("text=Your first guess, kept for good")
+    page.click("text=Reveal the answer")
+    page.wait_for_selector("text=TP cuts the")
+    assert "not quite" in page.inner_text("#step")
+    shot(page, "lesson-reveal")
+
+    page.goto(f"{live_lab.url}/lessons/what-tp-splits/recall-col-row/")
+    page.click("text=Show the answer")
+    page.click("button.rating.good")
+    page.wait_for_selector("text=it goes into your review queue")
+
+    page.goto(f"{live_lab.url}/lessons/what-tp-splits/shard-calculator/")
+    page.fill("input[name=tp]", "8")
+    page.click("text=Calculate")
+    page.wait_for_function("document.querySelector('#calc-result').innerText.includes('2,048')")
+    shot(page, "lesson-calculator")
+
+    page.goto(f"{live_lab.url}/lessons/what-tp-splits/teach/")
+    page.fill("textarea[name=text]", "TP splits weight matrices, column then row parallel, one all-reduce.")
+    page.click("text=Save my explanation")
+    page.wait_for_selector("text=A model answer")
+    page.check("input[name=item][value='0']")
+    page.click("text=Save my ticks")
+    page.wait_for_selector("text=1 of 4 ticked")
+    shot(page, "lesson-teachback")
+
+    page.click("text=Next lesson: The all-reduce tax")
+    page.wait_for_url("**/lessons/all-reduce-tax/count/")
+    assert "The all-reduce tax" in page.inner_text("h1")
+    counts = live_lab.manage("shell", "-c", (
+        "from lessons.models import *; print(Guess.objects.count(), Reveal.objects.count(), "
+        "RecallRating.objects.count(), TeachBack.objects.count())")).strip().splitlines()[-1].split()
+    assert counts == ["1", "1", "1", "1"]
