@@ -54,7 +54,7 @@ def test_it_puts_a_measured_pair_beside_its_modelled_peak(client, learner):
     run = finished_pair_run(learner, node, (2, 3), {64 << 20: 180.0})
     client.force_login(learner)
     html = page(client, cluster)
-    assert '<span class="busbw">180</span><span class="peak">/ 319</span>' in html
+    assert '<span class="busbw">180</span><span class="peak">/ 300</span>' in html
     assert '<span class="busbw">9.5</span><span class="peak">/ 64</span>' in html
     assert "9.5 GB/s <span class=\"prov measured\">measured</span>" in html
     assert f'href="/lab/runs/{run.pk}/"' in html
@@ -91,3 +91,22 @@ def test_it_shows_only_my_deployments_on_a_shared_node(client, learner, other_le
     client.force_login(learner)
     html = page(client, cluster)
     assert "Llama-3.1-70B · TP=4" not in html and "TP=2 is not needed" not in html
+
+
+def test_it_says_a_pasted_node_has_no_worker(client, learner):
+    cluster = owned_cluster(learner)
+    node_from(cluster, "nvl4", *WORKED, online=False)
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert "no worker has sent a heartbeat" in html and "offline" in html
+    assert '<button class="primary" type="submit" disabled>Measure all pairs</button>' in html
+
+
+def test_it_uses_another_learners_pair_run_without_linking_to_it(client, learner, other_learner):
+    cluster = Cluster.default()
+    node = node_from(cluster, "nvl4", *WORKED)
+    run = finished_pair_run(other_learner, node, (2, 3), {64 << 20: 175.0})
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert '<span class="busbw">175</span>' in html and "another learner's" in html
+    assert f"/lab/runs/{run.pk}/" not in html

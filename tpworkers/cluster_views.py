@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRefresh
 
 from tpworkers import clusterview
 from tpworkers.cluster_models import (
@@ -45,6 +45,7 @@ class DeploymentForm(forms.ModelForm):
     class Meta:
         model = NodeDeployment
         fields = ["model", "gpus", "tp", "dtype"]
+        labels = {"gpus": "GPUs"}
 
     def __init__(self, *args, node: Node, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,10 +98,11 @@ def _get_deployment_for_user(user, deployment_id: int) -> NodeDeployment:
 def _node_card(node: Node, user, deployment_form=None, paste_form=None) -> dict:
     topology = clusterview.topology_node(node.topology, node.hostname)
     inputs, broken = findings_inputs(node, user)
-    heartbeat = node.last_heartbeat_at
+    seconds_since = lambda moment: (timezone.now() - moment).total_seconds() if moment else None
     return {
         "node": node, "online": node.is_online(), "gpus": len(topology.gpus) or node.gpu_count,
-        "heartbeat_ago": clusterview.ago((timezone.now() - heartbeat).total_seconds() if heartbeat else None),
+        "heartbeat_ago": clusterview.ago(seconds_since(node.last_heartbeat_at)),
+        "topology_ago": clusterview.ago(seconds_since(node.topology_at)),
         "matrix": clusterview.matrix(topology), "links": clusterview.nvlink_states(topology),
         "heatmap": clusterview.heatmap(topology, pair_measurements(node, user)),
         "findings": diagnose(inputs), "broken": broken,
@@ -124,8 +126,11 @@ def _render_cluster(request, cluster: Cluster, status=200, topology_form=None, *
 
 
 def _back_to(request, cluster: Cluster, anchor: str = ""):
-    url = reverse("cluster_detail", args=[cluster.pk]) + anchor
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    # htmx: reload the page (an HX-Redirect to the same page with only a new #anchor would
+    # just scroll, leaving the old matrix on screen).
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect(reverse("cluster_detail", args=[cluster.pk]) + anchor)
 
 
 @login_required
@@ -162,8 +167,8 @@ def topology_paste(request, cluster_id: int):
         else:
             messages.success(request, f"Read {kind} for {node.hostname}: merged into its topology.")
             return _back_to(request, cluster, f"#node-{node.pk}")
-    if request.htmx:
-        return render(request, PAGE + "#topology-paste", {"cluster": cluster, "topology_form": form}, status=400)
+    if request.htmx:  # 200: htmx does not swap 4xx answers in by default
+        return render(request, PAGE + "#topology-paste", {"cluster": cluster, "topology_form": form})
     return _render_cluster(request, cluster, status=400, topology_form=form)
 
 

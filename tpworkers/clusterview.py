@@ -132,23 +132,19 @@ def nvlink_states(node: Node) -> list[GpuLinks]:
             for g, active in counted]
 
 
-def nvlink_version(node: Node) -> int | None:
-    """The NVLink generation of this node's GPU product (None when the catalog does not know it)."""
-    product = link_for_gpu(node.gpus[0].name or "") if node.gpus else None
-    return int(re.match(r"nvlink(\d)", product.key).group(1)) if product else None
-
-
 def modelled_link(node: Node, a: int, b: int) -> Link:
-    """The link a pair's all-reduce runs over, from the topology: an NVLink bond of the
-    reported link count, else PCIe at the reported (or, when missing, assumed) generation."""
+    """The link a pair's all-reduce runs over, from the topology. NVLink: the slower of the GPU
+    product's NVLink (an H100 NVL bridge is 300 GB/s however many links) and the reported bond
+    (NV4 on an A100 is a third of its 12 links). Else PCIe at the reported, or assumed, generation."""
     count = node.nvlink_count(a, b)
     if count:
-        version = nvlink_version(node)
-        link = nvlink_bond(version or 4, count)
-        if version is None:
+        product = link_for_gpu(node.gpu(a).name or "")
+        if product is None:
+            link = nvlink_bond(4, count)
             return Link(link.key, link.name, link.bandwidth_Bps, link.alpha_s, link.kind,
                         f"GPU product unknown, NVLink 4 assumed; {link.source}")
-        return link
+        bond = nvlink_bond(int(re.match(r"nvlink(\d)", product.key).group(1)), count)
+        return min(product, bond, key=lambda link: link.bandwidth_Bps)
     gens = [node.gpu(g).pcie_gen_current for g in (a, b)]
     widths = [node.gpu(g).pcie_width_current for g in (a, b)]
     if all(gens) and all(widths):
