@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("lab/", include("tpworkers.urls")),
+    path("clusters/", include("tpworkers.cluster_urls")),
     path("lessons/", include("lessons.urls")),
 ]
