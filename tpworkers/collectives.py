@@ -2,8 +2,9 @@
 
 For each message size S (min..max by factor, like `all_reduce_perf -b -e -f`):
     warmup iterations, a barrier, then `iters` timed iterations on every rank;
-    t      = mean over timed iterations of the max across ranks (an iteration is done for everyone
-             when its slowest rank is); min, median and p99 come from the same per-iteration maxima;
+    t      = mean over timed iterations on each rank, then the max across ranks (the slowest rank
+             decides when the collective is done for everyone); min, median and p99 are that
+             rank's per-iteration times;
     algbw  = S / t;  busbw = algbw × bus factor (2(n-1)/n all-reduce, (n-1)/n all-gather and
              reduce-scatter, 1 broadcast; nccl-tests doc/PERFORMANCE.md, via tpworkers.costmodel).
 S is the per-rank buffer for all-reduce and broadcast and the total (gathered or scattered) size
@@ -103,10 +104,10 @@ class Measurement:
     count: int           # elements in S
     dtype: str
     nranks: int
-    time_us: float       # mean over timed iterations of the max across ranks
+    time_us: float       # mean over timed iterations, max across ranks
     algbw_GBps: float    # S / time
     busbw_GBps: float    # algbw × bus factor
-    min_us: float        # per-iteration times (slowest rank of each iteration): min, median, p99
+    min_us: float        # per-iteration times on the slowest rank: min, median, p99
     median_us: float
     p99_us: float
     wrong: int           # elements that differ from the known result, summed over ranks
@@ -159,18 +160,19 @@ def run_sweep(config: SweepConfig, on_record=None, should_stop=lambda: False,
 def summarise(step: SizeStep, times_per_rank: list[list[float]], wrong: int) -> Measurement:
     """Per-rank iteration times (s) -> one Measurement."""
     nranks = len(times_per_rank)
-    # An iteration is done when its slowest rank is: take the max across ranks per iteration,
-    # then the mean and the percentiles all describe that one series (so min <= mean <= max).
-    slowest_each_iter = sorted(max(column) for column in zip(*times_per_rank))
-    seconds = statistics.fmean(slowest_each_iter)
-    p99 = slowest_each_iter[math.ceil(0.99 * len(slowest_each_iter)) - 1]  # nearest rank
+    # The slowest rank (highest mean) decides the time; its own iterations give the spread, so
+    # min <= time <= p99 holds. (A max across ranks taken per iteration would add every rank's
+    # scheduling jitter and bias small sizes slow against a plain loop timed as one block.)
+    slowest = sorted(max(times_per_rank, key=statistics.fmean))
+    seconds = statistics.fmean(slowest)
+    p99 = slowest[math.ceil(0.99 * len(slowest)) - 1]  # nearest-rank percentile
     size = step.count * DTYPES[step.dtype].itemsize
     return Measurement(
         op=step.op, size_bytes=size, count=step.count, dtype=step.dtype, nranks=nranks,
         time_us=seconds * 1e6,
         algbw_GBps=costmodel.algbw_Bps(size, seconds) / 1e9,
         busbw_GBps=costmodel.busbw_Bps(step.op, nranks, size, seconds) / 1e9,
-        min_us=slowest_each_iter[0] * 1e6, median_us=statistics.median(slowest_each_iter) * 1e6,
+        min_us=slowest[0] * 1e6, median_us=statistics.median(slowest) * 1e6,
         p99_us=p99 * 1e6, wrong=wrong)
 
 

@@ -22,7 +22,7 @@ def table_header(config: SweepConfig) -> str:
     return "\n".join([
         f"# TP Lab {config.op}: {config.nproc} ranks, {config.backend} on {where}{preset}",
         f"# dtype {config.dtype}, warmup {config.warmup}, iters {config.iters} per size; "
-        "time = mean over iterations of the slowest rank",
+        "time = mean over iterations, max across ranks",
         "#",
         # Column titles are comments too, so every data line parses as numbers.
         "#" + _COLUMNS.format("size", "count", "type", "redop", "time", "algbw", "busbw",
