@@ -94,3 +94,15 @@ def test_it_turns_p2p_off_only_when_the_form_says_so(client, learner, lab_node):
     client.post("/lab/runs/", {**fields, "p2p_shown": "True"})  # the lab form, box unticked
     params = ExperimentRun.objects.get().params
     assert params["p2p"] is False and params["gpus"] == [2, 3]
+
+
+@pytest.mark.django_db
+def test_it_remembers_the_lesson_that_asked_for_the_run(client, learner, lab_node):
+    client.force_login(learner)
+    client.post("/lab/runs/", {"next": "/lessons/all-reduce-tax/lab/"})
+    client.post("/lab/runs/", {"next": "https://evil.example/phish"})
+    first, second = ExperimentRun.objects.order_by("pk")
+    assert first.return_to == "/lessons/all-reduce-tax/lab/"
+    assert second.return_to == ""  # never send a learner off-site
+    page = client.get(f"/lab/runs/{first.pk}/").content.decode()
+    assert 'href="/lessons/all-reduce-tax/lab/"' in page

@@ -82,6 +82,7 @@ class ExperimentRun(models.Model):
     device_group = models.CharField(max_length=100, blank=True)
     transport = models.CharField(max_length=100, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    return_to = models.CharField(max_length=300, blank=True)  # the lesson step that asked for this run
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

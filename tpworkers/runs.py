@@ -13,7 +13,7 @@ class RunRefused(Exception):
     """The run was not created; the message says why, in words for the learner."""
 
 
-def create_run(owner, experiment: str, params: dict, node: Node | None = None) -> ExperimentRun:
+def create_run(owner, experiment: str, params: dict, node: Node | None = None, return_to: str = "") -> ExperimentRun:
     node = node or Node.default()
     if node is None:
         raise RunRefused("No lab worker has registered yet: start one with `python manage.py labworker`.")
@@ -21,7 +21,8 @@ def create_run(owner, experiment: str, params: dict, node: Node | None = None) -
     if active >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
         raise RunRefused(f"You already have {active} runs queued or running (the limit is "
                          f"{settings.MAX_ACTIVE_RUNS_PER_LEARNER}); wait for one to finish or cancel it.")
-    run = ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node)
+    run = ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node,
+                                       return_to=return_to)
     from tpworkers.tasks import run_experiment
 
     transaction.on_commit(lambda: run_experiment.apply_async(args=[run.pk], queue=node.queue))
@@ -30,7 +31,7 @@ def create_run(owner, experiment: str, params: dict, node: Node | None = None) -
 
 def rerun(run: ExperimentRun, owner) -> ExperimentRun:
     """The same experiment with the same parameters, on the same node."""
-    return create_run(owner, run.experiment, run.params, run.node)
+    return create_run(owner, run.experiment, run.params, run.node, run.return_to)
 
 
 def cancel(run: ExperimentRun) -> None:

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from labapp.roles import can_see_owned
@@ -47,8 +48,10 @@ def run_create(request):
     form = form_class(request.POST if has_fields else form_class.defaults())
     if not form.is_valid():
         return _lab_page(request, {experiment: form}, status=400)
+    next_url = request.POST.get("next", "")
+    return_to = next_url if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}) else ""
     try:
-        run = create_run(request.user, experiment, form.run_params(), form.cleaned_data.get("node"))
+        run = create_run(request.user, experiment, form.run_params(), form.cleaned_data.get("node"), return_to)
     except RunRefused as refused:
         messages.error(request, str(refused))
         return redirect("lab")
