@@ -4,6 +4,10 @@
     python3 lab.py run     start the lab (Redis, a lab worker, the web server) and print its URL
     python3 lab.py test    run the whole test suite
 
+and, on each further GPU node of a cluster (REDIS_URL and DATABASE_URL pointing at the lab's):
+
+    python3 lab.py worker --cluster NAME
+
 Both first make sure the project's virtual environment (.venv, ignored by git) has what
 pyproject.toml asks for. torch: a torch already importable by this Python (a CUDA build, say)
 is kept and shared with the venv; otherwise TPLAB_TORCH (default "torch==2.13.0") is installed.
@@ -65,14 +69,20 @@ def run_tests(pytest_args: list[str]) -> int:
 
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in ("run", "test"):
+    if command not in ("run", "test", "worker"):
         print(__doc__)
         return 2
     ensure_environment()
+    os.chdir(ROOT)
     if command == "run":
         # Become the runner, so Ctrl-C reaches it alone and it can stop what it started.
-        os.chdir(ROOT)
         os.execv(PYTHON, [str(PYTHON), "-m", "labapp.runner", *sys.argv[2:]])
+    if command == "worker":
+        for name in ("REDIS_URL", "DATABASE_URL"):
+            if not os.environ.get(name):
+                sys.exit(f"{name} must point at the lab's {'Redis' if name == 'REDIS_URL' else 'database'} "
+                         "for a worker on another node.")
+        os.execv(PYTHON, [str(PYTHON), "manage.py", "labworker", *sys.argv[2:]])
     return run_tests(sys.argv[2:])
 
 
