@@ -7,7 +7,7 @@ Printed per size: median busbw of each over the rounds and the median per-round 
 (target >= 0.95 for sizes >= 1 MiB). Then the time from "run requested" to the first measured size, with the pool
 warm vs started cold.
 
-    python -m bench.bench_allreduce --nproc 2 -b 1K -e 64M -f 4 --rounds 8
+    python -m bench.bench_allreduce --nproc 2 -b 1K -e 64M -f 4 --rounds 10
 """
 
 import argparse
@@ -86,8 +86,8 @@ def main() -> None:
     parser.add_argument("-e", type=parse_size, default=parse_size("64M"))
     parser.add_argument("-f", type=int, default=4)
     parser.add_argument("-w", type=int, default=2)
-    parser.add_argument("-n", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("-n", type=int, default=20, help="timed iterations (nccl-tests default 20)")
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--starts", type=int, default=3, help="cold and warm starts to time")
     parser.add_argument("--backend", choices=("gloo", "nccl"), default="gloo")
     parser.add_argument("--gpus", default="")
