@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from django import forms
 
-from lessons.figures import GPU_MEMORY_BYTES, format_value
+from lessons.figures import format_value
 from tpworkers import costmodel
+from tpworkers.gpus import get_gpu, sized_gpus
 from tpworkers.links import LINKS, get_link
 from tpworkers.modelshapes import get_model, list_models
 
@@ -51,7 +52,7 @@ class ShardForm(forms.Form):
 class MemoryFitForm(forms.Form):
     model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
     dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="weight dtype")
-    gpu = forms.ChoiceField(choices=[(g, g) for g in GPU_MEMORY_BYTES], initial="H100")
+    gpu = forms.ChoiceField(choices=[(g.key, g.key) for g in sized_gpus()], initial="H100")
     tp = forms.IntegerField(min_value=1, max_value=64, initial=1, label="TP size")
     context = forms.IntegerField(min_value=1, max_value=1 << 20, initial=8192, label="context tokens")
     batch = forms.IntegerField(min_value=1, max_value=4096, initial=8, label="sequences in flight")
@@ -65,7 +66,7 @@ class MemoryFitForm(forms.Form):
 
     @staticmethod
     def result(d) -> list[Row]:
-        fit = costmodel.memory_fit(get_model(d["model"]), d["dtype"], GPU_MEMORY_BYTES[d["gpu"]],
+        fit = costmodel.memory_fit(get_model(d["model"]), d["dtype"], get_gpu(d["gpu"]).memory_bytes,
                                    d["context"], d["batch"], tp=d["tp"])
         return [Row("weights per GPU", format_value(fit.weights, "GB")),
                 Row("KV cache per GPU", format_value(fit.kv, "GB")),

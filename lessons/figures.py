@@ -11,16 +11,14 @@ import ast
 import operator
 
 from tpworkers import costmodel
+from tpworkers.gpus import get_gpu
 from tpworkers.links import get_link
 from tpworkers.modelshapes import get_model
 
-# GPU memory as sold (decimal GB). Source: /work/shared/facts.md 'Memory and sizing' (NVIDIA
-# datasheets): H100 80 GB, H100 NVL 94 GB, H200 141 GB.
-GPU_MEMORY_BYTES = {"H100": 80e9, "H100-NVL": 94e9, "H200": 141e9}
 
 
 def _fit(model, dtype, gpu, context, batch, tp=1):
-    return costmodel.memory_fit(get_model(model), dtype, GPU_MEMORY_BYTES[gpu], context, batch, tp=tp)
+    return costmodel.memory_fit(get_model(model), dtype, get_gpu(gpu).memory_bytes, context, batch, tp=tp)
 
 
 def _comm(model, tp, tokens, dtype, link):
@@ -39,7 +37,8 @@ FUNCTIONS = {
     "params": lambda model: costmodel.param_count(get_model(model)),
     "weight_bytes": lambda model, dtype: costmodel.weight_bytes(get_model(model), dtype),
     "kv_bytes_per_token": lambda model, dtype: costmodel.kv_bytes_per_token(get_model(model), dtype),
-    "gpu_memory": lambda gpu: GPU_MEMORY_BYTES[gpu],
+    "gpu_memory": lambda gpu: get_gpu(gpu).memory_bytes,
+    "hbm_bandwidth": lambda gpu: get_gpu(gpu).hbm_Bps,
     "memory_per_gpu": lambda *a, **k: _fit(*a, **k).total,
     "fits": lambda *a, **k: _fit(*a, **k).fits,
     "valid_tp_sizes": lambda model, max_tp=8: costmodel.valid_tp_sizes(get_model(model), max_tp),

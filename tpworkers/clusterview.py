@@ -9,7 +9,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from tpworkers.links import LINKS, Link, link_for_gpu, nvlink_bond, pcie_link
+from tpworkers.links import Link, assumed_pcie, link_for_gpu, nvlink_bond, pcie_link
 from tpworkers.sizes import format_size, sweep_sizes
 from tpworkers.topology import MEASURED, NVML, SMI, Node, Topology
 
@@ -149,10 +149,7 @@ def modelled_link(node: Node, a: int, b: int) -> Link:
     widths = [node.gpu(g).pcie_width_current for g in (a, b)]
     if all(gens) and all(widths):
         return pcie_link(min(gens), min(widths))
-    name = node.gpu(a).name or ""
-    assumed = LINKS["pcie5" if re.search(r"H100|H200|B200|GH200", name) else "pcie4"]
-    return Link(assumed.key, assumed.name, assumed.bandwidth_Bps, assumed.alpha_s, "pcie",
-                f"PCIe generation not reported, {assumed.name} assumed; {assumed.source}")
+    return assumed_pcie(node.gpu(a).name or "")
 
 
 @dataclass

@@ -8,22 +8,19 @@ all come from tpworkers.costmodel. CLI: ``python -m tpworkers.findings diagnose 
 from __future__ import annotations
 
 import itertools
-import re
 import statistics
 import sys
 from dataclasses import dataclass, field
 
 from tpworkers import costmodel
 from tpworkers.deployments import Deployment
-from tpworkers.links import LINKS, Link, link_for_gpu, nvlink_bond, pcie_link
+from tpworkers.gpus import find_gpu, memory_from_name
+from tpworkers.links import LINKS, Link, assumed_pcie, link_for_gpu, nvlink_bond, pcie_link
 from tpworkers.nvml_probe import error_counter_increases
 from tpworkers.topology import Node, PairMeasurement
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 GB = 1e9
-# GPU memory when NVML did not report it (facts.md 'Memory and sizing': H100 80 GB,
-# H100 NVL 94 GB, H200 141 GB); names that carry their size ("A100-SXM4-80GB") are read.
-_GPU_MEMORY_GB = [("H100 NVL", 94), ("H200", 141), ("H100", 80)]
 # Assumptions stated with every modelled number that uses them.
 TOKENS_IN_FLIGHT, CONTEXT_TOKENS, BATCH = 8, 8192, 8
 
@@ -75,13 +72,9 @@ def diagnose(inputs: Inputs) -> list[Finding]:
 
 
 def gpu_memory_bytes(node: Node, index: int) -> float | None:
+    """NVML's figure, else the one the name or the GPU catalog gives."""
     gpu = node.gpu(index)
-    if gpu.memory_bytes:
-        return gpu.memory_bytes
-    name = gpu.name or ""
-    if m := re.search(r"(\d+)\s*GB", name):
-        return int(m.group(1)) * GB
-    return next((gb * GB for key, gb in _GPU_MEMORY_GB if key in name), None)
+    return gpu.memory_bytes or memory_from_name(gpu.name or "")
 
 
 def _source(record, name: str) -> str:
@@ -152,11 +145,7 @@ def _pcie_for(node: Node, gpus: tuple[int, ...]) -> Link:
     widths = [node.gpu(g).pcie_width_current for g in gpus]
     if all(gens) and all(widths):
         return pcie_link(min(gens), min(widths))
-    name = node.gpu(gpus[0]).name or ""
-    assumed = LINKS["pcie5" if re.search(r"H100|H200|B200|GH200", name) else "pcie4"]
-    return Link(assumed.key, assumed.name, assumed.bandwidth_Bps, assumed.alpha_s, "pcie",
-                f"PCIe generation not reported, {assumed.name} assumed for {name or 'this GPU'}; "
-                f"{assumed.source}")
+    return assumed_pcie(node.gpu(gpus[0]).name or "")
 
 
 def _nvlinked(node: Node, gpus: tuple[int, ...]) -> bool:
@@ -247,8 +236,10 @@ def _sizing(node: Node, dep: Deployment, memory: float) -> list[Finding]:
     one, now = fit(1), fit(dep.tp)
     assumption = f"{context} tokens x batch {BATCH}, {costmodel.DEFAULT_OVERHEAD_FRACTION:.0%} overhead"
     first = node.gpu(dep.gpu_indices[0])
+    product = find_gpu(first.name or "")
     memory_ev = Evidence("GPU memory", memory / GB, "GB", "reported",
-                         "NVML" if first.memory_bytes else f"datasheet figure for {first.name}")
+                         "NVML" if first.memory_bytes else f"datasheet figure for {first.name}"
+                         + (f" ({product.source})" if product else ""))
     if not now.fits:
         return [Finding(
             "critical", f"{dep.shape.name} in {dep.weight_dtype} does not fit at TP={dep.tp}",

@@ -10,8 +10,9 @@ alpha and B with values fitted to it.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from tpworkers.gpus import find_gpu
 
 GB = 1e9
 
@@ -99,18 +100,17 @@ def nvlink_bond(version: int, links: int) -> Link:
                 f"{links} links x {per_link / GB:g} GB/s per direction, {_FACTS}; {_ALPHA_NVLINK}")
 
 
-# GPU product name fragments -> NVLink generation they carry (facts.md 'Links').
-_GPU_NVLINK = [
-    (r"B200|GB200|B100", "nvlink5"),
-    (r"H100 (PCIe|NVL)", "nvlink4-bridge"),
-    (r"H100|H200|H800|GH200", "nvlink4"),
-    (r"A100|A800", "nvlink3"),
-]
-
-
 def link_for_gpu(gpu_name: str) -> Link | None:
-    """The NVLink a GPU product ships with (None when the catalog does not know it)."""
-    for pattern, key in _GPU_NVLINK:
-        if re.search(pattern, gpu_name, re.IGNORECASE):
-            return LINKS[key]
-    return None
+    """The NVLink a GPU product ships with (None when the GPU catalog does not know it)."""
+    gpu = find_gpu(gpu_name)
+    return LINKS[gpu.nvlink] if gpu and gpu.nvlink else None
+
+
+def assumed_pcie(gpu_name: str) -> Link:
+    """PCIe x16 of the generation a GPU product ships with (Gen4 for one the catalog does not
+    know), stated as an assumption: for pairs whose reported generation is missing."""
+    gpu = find_gpu(gpu_name)
+    base = LINKS[f"pcie{gpu.pcie_gen if gpu else 4}"]
+    return Link(base.key, base.name, base.bandwidth_Bps, base.alpha_s, "pcie",
+                f"PCIe generation not reported, {base.name} assumed for {gpu_name or 'this GPU'}; "
+                f"{base.source}")
