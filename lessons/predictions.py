@@ -7,7 +7,6 @@ from collections import Counter
 
 from lessons.figures import evaluate, format_number, in_unit
 from lessons.models import Guess, Step
-from tpworkers.sizes import parse_size
 
 CLASS_MINIMUM = 5  # first guesses needed before the class's answers are shown
 
@@ -87,7 +86,9 @@ def describe(step: Step, answer) -> str:
 def unit_label(step: Step) -> str:
     from lessons.figures import UNITS
 
-    unit = "us" if step.kind == Step.Kind.LAB else step.config.get("unit", "")
+    from lessons.labs import lab_for
+
+    unit = lab_for(step.config).unit if step.kind == Step.Kind.LAB else step.config.get("unit", "")
     return UNITS.get(unit, (1, unit))[1]
 
 
@@ -104,10 +105,6 @@ def class_summary(step: Step) -> dict | None:
     if step.config.get("kind") == "numeric":
         summary["median"] = format_number(statistics.median(a for a, _ in firsts))
     return summary
-
-
-def lab_target_bytes(step: Step) -> int:
-    return parse_size(str(step.config["at_size"]))
 
 
 def has_guessed(learner, step: Step) -> bool:

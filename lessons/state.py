@@ -5,7 +5,7 @@ from lessons import predictions
 from lessons.calculators import bound_form
 from lessons.cluster import cluster_report
 from lessons.content_format import TERM_RE, glossary
-from lessons.labs import latest_result, modelled_times, preset_fields
+from lessons.labs import lab_for
 from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
 
 
@@ -71,23 +71,18 @@ def _predict(learner, step, query) -> dict:
 
 
 def _lab(learner, step, query) -> dict:
-    context = _predict_lab(learner, step)
-    result = context["result"]
-    if result and result.time_us is not None:
-        context["modelled"] = modelled_times(step)
-        guess = context["latest_guess"]
-        if guess and guess.answer:
-            context["ratio"] = result.time_us / guess.answer
-    return context
-
-
-def _predict_lab(learner, step) -> dict:
+    lab = lab_for(step.config)
     guesses = list(Guess.objects.filter(learner=learner, step=step).order_by("attempt"))
     for guess in guesses:
         guess.text = predictions.describe(step, guess.answer)
-    return {"guesses": guesses, "first_guess": guesses[0] if guesses else None,
-            "latest_guess": guesses[-1] if guesses else None, "unit_label": "µs",
-            "preset": preset_fields(step), "result": latest_result(learner, step)}
+    context = {"guesses": guesses, "first_guess": guesses[0] if guesses else None, "lab": lab,
+               "unit_label": predictions.unit_label(step), "result": lab.latest_result(learner)}
+    result, latest = context["result"], guesses[-1] if guesses else None
+    if result and result.value is not None:
+        context["modelled"] = lab.modelled_times()
+        if latest and latest.answer:
+            context["ratio"] = result.value / latest.answer
+    return context
 
 
 def _recall(learner, step, query) -> dict:

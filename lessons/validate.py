@@ -2,12 +2,12 @@
 reaches learners.
 
 It rejects a broken block (unknown type, missing field, an answer that is not among the
-choices, a decision tree with a dangling branch, a lab preset the run form would refuse), a dead
-link (unknown lesson, internal URL that does not resolve, outside URL not listed in the
-lesson's sources), a glossary term without a definition, a figure expression the cost model
-cannot evaluate, a ``checks`` claim the cost model disagrees with, and a hand-typed figure: a
-number with a unit written straight into prose instead of as ``{{ calc }}``, ``{{ fact }}`` or
-``{{ given }}``.
+choices, a decision tree with a dangling branch, a lab preset its experiment's run form would
+refuse or a predicted row it does not measure), a dead link (unknown lesson, internal URL that
+does not resolve, outside URL not listed in the lesson's sources), a glossary term without a
+definition, a figure expression the cost model cannot evaluate, a ``checks`` claim the cost
+model disagrees with, and a hand-typed figure: a number with a unit written straight into
+prose instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``.
 """
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from django.urls import Resolver404, resolve
 from lessons.calculators import CALCULATORS
 from lessons.content_format import FIGURE_RE, TERM_RE, glossary, split_calc
 from lessons.figures import UNITS, FigureError, evaluate, format_value
-from tpworkers.forms import SweepForm
-from tpworkers.sizes import parse_size
+from lessons.labs import lab_for
 
 _UNIT = r"(?:[kKMGT]i?B(?:/s)?|Gb/s|bytes?|µs|us|ms|ns|seconds?|GHz|%)"
 BARE_FIGURE_RE = re.compile(rf"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s?{_UNIT}(?![\w/])|\s+B\b)")
@@ -36,7 +35,7 @@ PROSE_KEYS = {
 REQUIRED = {
     "read": ("body",), "predict": ("prompt", "why", "kind", "answer"), "recall": ("prompt", "answer"),
     "teachback": ("prompt", "model_answer", "checklist"), "calculator": ("prompt", "calculator"),
-    "decision": ("prompt", "start", "nodes"), "lab": ("prompt", "why", "preset", "at_size"),
+    "decision": ("prompt", "start", "nodes"), "lab": ("prompt", "why", "preset"),
     "cluster": ("prompt",),
 }
 LESSON_REQUIRED = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources", "steps")
@@ -205,16 +204,10 @@ def _check_decision(step: dict) -> list[str]:
 
 
 def _check_lab(step: dict) -> list[str]:
-    form = SweepForm(step["preset"])
-    if not form.is_valid():
-        return [f"lab preset: {field}: {' '.join(e)}" for field, e in form.errors.items()]
     try:
-        size = parse_size(str(step["at_size"]))
+        return lab_for(step).errors()
     except ValueError as exc:
-        return [f"lab at_size: {exc}"]
-    if size not in form.run_params()["sizes"]:
-        return [f"lab at_size {step['at_size']} is not one of the sizes the preset sweeps"]
-    return []
+        return [str(exc)]
 
 
 _CHECKERS = {"predict": _check_predict, "teachback": _check_teachback, "calculator": _check_calculator,

@@ -1,11 +1,11 @@
-"""Recall, teach-back, calculator, decision tree, lab and cluster steps, through their views."""
+"""Recall, teach-back, calculator and decision tree steps, through their views (lab and
+cluster steps: test_lesson_lab.py, test_lesson_cluster.py)."""
 import io
 
 import pytest
 from django.core.management import call_command
 
-from lessons.models import Guess, Progress, RecallRating, TeachBack
-from tpworkers.models import ExperimentRun
+from lessons.models import Progress, RecallRating, TeachBack
 
 
 @pytest.fixture
@@ -55,37 +55,6 @@ def test_it_walks_the_decision_tree_by_the_learners_answers(logged_in):
     page = logged_in.get(url, {"path": "0-0"}).content.decode()
     assert "Run TP=1 replicas, one per GPU." in page and f'href="{url}?path=' not in page
     assert "TP inside each node, pipeline parallelism across nodes." in logged_in.get(url, {"path": "1-1"}).content.decode()
-
-
-def test_it_asks_for_a_prediction_before_offering_the_run(logged_in):
-    page = logged_in.get("/lessons/all-reduce-tax/lab-256k/").content.decode()
-    assert "Commit my prediction" in page and "Run on your cluster" not in page
-    logged_in.post("/lessons/all-reduce-tax/lab-256k/guess/", {"value": "40"})
-    page = logged_in.get("/lessons/all-reduce-tax/lab-256k/").content.decode()
-    assert 'action="/lab/runs/"' in page and 'name="max_size" value="16M"' in page
-    assert 'name="lesson_step" value="all-reduce-tax/lab-256k"' in page
-
-
-def test_it_sets_the_measured_time_beside_the_guess(logged_in, learner):
-    logged_in.post("/lessons/all-reduce-tax/lab-256k/guess/", {"value": "40"})
-    form = {"op": "all_reduce", "min_size": "1K", "max_size": "16M", "factor": "4", "dtype": "float16",
-            "nproc": "2", "warmup": "2", "iters": "10"}
-    from tpworkers.forms import SweepForm
-
-    sweep = SweepForm(form)
-    assert sweep.is_valid()
-    run = ExperimentRun.objects.create(owner=learner, experiment="collective_sweep", params=sweep.run_params())
-    run.record(4, {"size_bytes": 262144, "time_us": 80.0})
-    run.finish("done")
-    page = logged_in.get("/lessons/all-reduce-tax/lab-256k/").content.decode()
-    assert "80 µs" in page and "2×" in page and "prov measured" in page and "NVLink 4" in page
-    assert Guess.objects.get().correct is None
-
-
-def test_it_labels_the_example_cluster_as_an_example(logged_in):
-    page = logged_in.get("/lessons/cluster-findings/yours/").content.decode()
-    assert "Example cluster — not yours" in page
-    assert "The NVLink between GPU0 and GPU1 is down" in page
 
 
 def test_it_resumes_a_lesson_where_the_learner_left_off(logged_in, learner):

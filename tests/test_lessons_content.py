@@ -133,3 +133,22 @@ def test_it_refuses_anything_but_its_own_functions_in_an_expression():
         with pytest.raises(ValueError):
             evaluate(expression)
     assert re.search(r"unknown function 'open'", str(pytest.raises(ValueError, evaluate, "open('x')").value))
+
+
+def test_it_validates_a_layer_lab_with_the_layer_runs_form():
+    preset = {"kinds": ["mlp"], "tp_sizes": [1, 2], "hidden": 1024, "ffn": 4096, "seq": 8, "dtype": "float32",
+              "warmup": 1, "iters": 5}
+    step = {"id": "x", "type": "lab", "experiment": "tp_layer", "prompt": "?", "why": "w", "preset": preset,
+            "at_tp": 2}
+    assert validate_lesson(_lesson_with(step), SLUGS) == []
+    errors = " ".join(validate_lesson(_lesson_with({**step, "at_tp": 4}), SLUGS))
+    assert "at_tp 4 is not one of the preset's TP sizes" in errors
+    errors = " ".join(validate_lesson(_lesson_with({**step, "preset": {**preset, "hidden": 10}}), SLUGS))
+    assert "lab preset: hidden:" in errors
+    assert "missing 'at_tp'" in " ".join(validate_lesson(_lesson_with({**step, "at_tp": None}), SLUGS))
+
+
+def test_it_rejects_a_lab_experiment_no_lab_step_can_run():
+    step = {"id": "x", "type": "lab", "experiment": "decode_comm", "prompt": "?", "why": "w",
+            "preset": {"tp": 2}}
+    assert any("unknown lab experiment 'decode_comm'" in e for e in validate_lesson(_lesson_with(step), SLUGS))

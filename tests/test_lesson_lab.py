@@ -1,0 +1,108 @@
+"""Lab steps on the step page: predict, run the step's experiment, see the guess beside the
+measurement. Lesson 2 sweeps an all-reduce; lesson 4 runs the sharded MLP at TP=1/2/4."""
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+
+from lessons.models import Guess
+from tpworkers.forms import LayerForm, SweepForm
+from tpworkers.models import ExperimentRun
+
+SWEEP_STEP = "/lessons/all-reduce-tax/lab-256k/"
+MLP_STEP = "/lessons/tp-or-replicas/lab-mlp/"
+MLP_PRESET = {"kinds": ["mlp"], "tp_sizes": [1, 2, 4], "hidden": 1024, "ffn": 4096, "seq": 8,
+              "dtype": "float32", "warmup": 2, "iters": 10}
+
+
+@pytest.fixture
+def logged_in(client, learner, db):
+    call_command("loadlessons", stdout=io.StringIO())
+    client.force_login(learner)
+    return client
+
+
+def run_button_fields(page: str) -> dict[str, list[str]]:
+    """The hidden inputs of the step's "Run on your cluster" form, as the browser posts them."""
+    form = re.search(r'<form method="post" action="/lab/runs/" class="run-form">(.*?)</form>', page, re.S).group(1)
+    fields = {}
+    for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form):
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
+def layer_run(owner, rows, status="done", **overrides):
+    form = LayerForm({**LayerForm.defaults(), **MLP_PRESET, **overrides})
+    assert form.is_valid(), form.errors
+    run = ExperimentRun.objects.create(owner=owner, experiment="tp_layer", params=form.run_params())
+    for seq, row in enumerate(rows):
+        run.record(seq, row)
+    run.finish(status)
+    return run
+
+
+def mlp_row(tp, compute_us, comm_us):
+    return {"tp": tp, "kind": "mlp", "tokens": 8, "forward_us": compute_us + comm_us, "compute_us": compute_us,
+            "comm_us": comm_us, "collectives": 0 if tp == 1 else 1, "collective_bytes": [] if tp == 1 else [32768],
+            "bytes_moved": 0 if tp == 1 else 32768}
+
+
+def test_it_asks_for_a_prediction_before_offering_the_run(logged_in):
+    page = logged_in.get(SWEEP_STEP).content.decode()
+    assert "Commit my prediction" in page and "Run on your cluster" not in page
+    logged_in.post(SWEEP_STEP + "guess/", {"value": "40"})
+    fields = run_button_fields(logged_in.get(SWEEP_STEP).content.decode())
+    assert fields["experiment"] == ["collective_sweep"] and fields["max_size"] == ["64M"]
+    assert fields["next"] == [SWEEP_STEP]
+
+
+def test_it_sets_the_measured_time_beside_the_guess(logged_in, learner):
+    logged_in.post(SWEEP_STEP + "guess/", {"value": "40"})
+    sweep = SweepForm({"op": "all_reduce", "min_size": "1K", "max_size": "16M", "factor": "4", "dtype": "float16",
+                       "nproc": "2", "warmup": "2", "iters": "10"})
+    assert sweep.is_valid()
+    run = ExperimentRun.objects.create(owner=learner, experiment="collective_sweep", params=sweep.run_params())
+    run.record(4, {"size_bytes": 262144, "time_us": 80.0})
+    run.finish("done")
+    page = logged_in.get(SWEEP_STEP).content.decode()
+    assert "80 µs" in page and "2×" in page and "prov measured" in page and "NVLink 4" in page
+    assert Guess.objects.get().correct is None
+
+
+def test_it_runs_the_sharded_mlp_at_three_tp_sizes_and_links_back(logged_in, learner, lab_node):
+    page = logged_in.get(MLP_STEP).content.decode()
+    assert "the real sharded MLP" in page and "TP=1, TP=2, TP=4" in page
+    assert 'name="value"' in page and page.count("%") >= 1
+    logged_in.post(MLP_STEP + "guess/", {"value": "30"})
+    fields = run_button_fields(logged_in.get(MLP_STEP).content.decode())
+    assert fields["experiment"] == ["tp_layer"] and fields["tp_sizes"] == ["1", "2", "4"]
+
+    response = logged_in.post("/lab/runs/", fields)
+    run = ExperimentRun.objects.get()
+    assert response["Location"] == f"/lab/runs/{run.pk}/"
+    assert run.experiment == "tp_layer" and run.params["tp_sizes"] == [1, 2, 4] and run.params["kinds"] == ["mlp"]
+    assert run.params["rows"] == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"] and run.params["seq"] == 8
+    assert run.return_to == MLP_STEP
+    assert f'href="{MLP_STEP}"' in logged_in.get(response["Location"]).content.decode()
+
+
+def test_it_sets_the_measured_communication_share_and_split_beside_the_guess(logged_in, learner):
+    logged_in.post(MLP_STEP + "guess/", {"value": "50"})
+    layer_run(learner, [mlp_row(1, 100.0, 0.0), mlp_row(2, 50.0, 30.0), mlp_row(4, 25.0, 75.0)])
+    layer_run(learner, [mlp_row(4, 90.0, 10.0)], hidden=2048)  # newer, but another layer: not this step's
+    page = logged_in.get(MLP_STEP).content.decode()
+    measured = re.search(r'<td class="measured-value"><strong>([^<]*)</strong>', page).group(1)
+    assert measured == "75 %"
+    assert "1.5×" in page  # measured ÷ predicted
+    assert "comm 30 µs" in page and "comm 75 µs" in page and "37.5%" in page  # TP=2's share, too
+    assert "NVLink 4" in page and "prov modelled" in page
+    assert Guess.objects.get().answer == 50
+
+
+def test_it_waits_for_the_run_to_finish_before_the_comparison(logged_in, learner):
+    logged_in.post(MLP_STEP + "guess/", {"value": "50"})
+    run = layer_run(learner, [mlp_row(1, 100.0, 0.0)], status="running")
+    page = logged_in.get(MLP_STEP).content.decode()
+    assert f"Your run <a href=\"/lab/runs/{run.pk}/\">#{run.pk}</a> is running" in page
+    assert "measured-value" not in page
