@@ -1,14 +1,19 @@
-"""Findings for the "On your cluster" step: the learner's own node when the lab knows its
-topology, otherwise the worked 4-GPU example (lessons/content/examples/), labelled as such."""
+"""Findings for the "On your cluster" step: the learner's own node — its topology, measured pair
+runs and their deployments, through the same function the cluster page uses — when a node they
+may see has a topology; otherwise the worked 4-GPU example (lessons/content/examples/),
+labelled as such."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.urls import reverse
+
+from tpworkers.cluster_models import learner_node, node_findings
 from tpworkers.deployments import parse_deployments
 from tpworkers.findings import Finding, Inputs, diagnose
 from tpworkers.nvsmi_parse import parse
-from tpworkers.topology import Topology, merge, resolve_remote_gpus
+from tpworkers.topology import merge, resolve_remote_gpus
 
 EXAMPLES = Path(__file__).parent / "content" / "examples"
 EXAMPLE_NAME = "4gpu-nvlink-down"
@@ -19,6 +24,8 @@ class ClusterReport:
     is_example: bool
     description: str
     findings: list[Finding]
+    url: str  # the cluster page of this node, or the list of clusters for the example
+    left_out: list[str] = field(default_factory=list)  # the learner's deployments that did not parse, why
 
 
 def example_report() -> ClusterReport:
@@ -30,24 +37,25 @@ def example_report() -> ClusterReport:
                    f"{node.gpus[0].name or 'GPU'}; GPU0–GPU1 NVLink down; "
                    f"{deployments[0].shape.name} in {deployments[0].weight_dtype} at "
                    f"TP={deployments[0].tp} on GPU0+GPU1.")
-    return ClusterReport(True, description, diagnose(Inputs(node, deployments)))
+    return ClusterReport(True, description, diagnose(Inputs(node, deployments)), reverse("cluster_list"))
 
 
-def own_report() -> ClusterReport | None:
-    """The freshest registered node whose worker reported a topology (None when there is none)."""
-    from tpworkers.models import Node as NodeRecord
-
-    record = NodeRecord.objects.exclude(topology={}).order_by("-topology_at").first()
-    if record is None:
+def own_report(learner) -> ClusterReport | None:
+    """The learner's node, as the cluster page diagnoses it (None while they have none)."""
+    node = learner_node(learner)
+    if node is None:
         return None
-    data = record.topology if "nodes" in record.topology else {"nodes": [record.topology]}
-    nodes = Topology.from_dict(data).nodes
-    if not nodes or not nodes[0].gpus:
+    report = node_findings(node, learner)
+    inputs = report.inputs
+    if not inputs.node.gpus:
         return None
-    return ClusterReport(False, f"Your cluster: {record.hostname}, {len(nodes[0].gpus)} GPUs "
-                                f"(topology reported {record.topology_at:%Y-%m-%d %H:%M} UTC).",
-                         diagnose(Inputs(nodes[0])))
+    description = (f"Your cluster {node.cluster.name}: {node.hostname}, {len(inputs.node.gpus)} GPUs (topology "
+                   f"reported {node.topology_at:%Y-%m-%d %H:%M} UTC); {len(inputs.deployments)} of your "
+                   f"deployments; {len(inputs.measurements)} GPU pairs measured.")
+    return ClusterReport(False, description, report.findings,
+                         reverse("cluster_detail", args=[node.cluster_id]) + f"#node-{node.pk}",
+                         [f"{record}: {why}" for record, why in report.broken])
 
 
-def cluster_report(example_only: bool = False) -> ClusterReport:
-    return example_report() if example_only else (own_report() or example_report())
+def cluster_report(learner, example_only: bool = False) -> ClusterReport:
+    return example_report() if example_only else (own_report(learner) or example_report())

@@ -119,7 +119,7 @@ def _decision(learner, step, query) -> dict:
 
 
 def _cluster(learner, step, query) -> dict:
-    return {"report": cluster_report(example_only=step.config.get("example_only", False))}
+    return {"report": cluster_report(learner, example_only=step.config.get("example_only", False))}
 
 
 _KIND_CONTEXT = {"predict": _predict, "lab": _lab, "recall": _recall, "teachback": _teachback,

@@ -1,6 +1,9 @@
 """Who owns a cluster, the deployments a learner describes on a node, and the cluster page's
-queries: pasted topology merged into a node, latest measured pair bandwidths, the findings
-inputs, and one all-reduce run per GPU pair."""
+queries: pasted topology merged into a node, latest measured pair bandwidths, a node's
+findings (the cluster page and the lessons' "On your cluster" step share them), and one
+all-reduce run per GPU pair."""
+
+from dataclasses import dataclass
 
 import yaml
 from django.conf import settings
@@ -11,7 +14,7 @@ from django.utils import timezone
 from labapp.roles import can_see_owned, is_instructor
 from tpworkers import clusterview
 from tpworkers.deployments import Deployment, parse_deployments, parse_yaml
-from tpworkers.findings import Inputs
+from tpworkers.findings import Finding, Inputs, diagnose
 from tpworkers.models import Cluster, ExperimentRun, Node
 from tpworkers.nvsmi_parse import parse
 from tpworkers.topology import PairMeasurement, merge, resolve_remote_gpus
@@ -126,6 +129,27 @@ def findings_inputs(node: Node, viewer) -> tuple[Inputs, list[tuple[NodeDeployme
         except ValueError as exc:  # DeploymentError, or a model the catalog dropped
             broken.append((record, str(exc)))
     return Inputs(topology, deployments, measured), broken
+
+
+@dataclass
+class NodeFindings:
+    inputs: Inputs  # what the rules read: topology, measured pairs, the viewer's deployments
+    findings: list[Finding]
+    broken: list[tuple[NodeDeployment, str]]  # the viewer's deployments left out, with why
+
+
+def node_findings(node: Node, viewer) -> NodeFindings:
+    """A node's findings for this viewer, as the cluster page and the lessons show them."""
+    inputs, broken = findings_inputs(node, viewer)
+    return NodeFindings(inputs, diagnose(inputs), broken)
+
+
+def learner_node(learner) -> Node | None:
+    """The node whose findings a learner's lesson shows: the freshest described node they may
+    see, one they deployed on first; None while no node they may see has a topology."""
+    described = Node.objects.filter(cluster__in=visible_clusters(learner)).exclude(topology={})
+    return (described.filter(deployments__owner=learner).order_by("-topology_at").first()
+            or described.order_by("-topology_at").first())
 
 
 def queue_pair_runs(owner, node: Node) -> tuple[list[ExperimentRun], str]:

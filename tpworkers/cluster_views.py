@@ -15,11 +15,10 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from tpworkers import clusterview
 from tpworkers.cluster_models import (
-    ClusterOwnership, NodeDeployment, can_edit_cluster, findings_inputs, pair_measurements, pair_runs,
+    ClusterOwnership, NodeDeployment, can_edit_cluster, node_findings, pair_measurements, pair_runs,
     paste_topology, queue_pair_runs, visible_clusters,
 )
 from tpworkers.deployments import DeploymentError, parse_deployments
-from tpworkers.findings import diagnose
 from tpworkers.models import Cluster, Node
 from tpworkers.modelshapes import list_models
 from tpworkers.nvsmi_parse import ParseError
@@ -97,7 +96,7 @@ def _get_deployment_for_user(user, deployment_id: int) -> NodeDeployment:
 
 def _node_card(node: Node, user, deployment_form=None, paste_form=None) -> dict:
     topology = clusterview.topology_node(node.topology, node.hostname)
-    inputs, broken = findings_inputs(node, user)
+    report = node_findings(node, user)
     seconds_since = lambda moment: (timezone.now() - moment).total_seconds() if moment else None
     return {
         "node": node, "online": node.is_online(), "gpus": len(topology.gpus) or node.gpu_count,
@@ -105,7 +104,7 @@ def _node_card(node: Node, user, deployment_form=None, paste_form=None) -> dict:
         "topology_ago": clusterview.ago(seconds_since(node.topology_at)),
         "matrix": clusterview.matrix(topology), "links": clusterview.nvlink_states(topology),
         "heatmap": clusterview.heatmap(topology, pair_measurements(node, user)),
-        "findings": diagnose(inputs), "broken": broken,
+        "findings": report.findings, "broken": report.broken,
         "deployments": node.deployments.filter(owner=user),
         "deployment_form": deployment_form or DeploymentForm(node=node),
         "paste_form": paste_form or DeploymentPasteForm(),
