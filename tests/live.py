@@ -87,7 +87,8 @@ class Browserless:
         return self.opener.open(self.lab.url + path)
 
     def post(self, path: str, fields: dict):
-        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.cookie("csrftoken")}).encode()
+        # doseq: a list value is one field per item, as a browser sends a multiple choice
+        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.cookie("csrftoken")}, doseq=True).encode()
         request = urllib.request.Request(self.lab.url + path, data=data, headers={"Referer": self.lab.url + path})
         return self.opener.open(request)
 
