@@ -161,7 +161,8 @@ def test_it_replicates_kv_heads_when_tp_exceeds_them():
 
 
 def test_it_counts_allreduce_bytes_like_the_facts_example():
-    # facts.md: h = 16,384, 8 tokens, fp16 -> 256 KiB per all-reduce
+    # Megatron-LM (arXiv 1909.08053 §3): each all-reduce carries b·h activations;
+    # h = 16,384, 8 tokens, fp16 -> 256 KiB
     assert cm.allreduce_bytes(16384, 8, "fp16") == 256 * 1024
     assert cm.allreduces_per_token(get_model("Llama-3.1-70B")) == 160
 
@@ -183,12 +184,17 @@ def test_it_ranks_nvlink_faster_than_pcie_for_the_same_allreduce():
 
 
 def test_it_catalogs_links_with_citations():
-    assert LINKS["nvlink4"].bandwidth_Bps == pytest.approx(18 * 26.5625e9)
+    # NVIDIA: 900 GB/s bidirectional per H100 SXM over 18 links -> 25 GB/s per link per direction
+    assert LINKS["nvlink4"].bandwidth_Bps == pytest.approx(900e9 / 2)
+    assert LINKS["nvlink3"].bandwidth_Bps == pytest.approx(600e9 / 2)
+    assert LINKS["nvlink4-bridge"].bandwidth_Bps == pytest.approx(600e9 / 2)
     assert LINKS["pcie5"].bandwidth_Bps == 64e9
     assert all(link.source and link.kind in {"nvlink", "pcie", "network"} for link in LINKS.values())
     assert all("assumption" in link.source for link in LINKS.values())
     assert pcie_link(4, 8).bandwidth_Bps == 16e9
-    assert nvlink_bond(4, 12).bandwidth_Bps == pytest.approx(12 * 26.5625e9)
+    assert nvlink_bond(4, 18).bandwidth_Bps == LINKS["nvlink4"].bandwidth_Bps
+    assert nvlink_bond(4, 12).bandwidth_Bps == LINKS["nvlink4-bridge"].bandwidth_Bps
+    assert nvlink_bond(3, 12).bandwidth_Bps == LINKS["nvlink3"].bandwidth_Bps
     assert link_for_gpu("NVIDIA H100 80GB HBM3").key == "nvlink4"
     assert link_for_gpu("NVIDIA H100 NVL").key == "nvlink4-bridge"
     assert link_for_gpu("NVIDIA GeForce RTX 4090") is None

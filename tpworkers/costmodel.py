@@ -1,7 +1,8 @@
 """The one place the formulas live: bytes, collectives, memory fit, TP shards, comm per token.
 
-Sources (facts.md, /work/shared/facts.md):
-- busbw factors: nccl-tests doc/PERFORMANCE.md — all-reduce 2(n-1)/n; all-gather,
+Sources:
+- busbw factors: nccl-tests doc/PERFORMANCE.md
+  (https://github.com/NVIDIA/nccl-tests/blob/master/doc/PERFORMANCE.md) — all-reduce 2(n-1)/n; all-gather,
   reduce-scatter, all-to-all (n-1)/n; broadcast, reduce 1. algbw = S / t.
 - ring all-reduce: t = 2(n-1)·alpha + 2(n-1)/n · S/B (alpha per step, B per-direction link).
 - Megatron-LM (arXiv 1909.08053 §3): 2 all-reduces per layer per forward -> 2·L per decoded
@@ -19,7 +20,8 @@ from typing import Iterable
 from tpworkers.links import Link
 from tpworkers.modelshapes import ModelShape
 
-# Bytes per element (facts.md 'Memory and sizing': fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5).
+# Bytes per element: IEEE 754 binary32 4, bfloat16/binary16 2, FP8 (E4M3/E5M2, Micikevicius et al.
+# 2022, arXiv 2209.05433) and int8 1, int4 0.5.
 DTYPE_BYTES: dict[str, float] = {
     "fp32": 4, "float32": 4, "bf16": 2, "bfloat16": 2, "fp16": 2, "float16": 2, "half": 2,
     "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "int8": 1, "int4": 0.5,

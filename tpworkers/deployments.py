@@ -1,6 +1,7 @@
 """Deployments from launch lines or a small YAML form: engine, model shape, TP, GPUs, dtypes.
 
-Launch lines understood (flags as the engines document them, facts.md 'Tensor parallelism'):
+Launch lines understood (flags as the engines document them: vLLM engine arguments,
+SGLang server arguments, TensorRT-LLM trtllm-serve, PyTorch torchrun):
   [CUDA_VISIBLE_DEVICES=0,1] vllm serve MODEL --tensor-parallel-size 2 | -tp 2 | --tensor-parallel-size=2
   python -m vllm.entrypoints.openai.api_server --model MODEL --tensor-parallel-size 4
   python -m sglang.launch_server --model-path MODEL --tp 2

@@ -1,12 +1,13 @@
 """Catalog of GPU products: memory, HBM bandwidth, the NVLink and PCIe they ship with, and the
-figure behind every number. The one place the lab knows a GPU by its name.
+public figure behind every number. The one place the lab knows a GPU by its name.
 
 ``find_gpu`` reads a name as nvidia-smi or NVML reports it ("NVIDIA H100 80GB HBM3", "NVIDIA
 H100 NVL"); ``get_gpu`` takes the short key lessons write ("H100", "H100-NVL", "H200").
 Entries are tried in order, so a more specific pattern (H100 NVL, GH200) comes before the one
-it contains (H100, H200). ``memory_bytes`` and ``hbm_Bps`` are None where no cited figure is
-at hand: a name that carries its size ("A100-SXM4-80GB") still gives the memory (see
-``memory_from_name``).
+it contains (H100, H200). ``memory_bytes`` and ``hbm_Bps`` are None where one figure does not
+fit every variant sold under the name: a name that carries its size ("A100-SXM4-80GB") still
+gives the memory (see ``memory_from_name``), except where that size is not the GPU's memory
+(``size_in_name`` False: "GH200 480GB" counts the Grace CPU's LPDDR5X too).
 """
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ from dataclasses import dataclass
 
 GB, TB = 1e9, 1e12
 
-_FACTS = "/work/shared/facts.md 'Links' (NVIDIA datasheets)"
-_H100_SHEET = "NVIDIA H100 Tensor Core GPU datasheet (H100 SXM / PCIe / NVL columns)"
+_H100_SHEET = ("NVIDIA H100 Tensor Core GPU datasheet, "
+               "https://resources.nvidia.com/en-us-tensor-core/nvidia-tensor-core-gpu-datasheet")
+_H200_PAGE = "NVIDIA H200 product page, https://www.nvidia.com/en-us/data-center/h200/"
+_GH200_PAGE = ("NVIDIA GH200 Grace Hopper Superchip page, "
+               "https://www.nvidia.com/en-us/data-center/grace-hopper-superchip/")
+_A100_SHEET = ("NVIDIA A100 datasheet, https://www.nvidia.com/content/dam/en-zz/Solutions/"
+               "Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf")
+_NVLINK_PAGE = "NVIDIA NVLink page, https://www.nvidia.com/en-us/data-center/nvlink/"
 
 
 @dataclass(frozen=True)
@@ -28,19 +35,29 @@ class Gpu:
     nvlink: str | None      # key in tpworkers.links.LINKS
     pcie_gen: int           # the PCIe generation the card ships with
     source: str
+    size_in_name: bool = True  # a size in the reported name ("80GB") is the GPU's memory
 
 
 GPUS: list[Gpu] = [
-    Gpu("B200", r"B200|GB200|B100", None, None, "nvlink5", 5, f"NVLink 5, {_FACTS}"),
+    Gpu("B200", r"B200|GB200|B100", None, None, "nvlink5", 5,
+        f"NVLink 5, 1.8 TB/s bidirectional, {_NVLINK_PAGE}"),
     Gpu("H100-NVL", r"H100 NVL", 94 * GB, 3.9 * TB, "nvlink4-bridge", 5,
-        f"94 GB, {_FACTS}; 3.9 TB/s, {_H100_SHEET}; NVLink bridge pairs"),
+        f"94 GB HBM3, 3.9 TB/s, NVLink bridge 600 GB/s, {_H100_SHEET} (H100 NVL column)"),
     Gpu("H100-PCIe", r"H100 PCIe", 80 * GB, 2.0 * TB, "nvlink4-bridge", 5,
-        f"80 GB, {_FACTS}; 2 TB/s, {_H100_SHEET}; NVLink bridge pairs"),
-    Gpu("GH200", r"GH200", None, None, "nvlink4", 5, f"NVLink 4, {_FACTS}"),
-    Gpu("H200", r"H200", 141 * GB, 4.8 * TB, "nvlink4", 5, f"141 GB, HBM3e ~4.8 TB/s, {_FACTS}"),
-    Gpu("H100", r"H100", 80 * GB, 3.35 * TB, "nvlink4", 5, f"80 GB, HBM3 ~3.35 TB/s (SXM), {_FACTS}"),
-    Gpu("H800", r"H800", None, None, "nvlink4", 5, f"NVLink 4, {_FACTS}"),
-    Gpu("A100", r"A100|A800", None, None, "nvlink3", 4, f"NVLink 3, {_FACTS}"),
+        f"80 GB HBM2e, 2 TB/s, NVLink bridge 600 GB/s, {_H100_SHEET} (H100 PCIe column)"),
+    Gpu("GH200", r"GH200", None, None, "nvlink4", 5,
+        f"96 GB HBM3 or 144 GB HBM3e depending on the variant (the name's size counts CPU memory "
+        f"too), NVLink 900 GB/s, {_GH200_PAGE}", size_in_name=False),
+    Gpu("H200", r"H200", 141 * GB, 4.8 * TB, "nvlink4", 5,
+        f"141 GB HBM3e, 4.8 TB/s, NVLink 900 GB/s, {_H200_PAGE}"),
+    Gpu("H800", r"H800", None, None, "nvlink4-h800", 5,
+        "H100 with NVLink cut to 400 GB/s bidirectional (NVIDIA H800 datasheet)"),
+    Gpu("H100", r"H100", 80 * GB, 3.35 * TB, "nvlink4", 5,
+        f"80 GB HBM3, 3.35 TB/s, NVLink 900 GB/s, {_H100_SHEET} (H100 SXM column)"),
+    Gpu("A800", r"A800", None, None, "nvlink3-a800", 4,
+        "A100 with NVLink cut to 400 GB/s bidirectional (NVIDIA A800 datasheet)"),
+    Gpu("A100", r"A100", None, None, "nvlink3", 4,
+        f"40 or 80 GB (the reported name carries it), NVLink 600 GB/s, PCIe Gen4, {_A100_SHEET}"),
 ]
 _BY_KEY = {gpu.key: gpu for gpu in GPUS}
 
@@ -64,7 +81,16 @@ def sized_gpus() -> list[Gpu]:
 
 def memory_from_name(name: str) -> float | None:
     """Memory as sold, from a name that carries it ("A100-SXM4-80GB"), else from the catalog."""
-    if match := re.search(r"(\d+)\s*GB", name or ""):
-        return int(match.group(1)) * GB
     gpu = find_gpu(name)
+    match = re.search(r"(\d+)\s*GB", name or "", re.IGNORECASE)
+    if match and (gpu is None or gpu.size_in_name):
+        return int(match.group(1)) * GB
     return gpu.memory_bytes if gpu else None
+
+
+def memory_source(name: str) -> str:
+    """Where ``memory_from_name``'s figure comes from, in words."""
+    gpu = find_gpu(name)
+    if re.search(r"\d+\s*GB", name or "", re.IGNORECASE) and (gpu is None or gpu.size_in_name):
+        return f"the size in the reported GPU name '{name}'"
+    return f"catalog figure for {gpu.key}: {gpu.source}" if gpu else "unknown"

@@ -5,7 +5,7 @@ Never raises for a missing driver, a missing GPU or an unsupported query: the no
 or "ok", and ``reasons`` keeps each failure's exact NVML message, e.g.
 "nvmlInit: NVML Shared Library Not Found" on a machine without the driver.
 
-Calls used (facts.md 'NVML'): nvmlDeviceGetNvLinkState / Version / RemotePciInfo /
+Calls used (NVML API reference, https://docs.nvidia.com/deploy/nvml-api/): nvmlDeviceGetNvLinkState / Version / RemotePciInfo /
 ErrorCounter per link up to NVML_NVLINK_MAX_LINKS (stopping at the first link NVML refuses),
 nvmlDeviceGetTopologyCommonAncestor (PCIe level), nvmlDeviceGetP2PStatus (read, index 0),
 nvmlDeviceGet{Curr,Max}PcieLink{Generation,Width}.

@@ -1,6 +1,7 @@
 """Parsers for pasted nvidia-smi text -> topology.Node (every field marked reported-nvidia-smi).
 
-Handled outputs (formats in facts.md 'nvidia-smi text'; old and new drivers):
+Handled outputs (formats as nvidia-smi prints them and documents in `nvidia-smi topo -h` /
+`nvidia-smi nvlink -h`; old and new drivers):
 - ``topo -m``: GPU/NIC matrix of X, NV#, PIX, PXB, PHB, NODE, SYS (old drivers: SOC), then
   CPU Affinity / NUMA Affinity / GPU NUMA ID columns; NIC columns named NIC# (with a
   "NIC Legend") or, on old drivers, by device (mlx5_0). Tabs or runs of spaces.

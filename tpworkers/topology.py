@@ -4,7 +4,7 @@ Every record carries ``sources``: field name -> where the value came from, one o
 ``reported-nvml`` (NVML through nvidia-ml-py), ``reported-nvidia-smi`` (pasted text) or
 ``measured`` (collective sweeps). ``merge`` combines several partial views of a node.
 
-PCIe path levels, nearest first (nvidia-smi topo -m legend, facts.md 'nvidia-smi text'):
+PCIe path levels, nearest first (the legend nvidia-smi topo -m prints under its matrix):
 X self; PIX at most one PCIe bridge; PXB several bridges; PHB through a host bridge;
 NODE between host bridges of one NUMA node; SYS across NUMA nodes (old drivers: SOC).
 A pair bonded by NVLink shows as NV<count> in topo -m; its PCIe level is then not printed.
