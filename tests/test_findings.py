@@ -114,8 +114,8 @@ def test_it_flags_a_measured_pair_far_below_its_peers_and_its_link():
 
 def test_it_flags_pcie_links_below_their_maximum():
     node = Node("box")
-    put(node.gpu(0), NVML, pcie_gen_current=4, pcie_gen_max=5, pcie_width_current=8, pcie_width_max=16)
-    put(node.gpu(1), NVML, pcie_gen_current=5, pcie_gen_max=5, pcie_width_current=16, pcie_width_max=16)
+    put(node.add_gpu(0), NVML, pcie_gen_current=4, pcie_gen_max=5, pcie_width_current=8, pcie_width_max=16)
+    put(node.add_gpu(1), NVML, pcie_gen_current=5, pcie_gen_max=5, pcie_width_current=16, pcie_width_max=16)
     found = diagnose(Inputs(node))
     assert [(f.severity, f.title) for f in found] == [
         ("warning", "GPU0's PCIe link runs x8 of x16"), ("info", "GPU0's PCIe runs Gen4 of Gen5")]

@@ -17,17 +17,20 @@ class FakeNVML:
     NVMLError = FakeNVMLError
     NVML_NVLINK_MAX_LINKS = 36
 
-    def __init__(self, gpus, levels, nvlink_p2p=True, unsupported=()):
+    def __init__(self, gpus, levels, nvlink_p2p=True, unsupported=(), missing=()):
         self.gpus, self.levels, self.nvlink_p2p = gpus, levels, nvlink_p2p
-        self.unsupported = set(unsupported)
+        self.unsupported = set(unsupported)  # calls that raise NVMLError "Not Supported"
+        self.missing = set(missing)  # calls this fake nvidia-ml-py has no binding for
         self.shut_down = False
 
-    def __getattr__(self, name):
-        raise AttributeError(name)
-
-    def _check(self, name):
-        if name in self.unsupported:
-            raise FakeNVMLError("Not Supported")
+    def __getattribute__(self, name):
+        if name in object.__getattribute__(self, "__dict__").get("missing", ()):
+            raise AttributeError(f"module 'pynvml' has no attribute '{name}'")
+        if name in object.__getattribute__(self, "__dict__").get("unsupported", ()):
+            def refuse(*args):
+                raise FakeNVMLError("Not Supported")
+            return refuse
+        return object.__getattribute__(self, name)
 
     def nvmlInit(self): pass
     def nvmlShutdown(self): self.shut_down = True
@@ -39,7 +42,7 @@ class FakeNVML:
     def nvmlDeviceGetUUID(self, h): return f"GPU-{h:08x}-0000-0000-0000-000000000000"
     def nvmlDeviceGetPciInfo(self, h): return SimpleNamespace(busId=self.gpus[h]["bus"].encode())
     def nvmlDeviceGetMemoryInfo(self, h): return SimpleNamespace(total=94 * 10**9)
-    def nvmlDeviceGetNumaNodeId(self, h): self._check("numa"); return h // 2
+    def nvmlDeviceGetNumaNodeId(self, h): return h // 2
     def nvmlDeviceGetCurrPcieLinkGeneration(self, h): return self.gpus[h]["pcie"][0]
     def nvmlDeviceGetMaxPcieLinkGeneration(self, h): return self.gpus[h]["pcie"][1]
     def nvmlDeviceGetCurrPcieLinkWidth(self, h): return self.gpus[h]["pcie"][2]
@@ -59,7 +62,9 @@ class FakeNVML:
         return links[link]
 
     def nvmlDeviceGetNvLinkState(self, h, link): return 1 if self._link(h, link)[0] else 0
-    def nvmlDeviceGetNvLinkVersion(self, h, link): self._link(h, link); return 6
+    def nvmlDeviceGetNvLinkVersion(self, h, link):  # nvmlNvlinkVersion_t of the GPU
+        self._link(h, link)
+        return self.gpus[h].get("nvlink_enum", pynvml.NVML_NVLINK_VERSION_4_0)
     def nvmlDeviceGetNvLinkRemotePciInfo(self, h, link):
         return SimpleNamespace(busId=self._link(h, link)[1])
     def nvmlDeviceGetNvLinkErrorCounter(self, h, link, counter):
@@ -110,13 +115,43 @@ def test_it_reads_gpus_pcie_and_links_marked_as_nvml():
     assert node.driver_version == "550.54.15" and node.cuda_version == "12.4"
 
 
-def test_it_records_unsupported_queries_with_their_exact_message():
+def test_it_records_an_unsupported_query_once_with_its_exact_message():
     fake = h100_nvl_node()
-    fake.unsupported = {"numa"}
+    fake.unsupported = {"nvmlDeviceGetCurrPcieLinkWidth"}
     node = probe(fake)
     assert node.probe_status == "partial"
-    assert "nvmlDeviceGetNumaNodeId(GPU 0): Not Supported" in node.reasons
-    assert node.gpu(0).numa_node is None and node.gpu(0).name == "NVIDIA H100 NVL"
+    assert node.reasons == ["nvmlDeviceGetCurrPcieLinkWidth: Not Supported (GPU 0, GPU 1, GPU 2, GPU 3)"]
+    assert node.gpu(0).pcie_width_current is None and node.gpu(0).name == "NVIDIA H100 NVL"
+
+
+def test_it_keeps_the_probe_ok_when_only_optional_counters_are_unsupported():
+    fake = h100_nvl_node()
+    fake.unsupported = {"nvmlDeviceGetNvLinkErrorCounter", "nvmlDeviceGetNumaNodeId"}
+    node = probe(fake)
+    assert node.probe_status == "ok" and len(node.reasons) == 2
+    assert ("nvmlDeviceGetNvLinkErrorCounter: Not Supported (GPU 0 links 0-11, GPU 1 links 0-11, "
+            "GPU 2 links 0-11, GPU 3 links 0-11)") in node.reasons
+    assert node.gpu(2).nvlinks[0].errors is None and node.gpu(0).gpu_numa_id is None
+
+
+def test_it_treats_a_missing_binding_as_not_supported():
+    fake = h100_nvl_node()
+    fake.missing = {"nvmlDeviceGetNvLinkVersion", "nvmlDeviceGetTopologyCommonAncestor"}
+    node = probe(fake)
+    assert node.probe_status == "partial" and node.gpu(2).nvlinks[0].version is None
+    assert len(node.reasons) == 2 and all("not supported by this nvidia-ml-py" in r for r in node.reasons)
+    assert node.find_pair(0, 1).path is None and node.find_pair(2, 3).nvlink_count == 12
+
+
+def test_it_maps_nvmls_nvlink_version_enum_to_the_generation():
+    fake = h100_nvl_node()
+    assert probe(fake).gpu(2).nvlinks[0].version == 4  # H100: NVML_NVLINK_VERSION_4_0 = 6
+    for gpu in fake.gpus:
+        gpu["nvlink_enum"] = pynvml.NVML_NVLINK_VERSION_3_0  # what an A100 reports
+    assert probe(fake).gpu(2).nvlinks[0].version == 3
+    for gpu in fake.gpus:
+        gpu["nvlink_enum"] = pynvml.NVML_NVLINK_VERSION_5_0
+    assert probe(fake).gpu(2).nvlinks[0].version == 5
 
 
 def test_it_reports_gpus_without_nvlink_once_per_gpu():
@@ -124,8 +159,9 @@ def test_it_reports_gpus_without_nvlink_once_per_gpu():
     for gpu in fake.gpus:
         gpu["links"] = []
     node = probe(fake)
-    assert all(not g.nvlinks for g in node.gpus)
-    assert node.reasons.count("nvmlDeviceGetNvLinkState(GPU 1, link 0): Not Supported") == 1
+    assert all(not g.nvlinks for g in node.gpus) and node.probe_status == "ok"
+    assert node.reasons == ["nvmlDeviceGetNvLinkState: Not Supported "
+                            "(GPU 0 link 0, GPU 1 link 0, GPU 2 link 0, GPU 3 link 0)"]
 
 
 def test_it_gives_switched_pairs_all_active_links():

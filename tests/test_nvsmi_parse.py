@@ -29,7 +29,8 @@ def test_it_reads_an_8x_h100_sxm_matrix_with_nics():
     assert [(n.name, n.device) for n in node.nics][:2] == [("NIC0", "mlx5_0"), ("NIC1", "mlx5_1")]
     paths = {(p.gpu, p.nic): p.path for p in node.nic_paths}
     assert paths[(0, "NIC0")] == "PXB" and paths[(0, "NIC2")] == "SYS" and paths[(7, "NIC3")] == "PXB"
-    assert node.gpu(5).numa_node == 1 and node.gpu(5).cpu_affinity == "56-111,168-223"
+    assert node.gpu(5).numa_affinity == 1 and node.gpu(5).cpu_affinity == "56-111,168-223"
+    assert node.gpu(5).gpu_numa_id is None  # "N/A": the GPU's memory is no NUMA node here
     assert node.find_pair(0, 7).sources["nvlink_count"] == "reported-nvidia-smi"
 
 
@@ -45,7 +46,7 @@ def test_it_maps_old_driver_soc_to_sys_and_device_named_nic_columns():
     assert node.find_pair(0, 2).path == "SYS" and node.find_pair(2, 3).path == "PIX"
     assert [n.name for n in node.nics] == ["mlx5_0"]
     assert {(p.gpu, p.path) for p in node.nic_paths} == {(0, "SYS"), (1, "SYS"), (2, "PHB"), (3, "PHB")}
-    assert node.gpu(0).cpu_affinity == "0-11,24-35" and node.gpu(0).numa_node is None
+    assert node.gpu(0).cpu_affinity == "0-11,24-35" and node.gpu(0).numa_affinity is None
 
 
 def test_it_reads_an_nvlink_bridge_pair():
@@ -87,6 +88,20 @@ def test_it_names_the_line_of_a_truncated_row():
     assert err.value.line_no == 5 and "truncated" in str(err.value)
 
 
+def test_it_keeps_the_gpu_numa_id_apart_from_the_numa_affinity():
+    text = fixture("h100-pcie-2gpu-bridge.topo-m.txt").replace("0\t\tN/A", "0\t\t4", 1)
+    gpu0, gpu1 = parse(text)[1].gpus
+    assert (gpu0.numa_affinity, gpu0.gpu_numa_id) == (0, 4) and (gpu1.numa_affinity, gpu1.gpu_numa_id) == (0, None)
+
+
+def test_it_names_a_row_cut_inside_its_trailing_columns():
+    lines = fixture("h100-sxm-8gpu.topo-m.txt").split("\n")
+    lines[8] = lines[8].rsplit("\t", 2)[0]  # GPU7's row loses its GPU NUMA ID
+    with pytest.raises(ParseError, match="line 9: .*expected 3 values after the matrix "
+                                         r"\(CPU Affinity, NUMA Affinity, GPU NUMA ID\), found 2"):
+        parse("\n".join(lines))
+
+
 def test_it_names_the_last_line_when_rows_are_missing():
     text = "\n".join(fixture("pcie-8gpu.topo-m.txt").split("\n")[:4])
     with pytest.raises(ParseError, match="line 4: .*GPU3, GPU4, GPU5, GPU6, GPU7 are missing"):
@@ -96,6 +111,25 @@ def test_it_names_the_last_line_when_rows_are_missing():
 def test_it_names_an_unknown_cell():
     text = fixture("h100-pcie-2gpu-bridge.topo-m.txt").replace("NV12", "NVXX", 1)
     with pytest.raises(ParseError, match="line 2: .*unknown cell value 'NVXX'"):
+        parse(text)
+
+
+def test_it_reads_a_p2p_matrix_of_only_ns_and_u_cells():
+    text = " \tGPU0\tGPU1\tGPU2\t\n GPU0\tX\tNS\tNS\t\n GPU1\tNS\tX\tU\t\n GPU2\tNS\tU\tX\t\n"
+    kind, node = parse(text)
+    assert kind == "topo-p2p" and node.find_pair(0, 1).p2p_read == "NS" and node.find_pair(1, 2).p2p_read == "U"
+
+
+def test_it_names_the_last_line_of_an_nvlink_paste_cut_between_lines():
+    lines = fixture("h100-sxm-8gpu.nvlink-s.txt").rstrip("\n").split("\n")
+    with pytest.raises(ParseError, match="GPU 7 lists 5 links where the GPUs before it list 18") as err:
+        parse("\n".join(lines[:-13]))
+    assert err.value.line_no == len(lines) - 13
+
+
+def test_it_says_a_truncated_link_line_is_incomplete():
+    text = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1234)\n\t Link 0: 26.562 GB/s\n\t Link 1: 26.5\n"
+    with pytest.raises(ParseError, match="line 3: could not read 'Link 1: 26.5': this Link line is incomplete"):
         parse(text)
 
 

@@ -28,15 +28,15 @@ def test_it_round_trips_through_json():
 
 def test_it_marks_each_field_with_its_source():
     gpu = GPU(0)
-    put(gpu, NVML, name="NVIDIA H100 NVL", numa_node=None)
-    assert gpu.sources == {"name": NVML} and gpu.numa_node is None
+    put(gpu, NVML, name="NVIDIA H100 NVL", numa_affinity=None)
+    assert gpu.sources == {"name": NVML} and gpu.numa_affinity is None
 
 
 def test_it_merges_matrix_status_and_p2p_views_of_one_node():
     node = merge(parsed("h100-nvl-4gpu-link-down.topo-m.txt"),
                  parsed("h100-nvl-4gpu-link-down.nvlink-s.txt"),
                  parsed("h100-nvl-4gpu-link-down.p2p-r.txt"))
-    assert node.gpu(0).name == "NVIDIA H100 NVL" and node.gpu(0).numa_node == 0
+    assert node.gpu(0).name == "NVIDIA H100 NVL" and node.gpu(0).numa_affinity == 0
     assert len(node.gpu(0).nvlinks) == 12
     pair = node.find_pair(0, 1)
     assert (pair.path, pair.nvlink_count, pair.p2p_read) == ("NODE", 0, "OK")
@@ -45,14 +45,14 @@ def test_it_merges_matrix_status_and_p2p_views_of_one_node():
 
 def test_it_prefers_nvml_over_pasted_text_and_keeps_measurements():
     text = Node("box")
-    put(text.gpu(0), SMI, name="from text", numa_node=0)
+    put(text.add_gpu(0), SMI, name="from text", numa_affinity=0)
     api = Node("box")
-    put(api.gpu(0), NVML, name="from nvml")
+    put(api.add_gpu(0), NVML, name="from nvml")
     measured = Node("box")
-    put(measured.pair(0, 1), MEASURED, measured_busbw_Bps=100e9)
+    put(measured.add_pair(0, 1), MEASURED, measured_busbw_Bps=100e9)
     node = merge(text, api, measured)
     assert node.gpu(0).name == "from nvml" and node.gpu(0).sources["name"] == NVML
-    assert node.gpu(0).numa_node == 0 and node.gpu(0).sources["numa_node"] == SMI
+    assert node.gpu(0).numa_affinity == 0 and node.gpu(0).sources["numa_affinity"] == SMI
     assert node.find_pair(0, 1).sources["measured_busbw_Bps"] == MEASURED
 
 
@@ -95,8 +95,25 @@ def test_it_turns_a_sweep_into_a_measured_pair_bandwidth():
 
 def test_it_counts_only_active_links_of_a_bond():
     node = Node("box")
-    gpu = node.gpu(0)
+    gpu = node.add_gpu(0)
     gpu.nvlinks = [NvLinkLink(i, state="active" if i < 3 else "inactive", remote_gpu=1)
                    for i in range(4)]
     assert node.nvlink_count(0, 1) == 3 and node.nvlink_count(1, 0) == 3
     assert node.nvlink_count(0, 2) is None
+
+
+def test_it_looks_gpus_up_without_creating_phantoms():
+    node = parsed("h100-pcie-2gpu-bridge.topo-m.txt")
+    assert node.find_gpu(9) is None and node.bond(9, 0) == [] and node.nvlink_count(0, 9) is None
+    with pytest.raises(KeyError, match="box has no GPU9"):
+        node.gpu(9)
+    assert [g.index for g in node.gpus] == [0, 1] and node.add_gpu(0) is node.gpu(0)
+
+
+def test_it_reads_topologies_saved_with_the_old_single_numa_field():
+    saved = {"nodes": [{"hostname": "box", "gpus": [
+        {"index": 0, "numa_node": 1, "sources": {"numa_node": SMI, "name": SMI}, "name": "x"},
+        {"index": 1, "numa_node": 3, "sources": {"numa_node": NVML}}]}]}
+    gpu0, gpu1 = Topology.from_dict(saved).nodes[0].gpus
+    assert (gpu0.numa_affinity, gpu0.gpu_numa_id, gpu0.sources) == (1, None, {"numa_affinity": SMI, "name": SMI})
+    assert (gpu1.numa_affinity, gpu1.gpu_numa_id, gpu1.sources) == (None, 3, {"gpu_numa_id": NVML})

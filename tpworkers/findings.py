@@ -191,8 +191,8 @@ def _crosses_pcie(node: Node, dep: Deployment, gpus: tuple[int, ...]) -> Finding
     missing = [(a, b) for a, b in itertools.combinations(gpus, 2) if not node.nvlink_count(a, b)]
     capable = any(g.nvlinks or link_for_gpu(g.name or "") for g in node.gpus)
     pcie = _pcie_for(node, gpus)
-    evidence = [Evidence(f"GPU{a}-GPU{b} NVLinks", 0, f"links, path {node.pair(a, b).path or '?'}",
-                         "reported", _source(node.pair(a, b), "nvlink_count"))
+    evidence = [Evidence(f"GPU{a}-GPU{b} NVLinks", 0, f"links, path {node.find_pair(a, b).path or '?'}",
+                         "reported", _source(node.find_pair(a, b), "nvlink_count"))
                 for a, b in missing]
     evidence.append(_comm(dep, dep.tp, pcie, f"now: TP={dep.tp} on {_names(gpus)} over PCIe"))
     evidence.append(_comm(dep, 1, pcie, "option: TP=1 replicas"))

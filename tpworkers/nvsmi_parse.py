@@ -57,8 +57,11 @@ def detect_kind(text: str) -> str:
         return "nvlink-remote" if "Remote Device" in text else "nvlink-status"
     no, first = numbered[0]
     if re.search(r"\bGPU0\b", first):
-        cells = {c for _, line in numbered[1:] for c in line.split()[1:]}
-        return "topo-p2p" if cells & {"OK", "CNS", "GNS", "TNS", "DR"} else "topo-m"
+        width = len([t for t in first.split() if re.fullmatch(r"GPU\d+", t)])
+        cells = {c for _, line in numbered[1:] if re.match(r"\s*GPU\d+\s", line)
+                 for c in line.split()[1:1 + width]}
+        # Cells only topo -p2p prints; a consumer GPU's p2p matrix may hold nothing but NS/U.
+        return "topo-p2p" if cells & {"OK", "CNS", "GNS", "TNS", "DR", "NS", "U"} else "topo-m"
     raise ParseError(no, first, "not a recognised nvidia-smi output (expected topo -m, "
                                 "topo -p2p r, nvlink -s or nvlink -R)")
 
@@ -121,6 +124,10 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
         if len(extra) > len(trailing_names):
             raise ParseError(no, line, f"{len(extra)} values after the matrix, header names "
                                        f"{len(trailing_names)}")
+        if label.startswith("GPU") and len(extra) < len(trailing_names):
+            raise ParseError(no, line, f"expected {len(trailing_names)} values after the matrix "
+                                       f"({', '.join(trailing_names)}), found {len(extra)} "
+                                       "(truncated?)")
         cells[label] = dict(zip(columns, values))
         trailing[label] = dict(zip(trailing_names, extra))
         last_no, last_line = no, line
@@ -142,17 +149,17 @@ def parse_topo_matrix(text: str, hostname: str = "node") -> Node:
     gpus = [c for c in columns if _gpu_index(c) is not None]
     nics = [c for c in columns if _gpu_index(c) is None]
     for label in gpus:
-        gpu = node.gpu(_gpu_index(label))
+        gpu = node.add_gpu(_gpu_index(label))
         extra = trailing.get(label, {})
-        numa = extra.get("NUMA Affinity", "")
         put(gpu, SMI, cpu_affinity=extra.get("CPU Affinity"),
-            numa_node=int(numa) if numa.isdigit() else None)
+            numa_affinity=_number(extra.get("NUMA Affinity")),
+            gpu_numa_id=_number(extra.get("GPU NUMA ID")))
     for name in nics:
         put(_nic(node, name), SMI, device=legend.get(name, name))
     for i, a in enumerate(gpus):
         for b in gpus[i + 1:]:
             cell = cells[a][b]
-            pair = node.pair(_gpu_index(a), _gpu_index(b))
+            pair = node.add_pair(_gpu_index(a), _gpu_index(b))
             if cell.startswith("NV"):
                 put(pair, SMI, nvlink_count=int(cell[2:]))
             else:
@@ -162,6 +169,11 @@ def parse_topo_matrix(text: str, hostname: str = "node") -> Node:
             put(path, SMI, path=_level(cells[a][name]))
             node.nic_paths.append(path)
     return node
+
+
+def _number(value: str | None) -> int | None:
+    """A NUMA node number; N/A (not a NUMA system, or a GPU that is no NUMA node) -> None."""
+    return int(value) if value and value.isdigit() else None
 
 
 def _nic(node: Node, name: str) -> NIC:
@@ -179,21 +191,23 @@ def parse_p2p_matrix(text: str, hostname: str = "node") -> Node:
     node = Node(hostname)
     gpus = [c for c in columns if _gpu_index(c) is not None]
     for i, a in enumerate(gpus):
-        node.gpu(_gpu_index(a))
+        node.add_gpu(_gpu_index(a))
         for b in gpus[i + 1:]:
-            put(node.pair(_gpu_index(a), _gpu_index(b)), SMI, p2p_read=cells[a][b])
+            put(node.add_pair(_gpu_index(a), _gpu_index(b)), SMI, p2p_read=cells[a][b])
     return node
 
 
-def _parse_nvlink(text: str, link_pattern: re.Pattern, hostname: str, make_link) -> Node:
+def _parse_nvlink(text: str, link_pattern: re.Pattern, expected: str, hostname: str,
+                  make_link) -> Node:
     """Walk 'GPU N: NAME (UUID: ...)' headers and their 'Link N: ...' lines."""
     node, gpu = Node(hostname), None
+    last_no, last_line = 1, ""
     for no, line in _lines(text):
         stripped = line.strip()
         if not stripped:
             continue
         if m := _GPU_HEADER.match(stripped):
-            gpu = node.gpu(int(m.group(1)))
+            gpu = node.add_gpu(int(m.group(1)))
             put(gpu, SMI, name=m.group(2), uuid=m.group(3))
         elif gpu is None:
             raise ParseError(no, line, "expected a 'GPU N: NAME (UUID: ...)' line first")
@@ -201,11 +215,26 @@ def _parse_nvlink(text: str, link_pattern: re.Pattern, hostname: str, make_link)
             gpu.nvlinks.append(make_link(m))
         elif _NVML_NOTE.match(stripped):
             node.reasons.append(f"GPU {gpu.index}: {stripped}")
+        elif re.match(r"^Link \d+", stripped):
+            raise ParseError(no, line, f"this Link line is incomplete or garbled: expected "
+                                       f"{expected} (truncated?)")
         else:
             raise ParseError(no, line, "expected 'Link N: ...' under a GPU line")
+        last_no, last_line = no, line
     if gpu is None:
         raise ParseError(1, text.split("\n")[0], "no 'GPU N: NAME (UUID: ...)' line found")
+    _check_last_gpu_complete(node, gpu, last_no, last_line)
     return node
+
+
+def _check_last_gpu_complete(node: Node, last, line_no: int, line: str) -> None:
+    """A paste cut at a line boundary leaves the last GPU with fewer links than the others."""
+    most = max(len(g.nvlinks) for g in node.gpus)
+    noted = any(reason.startswith(f"GPU {last.index}:") for reason in node.reasons)
+    if len(last.nvlinks) < most and not noted:
+        raise ParseError(line_no, line, f"GPU {last.index} lists {len(last.nvlinks)} links where "
+                                        f"the GPUs before it list {most}: the text stops here "
+                                        "(truncated?)")
 
 
 def _speed_link(m: re.Match) -> NvLinkLink:
@@ -222,11 +251,13 @@ def _remote_link(m: re.Match) -> NvLinkLink:
 
 
 def parse_nvlink_status(text: str, hostname: str = "node") -> Node:
-    return _parse_nvlink(text, _LINK_SPEED, hostname, _speed_link)
+    return _parse_nvlink(text, _LINK_SPEED, "'Link N: 26.562 GB/s' or 'Link N: <inactive>'",
+                         hostname, _speed_link)
 
 
 def parse_nvlink_remote(text: str, hostname: str = "node") -> Node:
-    return _parse_nvlink(text, _LINK_REMOTE, hostname, _remote_link)
+    return _parse_nvlink(text, _LINK_REMOTE, "'Link N: Remote Device 00000000:52:00.0: Link M' "
+                         "or 'Link N: <inactive>'", hostname, _remote_link)
 
 
 def main(argv: list[str]) -> int:

@@ -44,7 +44,9 @@ class GPU:
     uuid: str | None = None
     pci_bus_id: str | None = None
     memory_bytes: int | None = None
-    numa_node: int | None = None
+    numa_affinity: int | None = None  # the CPU NUMA node nearest the GPU (topo -m "NUMA Affinity")
+    gpu_numa_id: int | None = None  # the GPU's own NUMA node where GPU memory is one (Grace
+    # Hopper): topo -m "GPU NUMA ID", NVML nvmlDeviceGetNumaNodeId
     cpu_affinity: str | None = None
     pcie_gen_current: int | None = None
     pcie_gen_max: int | None = None
@@ -94,32 +96,42 @@ class Node:
     reasons: list[str] = field(default_factory=list)  # exact messages of failed queries
     sources: dict[str, str] = field(default_factory=dict)
 
+    def find_gpu(self, index: int) -> GPU | None:
+        return next((gpu for gpu in self.gpus if gpu.index == index), None)
+
     def gpu(self, index: int) -> GPU:
-        for gpu in self.gpus:
-            if gpu.index == index:
-                return gpu
-        gpu = GPU(index)
-        self.gpus.append(gpu)
-        self.gpus.sort(key=lambda g: g.index)
+        """A GPU this node has; KeyError for one it does not (see ``add_gpu`` to create)."""
+        gpu = self.find_gpu(index)
+        if gpu is None:
+            raise KeyError(f"{self.hostname} has no GPU{index}")
         return gpu
 
-    def pair(self, a: int, b: int) -> GPUPair:
-        a, b = sorted((a, b))
-        for pair in self.pairs:
-            if (pair.a, pair.b) == (a, b):
-                return pair
-        pair = GPUPair(a, b)
-        self.pairs.append(pair)
-        self.pairs.sort(key=lambda p: (p.a, p.b))
-        return pair
+    def add_gpu(self, index: int) -> GPU:
+        """The GPU of this index, created when missing: for parsers and probes that report it."""
+        gpu = self.find_gpu(index)
+        if gpu is None:
+            gpu = GPU(index)
+            self.gpus.append(gpu)
+            self.gpus.sort(key=lambda g: g.index)
+        return gpu
 
     def find_pair(self, a: int, b: int) -> GPUPair | None:
         a, b = sorted((a, b))
         return next((p for p in self.pairs if (p.a, p.b) == (a, b)), None)
 
+    def add_pair(self, a: int, b: int) -> GPUPair:
+        """The pair record of a and b, created when missing: for parsers and probes."""
+        pair = self.find_pair(a, b)
+        if pair is None:
+            pair = GPUPair(*sorted((a, b)))
+            self.pairs.append(pair)
+            self.pairs.sort(key=lambda p: (p.a, p.b))
+        return pair
+
     def bond(self, a: int, b: int) -> list[NvLinkLink]:
         """The links of GPU a whose far end is GPU b (known when the source names remotes)."""
-        return [link for link in self.gpu(a).nvlinks if link.remote_gpu == b]
+        gpu = self.find_gpu(a)
+        return [link for link in gpu.nvlinks if link.remote_gpu == b] if gpu else []
 
     def nvlink_count(self, a: int, b: int) -> int | None:
         """Active links joining a and b: counted from per-link remotes, else topo -m's NV#."""
@@ -207,7 +219,7 @@ class PairMeasurement:
 def add_measurement(node: Node, m: PairMeasurement) -> None:
     """Record a two-GPU measurement on its pair (group measurements stay with the caller)."""
     if len(m.gpus) == 2:
-        put(node.pair(*m.gpus), MEASURED, measured_busbw_Bps=m.large_message_busbw_Bps(),
+        put(node.add_pair(*m.gpus), MEASURED, measured_busbw_Bps=m.large_message_busbw_Bps(),
             measured_alpha_s=m.fitted_alpha_s())
 
 
@@ -218,13 +230,13 @@ def merge(*nodes: Node) -> Node:
     for node in nodes:
         _merge_fields(merged, node)
         for gpu in node.gpus:
-            target = merged.gpu(gpu.index)
+            target = merged.add_gpu(gpu.index)
             _merge_fields(target, gpu)
             for link in gpu.nvlinks:
                 _merge_fields(_keyed(target.nvlinks, NvLinkLink, link=link.link), link)
             target.nvlinks.sort(key=lambda link: link.link)
         for pair in node.pairs:
-            _merge_fields(merged.pair(pair.a, pair.b), pair)
+            _merge_fields(merged.add_pair(pair.a, pair.b), pair)
         for nic in node.nics:
             _merge_fields(_keyed(merged.nics, NIC, name=nic.name), nic)
         for path in node.nic_paths:
@@ -260,9 +272,23 @@ def _merge_fields(target: Any, other: Any) -> None:
                 target.sources[f.name] = theirs
 
 
+def _gpu_from_dict(g: dict[str, Any]) -> GPU:
+    g = {**g, "nvlinks": [NvLinkLink(**link) for link in g.get("nvlinks", [])]}
+    if "numa_node" in g:
+        # Topologies saved before the two NUMA fields were split kept one "numa_node": topo -m's
+        # NUMA Affinity when nvidia-smi text reported it, NVML's GPU NUMA id when NVML did.
+        sources = dict(g.get("sources", {}))
+        source = sources.pop("numa_node", SMI)
+        name = "gpu_numa_id" if source == NVML else "numa_affinity"
+        g[name] = g.pop("numa_node")
+        if g[name] is not None:
+            sources[name] = source
+        g["sources"] = sources
+    return GPU(**g)
+
+
 def _node_from_dict(d: dict[str, Any]) -> Node:
-    gpus = [GPU(**{**g, "nvlinks": [NvLinkLink(**link) for link in g.get("nvlinks", [])]})
-            for g in d.get("gpus", [])]
+    gpus = [_gpu_from_dict(g) for g in d.get("gpus", [])]
     return Node(**{**d, "gpus": gpus,
                    "pairs": [GPUPair(**p) for p in d.get("pairs", [])],
                    "nics": [NIC(**n) for n in d.get("nics", [])],
