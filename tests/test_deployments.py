@@ -1,7 +1,9 @@
 """Launch lines and the YAML form -> Deployment."""
+import re
+
 import pytest
 
-from tpworkers.deployments import DeploymentError, parse_deployments, parse_launch_line
+from tpworkers.deployments import DeploymentError, adopt_lone_config, parse_deployments, parse_launch_line
 
 
 @pytest.mark.parametrize("line,engine,tp", [
@@ -75,3 +77,75 @@ def test_it_reads_several_launch_lines_with_continuations():
 def test_it_names_what_it_could_not_understand(text, message):
     with pytest.raises(DeploymentError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_deployments(text)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("model: gemma-2-27b\ncontext_tokens: lots\n", "context_tokens needs a whole number, got 'lots'"),
+    ("model: gemma-2-27b\ncontext_tokens: 0\n", "context_tokens must be at least 1, got 0"),
+    ("model: gemma-2-27b\ncontext_tokens: 8192.5\n", "context_tokens needs a whole number"),
+    ("model: gemma-2-27b\ntp: true\n", "tp needs a whole number, got True"),
+    ("model: gemma-2-27b\ngpus: [0, 0]\n", "distinct GPU indices"),
+])
+def test_it_validates_yaml_numbers(text, message):
+    with pytest.raises(DeploymentError, match=re.escape(message)):
+        parse_deployments(text)
+
+
+def test_it_keeps_a_valid_yaml_context():
+    [dep] = parse_deployments("model: gemma-2-27b\ncontext_tokens: 4096\n")
+    assert dep.context_tokens == 4096
+
+
+@pytest.mark.parametrize("line", [
+    "vllm serve --trust-remote-code google/gemma-2-27b-it -tp 2",
+    "vllm serve google/gemma-2-27b-it --trust-remote-code -tp 2",
+    "vllm serve google/gemma-2-27b-it --enforce-eager --tensor-parallel-size 2",
+    "python -m sglang.launch_server --trust-remote-code --model-path google/gemma-2-27b-it --tp 2",
+])
+def test_it_does_not_let_a_valueless_flag_swallow_the_model(line):
+    dep = parse_launch_line(line)
+    assert (dep.model_ref, dep.tp, dep.shape.name) == ("google/gemma-2-27b-it", 2, "Gemma-2-27B")
+
+
+def test_it_reads_pipeline_parallelism_and_nodes():
+    vllm = parse_launch_line("vllm serve meta-llama/Llama-3.1-70B -tp 4 --pipeline-parallel-size 2")
+    assert (vllm.tp, vllm.pp, vllm.gpu_indices) == (4, 2, tuple(range(8)))
+    assert vllm.tp_groups() == [(0, 1, 2, 3), (4, 5, 6, 7)] and not vllm.tp_spans_nodes
+    sglang = parse_launch_line("python -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B "
+                               "--tp 16 --nnodes 2")
+    assert (sglang.tp, sglang.nodes, sglang.gpus_per_node) == (16, 2, 8) and sglang.tp_spans_nodes
+    assert sglang.tp_groups() == [] and sglang.gpu_indices == tuple(range(8))
+    across = parse_launch_line("python -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B "
+                               "--tp 8 --pp-size 2 --nnodes 2")
+    assert not across.tp_spans_nodes and across.tp_groups() == [tuple(range(8))]
+    [yaml_dep] = parse_deployments("model: Llama-3.1-70B\ngpus: [0, 1, 2, 3]\npp: 2\n")
+    assert (yaml_dep.tp, yaml_dep.pp, yaml_dep.tp_groups()) == (2, 2, [(0, 1), (2, 3)])
+
+
+def test_it_says_where_the_model_shape_came_from():
+    catalog = parse_launch_line("vllm serve google/gemma-2-27b-it")
+    assert catalog.shape_provenance == "modelled" and "huggingface.co/google/gemma-2-27b" in catalog.shape_source
+    config = {"hidden_size": 5120, "num_hidden_layers": 40, "num_attention_heads": 40,
+              "intermediate_size": 13824, "vocab_size": 32000}
+    pasted = parse_launch_line("vllm serve /models/my-model -tp 2", {"myorg/my-model": config})
+    assert pasted.shape.num_hidden_layers == 40 and pasted.shape_provenance == "reported"
+    assert pasted.shape_source == "pasted config.json 'myorg/my-model'"
+
+
+def test_it_takes_the_only_config_for_the_only_unknown_model():
+    config = {"hidden_size": 5120, "num_hidden_layers": 40, "num_attention_heads": 40,
+              "intermediate_size": 13824, "vocab_size": 32000}
+    deps = parse_deployments("vllm serve acme/secret-13b -tp 2\nvllm serve google/gemma-2-27b-it\n",
+                             {"config": config})
+    assert deps[0].shape is None
+    adopted = adopt_lone_config(deps, {"config": config})
+    assert adopted[0].shape.hidden_size == 5120 and adopted[0].shape_provenance == "reported"
+    assert "the only pasted config.json ('config'), taken for acme/secret-13b" in adopted[0].shape_source
+    assert adopted[1] == deps[1]
+    two_unknown = parse_deployments("vllm serve acme/a\nvllm serve acme/b\n")
+    assert adopt_lone_config(two_unknown, {"config": config}) == two_unknown
+
+
+def test_it_reports_a_bad_pasted_config_as_the_models_problem():
+    dep = parse_launch_line("vllm serve acme/x", {"acme/x": {"hidden_size": 8}})
+    assert dep.shape is None and "pasted config.json 'acme/x'" in dep.model_error
