@@ -3,7 +3,8 @@ import pytest
 
 from tpworkers import clusterview
 from tpworkers.nvsmi_parse import parse
-from tpworkers.topology import NVML, merge, put
+from tpworkers.pairlinks import group_link, pair_link
+from tpworkers.topology import NVML, NvLinkLink, merge, put
 
 from tests.test_cluster_support import NVSMI, WORKED
 
@@ -36,6 +37,12 @@ def test_it_flags_gpus_whose_nvlinks_are_down():
     assert not states[2].down and states[2].active == 12 and states[2].inactive == []
 
 
+def test_it_calls_no_gpu_down_when_no_gpu_of_the_node_has_a_link_up():
+    text = (NVSMI / "h100-pcie-2gpu-bridge.nvlink-s.txt").read_text().replace("26.562 GB/s", "<inactive>")
+    states = clusterview.nvlink_states(parse(text)[1])
+    assert [(s.active, s.total, s.down) for s in states] == [(0, 12, False), (0, 12, False)]
+
+
 def test_it_models_each_pairs_peak_from_its_bond_or_pcie_path():
     node = node_from(*WORKED)
     heat = clusterview.heatmap(node, {(2, 3): (250.0, 7)})
@@ -45,10 +52,21 @@ def test_it_models_each_pairs_peak_from_its_bond_or_pcie_path():
     assert pairs[2, 3].css == "heat-good" and pairs[0, 1].css == "unmeasured"
     put(node.gpu(0), NVML, pcie_gen_current=4, pcie_width_current=8)
     put(node.gpu(1), NVML, pcie_gen_current=5, pcie_width_current=16)
-    assert clusterview.modelled_link(node, 0, 1).name == "PCIe Gen4 x8"
+    assert pair_link(node, 0, 1).name == "PCIe Gen4 x8"
     a100 = node_from("a100-4gpu-some-links-inactive.topo-m.txt", "a100-4gpu-some-links-inactive.nvlink-s.txt")
-    weak = clusterview.modelled_link(a100, 1, 3)
+    weak = pair_link(a100, 1, 3)
     assert a100.nvlink_count(1, 3) == 2 and weak.name == "NVLink 3 x2 links" and weak.bandwidth_Bps == 50e9
+    nv4 = pair_link(a100, 0, 1)  # NV4 of an A100: a third of its 12 links, not the GPU's 300 GB/s
+    assert nv4.bandwidth_Bps == 4 * 25e9 and group_link(a100, (0, 1, 2, 3)) == weak
+
+
+def test_it_models_a_bond_of_unnamed_gpus_from_the_reported_nvlink_version():
+    node = node_from("a100-4gpu-some-links-inactive.topo-m.txt")
+    assumed = pair_link(node, 0, 1)
+    assert assumed.name == "NVLink 4 x4 links" and "NVLink 4 assumed" in assumed.model_inputs()
+    for gpu in node.gpus:
+        gpu.nvlinks = [NvLinkLink(i, state="active", version=3) for i in range(12)]
+    assert pair_link(node, 0, 1).name == "NVLink 3 x4 links" and not pair_link(node, 0, 1).assumption
 
 
 def test_it_takes_the_best_busbw_at_the_largest_size():

@@ -1,17 +1,18 @@
 """What the cluster page shows for one node, built from plain topology data (no Django):
-the `nvidia-smi topo -m` matrix, NVLink state per GPU, the measured per-pair bandwidth
-heatmap beside each link's modelled peak, and how long ago the worker last spoke.
+the `nvidia-smi topo -m` matrix, NVLink state per GPU (``nvlink_states``, shared with the
+findings in tpworkers.pairlinks), the measured per-pair bandwidth heatmap beside each link's
+modelled peak (``pairlinks.pair_link``), and how long ago the worker last spoke.
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from dataclasses import dataclass, field
 
-from tpworkers.links import Link, assumed_pcie, link_for_gpu, nvlink_bond, pcie_link
+# nvlink_states is the cluster page's NVLink table (cluster_views reads it from here).
+from tpworkers.pairlinks import nvlink_states, pair_link  # noqa: F401
 from tpworkers.sizes import format_size, sweep_sizes
-from tpworkers.topology import MEASURED, NVML, SMI, Node, Topology
+from tpworkers.topology import NVML, SMI, SOURCE_WORDS, Node, Topology
 
 GB = 1e9
 # topo -m legend, in the words nvidia-smi uses (the tooltip of each cell).
@@ -23,7 +24,6 @@ LEVEL_MEANING = {
     "NODE": "PCIe plus the interconnect between PCIe host bridges within a NUMA node",
     "SYS": "PCIe plus the SMP interconnect between NUMA nodes (e.g. QPI/UPI): the slowest path",
 }
-SOURCE_WORDS = {NVML: "NVML", SMI: "pasted nvidia-smi", MEASURED: "measured"}
 
 
 def topology_node(data: dict, hostname: str) -> Node:
@@ -112,47 +112,6 @@ def matrix(node: Node) -> Matrix:
 
 
 @dataclass
-class GpuLinks:
-    gpu: int
-    name: str
-    active: int
-    total: int
-    inactive: list[int]
-    down: bool  # no link up, or fewer up than the healthiest GPU of this node
-    source: str
-
-
-def nvlink_states(node: Node) -> list[GpuLinks]:
-    counted = [(g, sum(1 for link in g.nvlinks if link.state == "active")) for g in node.gpus if g.nvlinks]
-    best = max((active for _, active in counted), default=0)
-    return [GpuLinks(g.index, g.name or f"GPU{g.index}", active, len(g.nvlinks),
-                     [link.link for link in g.nvlinks if link.state != "active"],
-                     active == 0 or active < best,
-                     SOURCE_WORDS.get(g.nvlinks[0].sources.get("state", ""), "reported"))
-            for g, active in counted]
-
-
-def modelled_link(node: Node, a: int, b: int) -> Link:
-    """The link a pair's all-reduce runs over, from the topology. NVLink: the slower of the GPU
-    product's NVLink (an H100 NVL bridge is 300 GB/s however many links) and the reported bond
-    (NV4 on an A100 is a third of its 12 links). Else PCIe at the reported, or assumed, generation."""
-    count = node.nvlink_count(a, b)
-    if count:
-        product = link_for_gpu(node.gpu(a).name or "")
-        if product is None:
-            link = nvlink_bond(4, count)
-            return Link(link.key, link.name, link.bandwidth_Bps, link.alpha_s, link.kind,
-                        f"GPU product unknown, NVLink 4 assumed; {link.source}")
-        bond = nvlink_bond(int(re.match(r"nvlink(\d)", product.key).group(1)), count)
-        return min(product, bond, key=lambda link: link.bandwidth_Bps)
-    gens = [node.gpu(g).pcie_gen_current for g in (a, b)]
-    widths = [node.gpu(g).pcie_width_current for g in (a, b)]
-    if all(gens) and all(widths):
-        return pcie_link(min(gens), min(widths))
-    return assumed_pcie(node.gpu(a).name or "")
-
-
-@dataclass
 class PairBandwidth:
     a: int
     b: int
@@ -190,7 +149,7 @@ def heatmap(node: Node, measured: dict[tuple[int, int], tuple[float, int]]) -> H
     gpus = [g.index for g in node.gpus]
     pairs = {}
     for a, b in itertools.combinations(gpus, 2):
-        link = modelled_link(node, a, b)
+        link = pair_link(node, a, b)
         busbw, run_id = measured.get((a, b), (None, None))
         pairs[a, b] = PairBandwidth(a, b, busbw, link.bandwidth_Bps / GB, link.name, link.source, run_id)
     grid = [(a, [None if a == b else pairs[min(a, b), max(a, b)] for b in gpus]) for a in gpus]

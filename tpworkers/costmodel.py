@@ -144,6 +144,10 @@ def weight_bytes(shape: ModelShape, dtype: str) -> float:
 
 
 def kv_bytes_per_token(shape: ModelShape, dtype: str) -> float:
+    """2 (K and V) · layers · KV heads · head_dim · bytes. Every layer is counted as keeping
+    the whole context: for models with sliding-window layers (Gemma 2 and 3, see
+    ``ModelShape.sliding_window``) this is an upper bound, since those layers keep at most
+    the window."""
     return (2 * shape.num_hidden_layers * shape.num_key_value_heads * shape.resolved_head_dim
             * dtype_bytes(dtype))
 
@@ -162,14 +166,16 @@ class MemoryFit:
 
 def memory_fit(shape: ModelShape, dtype: str, gpu_mem_bytes: float, context_tokens: int,
                batch: int, overhead_fraction: float = DEFAULT_OVERHEAD_FRACTION,
-               kv_dtype: str | None = None, tp: int = 1) -> MemoryFit:
-    """Does one GPU (of a TP group of ``tp``) hold its weights, KV for batch × context, and the
-    overhead (``overhead_fraction`` of GPU memory)? Weights split 1/tp; KV heads split 1/tp
-    but are replicated once tp exceeds them (a GPU always holds at least one KV head)."""
-    weights = weight_bytes(shape, dtype) / tp
+               kv_dtype: str | None = None, tp: int = 1, pp: int = 1) -> MemoryFit:
+    """Does one GPU (of a TP group of ``tp``, in one of ``pp`` pipeline stages) hold its
+    weights, KV for batch × context, and the overhead (``overhead_fraction`` of GPU memory)?
+    Weights split 1/tp; KV heads split 1/tp but are replicated once tp exceeds them (a GPU
+    always holds at least one KV head); a pipeline stage holds 1/pp of the layers, so both
+    divide by pp too. KV is an upper bound for sliding-window models (``kv_bytes_per_token``)."""
+    weights = weight_bytes(shape, dtype) / (tp * pp)
     kv_heads_per_gpu = max(shape.num_key_value_heads / tp, 1)
     kv = (kv_bytes_per_token(shape, kv_dtype or dtype) * kv_heads_per_gpu
-          / shape.num_key_value_heads * context_tokens * batch)
+          / shape.num_key_value_heads * context_tokens * batch / pp)
     overhead = overhead_fraction * gpu_mem_bytes
     total = weights + kv + overhead
     return MemoryFit(weights, kv, overhead, total, gpu_mem_bytes, total <= gpu_mem_bytes,

@@ -4,16 +4,22 @@ Each file is one of:
 - pasted nvidia-smi output (topo -m, topo -p2p r, nvlink -s, nvlink -R), merged into one node;
 - launch lines or the small deployment YAML (tpworkers.deployments);
 - JSON: a topology (``{"nodes": [...]}``, as Topology.to_dict writes it, e.g. saved NVML
-  probes), a HF config.json for a model outside the catalog (named by ``_name_or_path`` or
-  the file name), or measurements ``{"measurements": [{"gpus": [0, 1], "busbw_GBps": 20}
-  | {"gpus": [0, 1], "points": [[bytes, seconds], ...]}]}``.
+  probes), a HF config.json for a model outside the catalog, or measurements
+  ``{"measurements": [{"gpus": [0, 1], "busbw_GBps": 20} | {"gpus": [0, 1], "points":
+  [[bytes, seconds], ...]}]}``.
+A config.json is named by its ``_name_or_path``, else its file name ("my-model.json"), else
+its folder ("my-model/config.json"); a launch line's model matches it by that name or its last
+part ("myorg/my-model"). One config and one unknown model: the config is taken for it, and the
+evidence says so (deployments.adopt_lone_config).
+``--earlier PROBE.json`` names an earlier saved probe of the same node: NVLink error counters
+that grew since then become a finding.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tpworkers.deployments import DeploymentError, parse_deployments
+from tpworkers.deployments import DeploymentError, adopt_lone_config, parse_deployments
 from tpworkers.findings import Inputs, diagnose
 from tpworkers.nvsmi_parse import ParseError, detect_kind, parse
 from tpworkers.topology import Node, PairMeasurement, Topology, merge, resolve_remote_gpus
@@ -23,7 +29,7 @@ class InputError(ValueError):
     pass
 
 
-def load(paths: list[str]) -> Inputs:
+def load(paths: list[str], earlier: str | None = None) -> Inputs:
     nodes: list[Node] = []
     configs: dict[str, dict] = {}
     measurements: list[PairMeasurement] = []
@@ -57,7 +63,21 @@ def load(paths: list[str]) -> Inputs:
                              f"({exc})") from None
     node = merge(*nodes) if nodes else Node()
     resolve_remote_gpus(node)
-    return Inputs(node, deployments, measurements)
+    return Inputs(node, adopt_lone_config(deployments, configs), measurements,
+                  earlier_probe=_earlier_probe(earlier) if earlier else None)
+
+
+def _earlier_probe(path: str) -> Node:
+    """The node of an earlier saved topology (``python -m tpworkers.nvml_probe --json``)."""
+    nodes: list[Node] = []
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    _load_json(Path(path), text, nodes, {}, [])
+    if len(nodes) != 1:
+        raise InputError(f"{path}: --earlier needs a saved topology of one node, found {len(nodes)}")
+    return nodes[0]
 
 
 def _load_json(path: Path, text: str, nodes, configs, measurements) -> None:
@@ -66,7 +86,10 @@ def _load_json(path: Path, text: str, nodes, configs, measurements) -> None:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
     if isinstance(data, dict) and "nodes" in data:
-        nodes += Topology.from_dict(data).nodes
+        try:
+            nodes += Topology.from_dict(data).nodes
+        except (TypeError, AttributeError) as exc:
+            raise InputError(f"{path}: not a topology as the lab saves it ({exc})") from None
     elif isinstance(data, dict) and "measurements" in data:
         for item in data["measurements"]:
             try:
@@ -78,17 +101,32 @@ def _load_json(path: Path, text: str, nodes, configs, measurements) -> None:
                 raise InputError(f"{path}: measurement {item!r} needs gpus and points or "
                                  f"busbw_GBps ({exc})") from None
     elif isinstance(data, dict) and ("hidden_size" in data or "text_config" in data):
-        configs[data.get("_name_or_path") or path.stem] = data
+        name = data.get("_name_or_path") or (path.parent.name if path.stem == "config" else path.stem)
+        configs[name or path.name] = data
     else:
         raise InputError(f"{path}: JSON is neither a topology, measurements nor a config.json")
 
 
+USAGE = "usage: python -m tpworkers.findings diagnose [--earlier PROBE.json] FILES..."
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] != "diagnose" or len(argv) < 2:
-        print("usage: python -m tpworkers.findings diagnose FILES...")
+    if not argv or argv[0] != "diagnose":
+        print(USAGE)
+        return 2
+    files, earlier = list(argv[1:]), None
+    if "--earlier" in files:
+        at = files.index("--earlier")
+        if at + 1 >= len(files):
+            print(f"error: --earlier needs a file\n{USAGE}")
+            return 2
+        earlier = files.pop(at + 1)
+        files.pop(at)
+    if not files:
+        print(USAGE)
         return 2
     try:
-        inputs = load(argv[1:])
+        inputs = load(files, earlier)
     except InputError as exc:
         print(f"error: {exc}")
         return 2

@@ -79,18 +79,15 @@ def sized_gpus() -> list[Gpu]:
     return [gpu for gpu in GPUS if gpu.memory_bytes]
 
 
+def memory_in_name(name: str) -> float | None:
+    """The memory a reported name carries ("A100-SXM4-80GB" -> 80 GB), when that size is the
+    GPU's own memory (not for GH200, whose "480GB" counts the CPU's memory too)."""
+    gpu = find_gpu(name)
+    match = re.search(r"(\d+)\s*GB", name or "", re.IGNORECASE)
+    return int(match.group(1)) * GB if match and (gpu is None or gpu.size_in_name) else None
+
+
 def memory_from_name(name: str) -> float | None:
     """Memory as sold, from a name that carries it ("A100-SXM4-80GB"), else from the catalog."""
     gpu = find_gpu(name)
-    match = re.search(r"(\d+)\s*GB", name or "", re.IGNORECASE)
-    if match and (gpu is None or gpu.size_in_name):
-        return int(match.group(1)) * GB
-    return gpu.memory_bytes if gpu else None
-
-
-def memory_source(name: str) -> str:
-    """Where ``memory_from_name``'s figure comes from, in words."""
-    gpu = find_gpu(name)
-    if re.search(r"\d+\s*GB", name or "", re.IGNORECASE) and (gpu is None or gpu.size_in_name):
-        return f"the size in the reported GPU name '{name}'"
-    return f"catalog figure for {gpu.key}: {gpu.source}" if gpu else "unknown"
+    return memory_in_name(name) or (gpu.memory_bytes if gpu else None)

@@ -29,6 +29,7 @@ class ModelShape:
     tie_word_embeddings: bool = False
     head_dim: int | None = None  # None: hidden_size // num_attention_heads (HF convention)
     name: str = ""
+    sliding_window: int | None = None  # tokens some layers keep (Gemma 2: every other layer)
 
     @property
     def resolved_head_dim(self) -> int:
@@ -40,6 +41,8 @@ class ModelShape:
 
         Defaults follow transformers' Llama-family configs: num_key_value_heads missing means
         multi-head attention (= num_attention_heads); tie_word_embeddings missing means False.
+        ``sliding_window`` is kept unless ``use_sliding_window`` is false (Qwen2 configs carry
+        a window they do not use).
         """
         if not isinstance(config, dict):
             raise ValueError(f"config must be a JSON object, got {type(config).__name__}")
@@ -61,8 +64,11 @@ class ModelShape:
         if values["num_attention_heads"] % kv_heads:
             raise ValueError(f"field 'num_key_value_heads' ({kv_heads}) must divide "
                              f"num_attention_heads ({values['num_attention_heads']})")
+        window = (_positive_int(config, "sliding_window")
+                  if config.get("sliding_window") is not None and config.get("use_sliding_window", True)
+                  else None)
         return cls(num_key_value_heads=kv_heads, head_dim=head_dim, tie_word_embeddings=tie,
-                   name=name or str(config.get("_name_or_path", "")), **values)
+                   name=name or str(config.get("_name_or_path", "")), sliding_window=window, **values)
 
 
 def _positive_int(config: dict, field: str) -> int:

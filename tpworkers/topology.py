@@ -18,6 +18,7 @@ from typing import Any
 from tpworkers import costmodel
 
 NVML, SMI, MEASURED = "reported-nvml", "reported-nvidia-smi", "measured"
+SOURCE_WORDS = {NVML: "NVML", SMI: "pasted nvidia-smi", MEASURED: "measured"}
 # When two sources report the same field, the higher rank wins (structured API over text).
 _SOURCE_RANK = {SMI: 1, NVML: 2, MEASURED: 3}
 PATH_LEVELS = ("X", "PIX", "PXB", "PHB", "NODE", "SYS")
@@ -182,6 +183,11 @@ def resolve_remote_gpus(node: Node) -> None:
                 remote = by_bus.get(normalise_bus_id(link.remote_bus_id))
                 if remote is not None:
                     put(link, link.sources.get("remote_bus_id", SMI), remote_gpu=remote)
+
+
+def source_words(record: Any, name: str) -> str:
+    """Where a record's field came from, in words ("NVML", "pasted nvidia-smi"; "" if unset)."""
+    return SOURCE_WORDS.get(record.sources.get(name, ""), "")
 
 
 def put(record: Any, source: str, **values: Any) -> None:
