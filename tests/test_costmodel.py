@@ -129,6 +129,23 @@ def test_it_fits_a_27b_fp8_model_on_one_94gb_gpu_but_not_70b_bf16():
     assert not big.fits and big.headroom < 0
 
 
+def test_it_splits_weights_and_kv_across_pipeline_stages():
+    shape = get_model("Llama-3.1-70B")
+    tp2 = cm.memory_fit(shape, "bf16", 80e9, 8192, 8, tp=2)
+    staged = cm.memory_fit(shape, "bf16", 80e9, 8192, 8, tp=2, pp=2)
+    assert staged.weights == pytest.approx(tp2.weights / 2) and staged.kv == pytest.approx(tp2.kv / 2)
+    assert staged.overhead == tp2.overhead and staged.fits and not tp2.fits
+
+
+def test_it_keeps_a_used_sliding_window_and_drops_an_unused_one():
+    base = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "intermediate_size": 128, "vocab_size": 100}
+    assert ModelShape.from_hf_config({**base, "sliding_window": 4096}).sliding_window == 4096
+    assert ModelShape.from_hf_config({**base, "sliding_window": 131072, "use_sliding_window": False}).sliding_window is None
+    assert ModelShape.from_hf_config({**base, "sliding_window": None}).sliding_window is None
+    assert get_model("Gemma-2-27B").sliding_window == 4096 and get_model("Llama-3.1-70B").sliding_window is None
+
+
 @given(tp=st.sampled_from([1, 2, 4, 8]))
 @fast
 def test_it_splits_weights_across_tp(tp):

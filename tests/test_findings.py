@@ -58,14 +58,14 @@ def test_it_diagnoses_the_worked_scenario_end_to_end():
     assert "alpha = 2 us per ring step (assumed), B = 300 GB/s" in costs["option: TP=2 on GPU2+GPU3"].source
 
     [not_needed] = by_lesson(found, "tp-or-replicas")
-    assert "not needed" in not_needed.title and "94 GB" in not_needed.title
-    weights = next(e for e in not_needed.evidence if e.label == "weights")
+    assert "not needed" in not_needed.title and "fits one 94 GB GPU" in not_needed.title
+    weights = next(e for e in not_needed.evidence if e.label == "weights per GPU at TP=1")
     assert weights.provenance == "modelled"
     assert weights.value == pytest.approx(costmodel.weight_bytes(gemma, "fp8") / 1e9)
     assert "replicas" in not_needed.recommendation
     memory = next(e for e in not_needed.evidence if e.label == "GPU memory")
     assert memory.provenance == "modelled" and "datasheet" in memory.source and "https://" in memory.source
-    kv = next(e for e in not_needed.evidence if e.label == "KV cache at TP=1")
+    kv = next(e for e in not_needed.evidence if e.label == "KV cache per GPU at TP=1")
     assert "upper bound" in kv.source and "4096 tokens" in kv.source
 
 
@@ -193,7 +193,7 @@ def test_it_flags_gpus_a_yaml_deployment_names_beyond_the_node():
 def test_it_says_which_named_gpus_stay_idle():
     dep = parse_launch_line("CUDA_VISIBLE_DEVICES=2,3 vllm serve meta-llama/Llama-3.1-8B")
     [finding] = [f for f in diagnose(Inputs(worked_node(), [dep])) if f.lesson != "the-wire"]
-    assert (finding.severity, finding.title) == ("info", "GPU3 stays idle: TP=1 uses the first 1 of the 2 GPUs named")
+    assert (finding.severity, finding.title) == ("info", "GPU3 stays idle: TP=1 uses 1 of the 2 GPUs named")
 
 
 def test_it_checks_every_tp_group_of_a_pipeline():
@@ -309,7 +309,7 @@ def test_it_takes_the_only_config_for_the_only_unknown_model_and_says_so(tmp_pat
     files = [str(FIXTURES / n) for n in WORKED_FILES] + [str(tmp_path / "cfg.json"), str(tmp_path / "launch.txt")]
     found = diagnose(load(files))
     [not_needed] = by_lesson(found, "tp-or-replicas")
-    weights = next(e for e in not_needed.evidence if e.label == "weights")
+    weights = next(e for e in not_needed.evidence if e.label == "weights per GPU at TP=1")
     assert "the only pasted config.json ('cfg'), taken for acme/other" in weights.source
 
 
@@ -330,3 +330,7 @@ def test_it_explains_unreadable_inputs(tmp_path, capsys):
     assert main(["diagnose", str(truncated)]) == 2
     assert "line 3" in capsys.readouterr().out
     assert main(["oops"]) == 2
+    lots = tmp_path / "deploy.yaml"
+    lots.write_text("model: gemma-2-27b\ngpus: [0, 1]\ncontext_tokens: lots\n")
+    assert main(["diagnose", str(FIXTURES / "h100-nvl-4gpu-link-down.topo-m.txt"), str(lots)]) == 2
+    assert "context_tokens needs a whole number, got 'lots'" in capsys.readouterr().out

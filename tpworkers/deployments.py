@@ -54,6 +54,10 @@ class DeploymentError(ValueError):
     pass
 
 
+class NotADeployment(DeploymentError):
+    """The text is no launch line or deployment YAML at all (not one with a mistake in it)."""
+
+
 @dataclass(frozen=True)
 class Deployment:
     engine: str  # vllm | sglang | trtllm | torchrun | yaml
@@ -240,7 +244,7 @@ def _engine_and_model(tokens, options, positionals, line) -> tuple[str, str]:
     elif positionals and positionals[0].endswith("torchrun"):
         engine, model = "torchrun", flag_model or "?"
     else:
-        raise DeploymentError(f"not a vLLM, SGLang, TensorRT-LLM or torchrun launch line: {line!r}")
+        raise NotADeployment(f"not a vLLM, SGLang, TensorRT-LLM or torchrun launch line: {line!r}")
     if not model:
         raise DeploymentError(f"{engine} line names no model (positional or --model): {line!r}")
     return engine, model
@@ -297,7 +301,7 @@ def parse_deployments(text: str, configs: dict[str, dict] | None = None) -> list
     (backslash continuations joined, # comments skipped)."""
     body = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not body:
-        raise DeploymentError("no launch line or YAML found")
+        raise NotADeployment("no launch line or YAML found")
     if re.match(r"^(-\s|[a-z_]+:(\s|$))", body[0].lstrip()):
         return parse_yaml(text, configs)
     joined = re.sub(r"\\\s*\n", " ", "\n".join(body))

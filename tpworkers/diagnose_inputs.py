@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tpworkers.deployments import DeploymentError, adopt_lone_config, parse_deployments
+from tpworkers.deployments import DeploymentError, NotADeployment, adopt_lone_config, parse_deployments
 from tpworkers.findings import Inputs, diagnose
 from tpworkers.nvsmi_parse import ParseError, detect_kind, parse
 from tpworkers.topology import Node, PairMeasurement, Topology, merge, resolve_remote_gpus
@@ -58,9 +58,11 @@ def load(paths: list[str], earlier: str | None = None) -> Inputs:
     for path, text, not_smi in deployment_texts:
         try:
             deployments += parse_deployments(text, configs)
-        except DeploymentError as exc:
+        except NotADeployment as exc:
             raise InputError(f"{path}: neither nvidia-smi output ({not_smi}) nor a deployment "
                              f"({exc})") from None
+        except DeploymentError as exc:
+            raise InputError(f"{path}: {exc}") from None
     node = merge(*nodes) if nodes else Node()
     resolve_remote_gpus(node)
     return Inputs(node, adopt_lone_config(deployments, configs), measurements,

@@ -29,7 +29,8 @@ def deployment_findings(node: Node, dep: Deployment) -> list[Finding]:
         return found
     if dep.shape is None:
         return found + [Finding("info", f"Cannot check {dep.model_ref}: its shape is unknown", (),
-                                f"{dep.model_error} The node's own checks still ran.", "sizing-tp")]
+                                f"{dep.model_error.rstrip('.')}. The node's own checks still ran.",
+                                "sizing-tp")]
     errors = costmodel.tp_constraint_errors(dep.shape, dep.tp)
     if errors:
         valid = costmodel.valid_tp_sizes(dep.shape)
@@ -96,8 +97,8 @@ def _gpu_problems(node: Node, dep: Deployment) -> list[Finding]:
     if len(dep.gpus) > needed:
         idle = dep.gpus[needed:]
         return [Finding(
-            "info", f"{_names(idle)} {'stays' if len(idle) == 1 else 'stay'} idle: {shape} uses the "
-                    f"first {needed} of the {len(dep.gpus)} GPUs named", (named,),
+            "info", f"{_names(idle)} {'stays' if len(idle) == 1 else 'stay'} idle: {shape} uses "
+                    f"{needed} of the {len(dep.gpus)} GPUs named", (named,),
             f"Run another replica on {_names(idle)}, or drop {'it' if len(idle) == 1 else 'them'} "
             "from the list so that the plan says what runs.", "tp-or-replicas")]
     return []
@@ -252,30 +253,42 @@ def _kv_words(dep: Deployment) -> str:
     return words
 
 
+def _layout(dep: Deployment, tp: int) -> str:
+    return f"TP={tp}" + (f" x PP={dep.pp}" if dep.pp > 1 else "")
+
+
+def _weights(dep: Deployment, fit: costmodel.MemoryFit, tp: int) -> Evidence:
+    split = f" / ({_layout(dep, tp)})" if tp * dep.pp > 1 else ""
+    return Evidence(f"weights per GPU at {_layout(dep, tp)}", fit.weights / GB, "GB", "modelled",
+                    f"{costmodel.param_count(dep.shape) / 1e9:.1f}B params x "
+                    f"{costmodel.dtype_bytes(dep.weight_dtype):g} B{split}; shape from {dep.shape_source}")
+
+
 def _sizing(node: Node, dep: Deployment, memory: float, memory_ev: Evidence) -> list[Finding]:
     one, now = _fit(dep, memory, 1), _fit(dep, memory, dep.tp)
     assumption = (f"{_context(dep)[1]} x batch {BATCH} (assumed), "
                   f"{costmodel.DEFAULT_OVERHEAD_FRACTION:.0%} of memory kept free (vLLM's default)")
-    weights = Evidence("weights", one.weights / GB, "GB", "modelled",
-                       f"{costmodel.param_count(dep.shape) / 1e9:.1f}B params x "
-                       f"{costmodel.dtype_bytes(dep.weight_dtype):g} B; shape from {dep.shape_source}")
     if not now.fits:
         return [Finding(
-            "critical", f"{dep.shape.name} in {dep.weight_dtype} does not fit at TP={dep.tp}",
-            (Evidence(f"per-GPU total at TP={dep.tp}", now.total / GB, "GB", "modelled", assumption),
-             Evidence(f"KV cache per GPU at TP={dep.tp}", now.kv / GB, "GB", "modelled", _kv_words(dep)),
-             weights, memory_ev), _larger_tp(node, dep, memory), "sizing-tp")]
+            "critical", f"{dep.shape.name} in {dep.weight_dtype} does not fit at {_layout(dep, dep.tp)}",
+            (Evidence(f"per-GPU total at {_layout(dep, dep.tp)}", now.total / GB, "GB", "modelled", assumption),
+             _weights(dep, now, dep.tp),
+             Evidence(f"KV cache per GPU at {_layout(dep, dep.tp)}", now.kv / GB, "GB", "modelled", _kv_words(dep)),
+             memory_ev), _larger_tp(node, dep, memory), "sizing-tp")]
     if dep.tp > 1 and one.fits:
         replicas = len(dep.gpu_indices) // dep.pp
-        layout = "one per GPU" if dep.pp == 1 else f"each on PP={dep.pp}"
+        where = (f"fits one {memory / GB:.0f} GB GPU" if dep.pp == 1
+                 else f"fits at {_layout(dep, 1)} on {memory / GB:.0f} GB GPUs")
         return [Finding(
             "warning", f"TP={dep.tp} is not needed: {dep.shape.name} in {dep.weight_dtype} "
-                       f"({one.weights / GB:.0f} GB of weights) fits one {memory / GB:.0f} GB GPU",
-            (weights, Evidence("KV cache at TP=1", one.kv / GB, "GB", "modelled", _kv_words(dep)),
-             memory_ev, Evidence("headroom at TP=1", one.headroom / GB, "GB", "modelled", assumption)),
-            f"Run {replicas} TP=1 replicas, {layout}: no all-reduce per token, and each replica "
-            f"serves its own requests (keep TP={dep.tp} only if you need the lower per-token "
-            "latency of splitting the weight reads).", "tp-or-replicas")]
+                       f"({one.weights / GB:.0f} GB of weights per GPU) {where}",
+            (_weights(dep, one, 1),
+             Evidence(f"KV cache per GPU at {_layout(dep, 1)}", one.kv / GB, "GB", "modelled", _kv_words(dep)),
+             memory_ev, Evidence(f"headroom at {_layout(dep, 1)}", one.headroom / GB, "GB", "modelled", assumption)),
+            f"Run {replicas} {'TP=1 replicas, one per GPU' if dep.pp == 1 else f'replicas at {_layout(dep, 1)}'}: "
+            f"no all-reduce per token, and each replica serves its own requests (keep TP={dep.tp} "
+            "only if you need the lower per-token latency of splitting the weight reads).",
+            "tp-or-replicas")]
     return []
 
 
