@@ -133,7 +133,9 @@ def test_it_rejects_an_invalid_tp_size():
     dep = parse_launch_line("vllm serve meta-llama/Llama-3.1-70B -tp 3")
     [finding] = diagnose(Inputs(node_from("h100-sxm-8gpu.topo-m.txt"), [dep]))
     assert finding.severity == "critical" and "64 heads are not divisible by TP=3" in finding.title
-    assert "1, 2, 4, 8" in finding.recommendation and finding.lesson == "sizing-tp"
+    assert "1, 2, 4, 8 (up to this node's 8 GPUs)" in finding.recommendation and finding.lesson == "sizing-tp"
+    [on_four] = by_lesson(diagnose(Inputs(worked_node(), [dep])), "sizing-tp")
+    assert "1, 2, 4 (up to this node's 4 GPUs)" in on_four.recommendation
     by_label = {e.label: e for e in finding.evidence}
     assert (by_label["TP size"].provenance, by_label["TP size"].source) == ("reported", "the launch line")
     assert by_label["attention heads"].provenance == "modelled" and "catalog" in by_label["attention heads"].source

@@ -33,13 +33,14 @@ def deployment_findings(node: Node, dep: Deployment) -> list[Finding]:
                                 "sizing-tp")]
     errors = costmodel.tp_constraint_errors(dep.shape, dep.tp)
     if errors:
-        valid = costmodel.valid_tp_sizes(dep.shape)
+        valid = costmodel.valid_tp_sizes(dep.shape, max_tp=len(node.gpus) or 8)
         return found + [Finding(
             "critical", f"TP={dep.tp} cannot split {dep.shape.name}: {'; '.join(errors)}",
             (_launch(dep, "TP size", dep.tp, "GPUs"),
              Evidence("attention heads", dep.shape.num_attention_heads, "heads", dep.shape_provenance, dep.shape_source),
              Evidence("KV heads", dep.shape.num_key_value_heads, "heads", dep.shape_provenance, dep.shape_source)),
-            f"Use a TP size that divides the model: {', '.join(map(str, valid))}.", "sizing-tp")]
+            f"Use a TP size that splits the model evenly: {', '.join(map(str, valid))}"
+            + (f" (up to this node's {len(node.gpus)} GPUs)." if node.gpus else "."), "sizing-tp")]
     known = {g.index for g in node.gpus}
     if dep.tp_spans_nodes or (known and dep.tp > len(known)):
         found.append(_spans_nodes(node, dep))
