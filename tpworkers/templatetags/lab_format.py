@@ -1,5 +1,7 @@
 from django import template
 
+from tpworkers.links import LINKS
+
 register = template.Library()
 
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -41,3 +43,16 @@ def significant(value, digits=3) -> str:
 def plain(value) -> str:
     """A number for CSS or data attributes: no thousands separator, never localised."""
     return f"{float(value or 0):.3f}"
+
+
+@register.filter
+def op_name(op) -> str:
+    """'all_reduce' -> 'all-reduce', as NCCL's documentation spells the collectives."""
+    return str(op or "").replace("_", "-")
+
+
+@register.filter
+def link_name(key) -> str:
+    """A catalog link's name from its key ('nvlink4' -> 'NVLink 4 (H100/H200 SXM, 18 links)')."""
+    link = LINKS.get(key)
+    return link.name if link else str(key or "")
