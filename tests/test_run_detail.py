@@ -204,5 +204,6 @@ def test_it_heads_the_measured_and_modelled_decode_columns_apart(client, learner
     run = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="decode_comm", params=form.run_params())
     client.force_login(learner)
     page = client.get(f"/lab/runs/{run.pk}/").content.decode()
-    assert "<th>measured µs per token</th>" in page and "<th>modelled µs per token</th>" in page
+    assert '<th><span class="prov measured">measured</span> µs per token</th>' in page
+    assert '<th><span class="prov modelled">modelled</span> µs per token</th>' in page
     assert "<th>µs per token</th>" not in page

@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   var COLORS = ["#2f6fde", "#e07a1f", "#1f8a4c", "#c0392b"];
-  var MODELLED = ["#7d3cc8", "#b07cd8", "#5f6b7a", "#a3a9b5"];
+  var MODELLED = ["#7d3cc8", "#a66bd3", "#4d5566", "#8c93a3"];
   var DASHES = [[8, 4], [3, 3], [12, 4, 3, 4], [2, 6]];
   var LABEL_GAP_PX = 62; // room for "256 KiB" and a space
 
@@ -20,6 +20,18 @@
   function numberLabel(value) {
     if (value == null) { return ""; }
     return value >= 1000 ? Math.round(value).toLocaleString("en") : String(Number(value.toPrecision(3)));
+  }
+
+  // Log axes: a line and a label at every power of ten, and at 2× and 5× only when the axis spans
+  // few decades; uPlot's default draws every 1..9 × 10^k, a grey band on a five-decade busbw axis.
+  function logTicks(u, splits) {
+    var shown = splits.filter(function (v) { return v > 0; });
+    var decades = shown.length ? Math.log10(shown[shown.length - 1] / shown[0]) : 0;
+    return splits.map(function (v) {
+      if (!(v > 0)) { return null; }
+      var mantissa = Math.round(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)) * 1000) / 1000;
+      return mantissa === 1 || (decades <= 2.5 && (mantissa === 2 || mantissa === 5)) ? v : null;
+    });
   }
 
   // Label the largest size, then every size far enough left of the last label: the sweep's
@@ -50,8 +62,12 @@
   function build(payload, tbody, metric) {
     var measured = [{ label: payload.current.label, points: currentPoints(tbody) }].concat(payload.compare);
     var index = metric === "busbw" ? 1 : 2;
+    // The x axis spans every planned size from the start (the references cover them), so the
+    // chart does not rescale as rows arrive: the measured line grows along the modelled ones.
     var xs = [];
-    measured.forEach(function (s) { s.points.forEach(function (p) { if (xs.indexOf(p[0]) < 0) { xs.push(p[0]); } }); });
+    measured.concat(payload.references).forEach(function (s) {
+      s.points.forEach(function (p) { if (xs.indexOf(p[0]) < 0) { xs.push(p[0]); } });
+    });
     xs.sort(function (a, b) { return a - b; });
     var data = [xs];
     var series = [{ label: "size", value: function (u, v) { return sizeLabel(v); } }];
@@ -88,7 +104,8 @@
           // that fits and nulls the rest; these splits are already chosen, so keep them all.
           { splits: function () { return built.data[0]; }, filter: function (u, splits) { return splits; },
             values: sparseSizeLabels, label: "message size per rank" },
-          { label: metric === "busbw" ? "busbw (GB/s)" : "time (µs)", size: 64,
+          { label: metric === "busbw" ? "busbw (GB/s)" : "time (µs)", size: 64, filter: logTicks,
+            grid: { filter: logTicks }, ticks: { filter: logTicks },
             values: function (u, splits) { return splits.map(numberLabel); } },
         ],
       }, built.data, el);
