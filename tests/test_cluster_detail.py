@@ -124,3 +124,11 @@ def test_it_uses_another_learners_pair_run_without_linking_to_it(client, learner
     html = page(client, cluster)
     assert '<span class="busbw">175</span>' in html and "another learner's" in html
     assert f"/lab/runs/{run.pk}/" not in html
+
+
+def test_it_shows_the_commands_a_recommendation_names_as_code(client, learner):
+    cluster = owned_cluster(learner)
+    node_from(cluster, "nvl4", *WORKED)
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert "confirm with <code>nvidia-smi nvlink -s</code>" in html and "`" not in html
