@@ -100,7 +100,7 @@
         legend: { live: false },
         scales: { x: { distr: 3, log: 2 }, y: { distr: 3 } },
         axes: [
-          // Ticks at the sizes measured. uPlot's own log2 filter keeps one tick per doubling
+          // Ticks at the sweep's sizes. uPlot's own log2 filter keeps one tick per doubling
           // that fits and nulls the rest; these splits are already chosen, so keep them all.
           { splits: function () { return built.data[0]; }, filter: function (u, splits) { return splits; },
             values: sparseSizeLabels, label: "message size per rank" },
@@ -119,6 +119,11 @@
     var payload = JSON.parse(payloadEl.textContent);
     draw(container, payload);
     document.body.addEventListener("htmx:wsAfterMessage", function () { draw(container, payload); });
+    var resizing = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizing);
+      resizing = setTimeout(function () { draw(container, payload); }, 150);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", init);
