@@ -32,6 +32,10 @@ def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, br
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     assert page.locator(".chart canvas").count() == 2  # busbw and time charts drawn from the rows
+    size_labels = page.evaluate("[...document.querySelectorAll('.chart')].map(el => el._plot.axes[0]._values)")
+    assert all("0 B" not in labels and labels[-1] == "64 MiB" for labels in size_labels)  # the sweep's end named
+    assert "(this run, measured)" in page.locator(".u-legend").first.inner_text()
+    assert page.locator("[data-connection-notice]").is_hidden()
 
     page.reload()  # a reload mid-run shows what is saved and keeps streaming
     assert rows.count() >= 4

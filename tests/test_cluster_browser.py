@@ -50,6 +50,7 @@ def test_it_builds_the_worked_scenario_from_pasted_text_and_measures_the_local_n
     page.wait_for_selector("text=This TP group's all-reduces cross PCIe")
     assert page.locator(".finding.critical").count() == 2
     assert page.locator(".finding .prov.modelled").count() >= 3
+    assert page.text_content("section.node .node-state") == "pasted (no worker)"  # no worker, not "offline"
     page.locator("section.node").first.screenshot(path=str(SCREENSHOT))
 
     page.goto(live_lab.url + "/clusters/")

@@ -98,8 +98,22 @@ def test_it_says_a_pasted_node_has_no_worker(client, learner):
     node_from(cluster, "nvl4", *WORKED, online=False)
     client.force_login(learner)
     html = page(client, cluster)
-    assert "no worker has sent a heartbeat" in html and "offline" in html
+    assert 'class="node-state pasted"' in html and ">pasted (no worker)</span>" in html
+    assert 'class="node-state offline"' not in html and "is offline" not in html
+    assert "no lab worker runs on this node" in html and "labworker --cluster my-rack --hostname nvl4" in html
     assert '<button class="primary" type="submit" disabled>Measure all pairs</button>' in html
+
+
+def test_it_names_the_lesson_a_finding_links_to(client, learner):
+    from lessons.models import Lesson
+
+    Lesson.objects.create(slug="the-wire", order=3, title="The wire between GPUs", goal="g")
+    cluster = owned_cluster(learner)
+    node_from(cluster, "nvl4", *WORKED)
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert '<a class="lesson" href="/lessons/the-wire/">Lesson: The wire between GPUs</a>' in html
+    assert "Lesson: the-wire" not in html
 
 
 def test_it_uses_another_learners_pair_run_without_linking_to_it(client, learner, other_learner):
@@ -110,3 +124,11 @@ def test_it_uses_another_learners_pair_run_without_linking_to_it(client, learner
     html = page(client, cluster)
     assert '<span class="busbw">175</span>' in html and "another learner's" in html
     assert f"/lab/runs/{run.pk}/" not in html
+
+
+def test_it_shows_the_commands_a_recommendation_names_as_code(client, learner):
+    cluster = owned_cluster(learner)
+    node_from(cluster, "nvl4", *WORKED)
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert "confirm with <code>nvidia-smi nvlink -s</code>" in html and "`" not in html

@@ -43,3 +43,25 @@ def test_it_refuses_a_name_already_taken(client, learner):
     client.force_login(learner)
     response = client.post(reverse("cluster_list"), {"name": "local"})
     assert response.status_code == 400 and "already exists" in response.content.decode()
+
+
+def test_it_shows_each_nodes_state_and_whose_cluster_it_is(client, learner, instructor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tpworkers.models import Node
+
+    cluster = owned_cluster(learner, "ada-rack")
+    Node.objects.create(cluster=cluster, hostname="pasted-box", queue="pasted.ada-rack.pasted-box")
+    Node.objects.create(cluster=cluster, hostname="gone", queue="q.gone",
+                        last_heartbeat_at=timezone.now() - timedelta(hours=1))
+    Node.objects.create(cluster=cluster, hostname="here", queue="q.here", last_heartbeat_at=timezone.now())
+    client.force_login(learner)
+    page = client.get(reverse("cluster_list")).content.decode()
+    assert 'pasted-box <span class="node-state pasted"' in page and ">pasted (no worker)</span>" in page
+    assert 'gone <span class="node-state offline">offline</span>' in page
+    assert 'here <span class="node-state online">online</span>' in page
+    assert "<td>yours</td>" in page
+    client.force_login(instructor)
+    assert "<td>ada's</td>" in client.get(reverse("cluster_list")).content.decode()

@@ -23,3 +23,16 @@ def test_it_is_not_found_for_someone_elses_cluster(client, learner, other_learne
     node = node_from(owned_cluster(learner), "nvl4", *WORKED)
     client.force_login(other_learner)
     assert client.get(reverse("cluster_pair_runs", args=[node.pk])).status_code == 404
+
+
+def test_it_says_which_pair_ran_with_p2p_off_and_when(client, learner):
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    wire_off = finished_pair_run(learner, node, (0, 1), {64 << 20: 9.0})
+    wire_off.params["p2p"] = False
+    wire_off.save()
+    finished_pair_run(learner, node, (2, 3), {64 << 20: 180.0})
+    client.force_login(learner)
+    html = client.get(reverse("cluster_pair_runs", args=[node.pk])).content.decode()
+    assert "<td>GPU0–GPU1, P2P off</td>" in html and "<td>GPU2–GPU3</td>" in html
+    assert html.count(" s ago</td>") == 2
+    assert f'href="/clusters/{node.cluster_id}/#node-{node.pk}">my-rack</a>' in html

@@ -79,15 +79,131 @@ def test_it_fails_a_queued_run_whose_node_went_offline(client, learner, make_run
     assert "Node testnode is offline" in page
 
 
+def sweep_row(size_bytes, busbw_GBps, time_us):
+    return {"size_bytes": size_bytes, "count": size_bytes // 4, "time_us": time_us, "algbw_GBps": busbw_GBps,
+            "busbw_GBps": busbw_GBps, "min_us": time_us, "median_us": time_us, "p99_us": time_us, "wrong": 0}
+
+
+def finished(run, device_group, *rows):
+    run.mark_running(worker="tplab@testnode", device_group=device_group)
+    for seq, row in enumerate(rows):
+        run.record(seq, row)
+    run.finish("done")
+    return run
+
+
 @pytest.mark.django_db
 def test_it_embeds_earlier_runs_and_link_references_for_the_chart(client, learner, make_run):
-    earlier = make_run(learner)
-    earlier.record(0, {"size_bytes": 1024, "count": 256, "time_us": 500.0, "algbw_GBps": 0.002, "busbw_GBps": 0.002,
-                       "min_us": 1, "median_us": 1, "p99_us": 1, "wrong": 0})
-    earlier.finish("done")
+    earlier = finished(make_run(learner), "gloo on CPU, 2 ranks", sweep_row(1024, 0.002, 500.0))
     run = make_run(learner)
     client.force_login(learner)
     chart = client.get(f"/lab/runs/{run.pk}/").context["chart"]
     assert [series["run"] for series in chart["compare"]] == [earlier.pk]
     assert chart["compare"][0]["points"] == [[1024, 0.002, 500.0]]
+    assert chart["compare"][0]["label"] == f"#{earlier.pk} CPU (gloo) (measured)"
     assert any("NVLink" in ref["label"] and "(modelled)" in ref["label"] for ref in chart["references"])
+
+
+@pytest.mark.django_db
+def test_it_compares_like_with_like_one_series_per_setting(client, learner, other_learner, make_run):
+    row = sweep_row(1024, 0.5, 4.0)
+    pair = dict(nproc=2, dtype="bfloat16")
+    finished(make_run(learner, **pair, gpus="0,1"), "nccl on GPU 0,1", row)  # superseded by the next
+    p2p_on = finished(make_run(learner, **pair, gpus="0,1"), "nccl on GPU 0,1", row)
+    finished(make_run(learner, nproc=2, dtype="float32", gpus="0,1"), "nccl on GPU 0,1", row)  # other dtype
+    finished(make_run(learner, nproc=4, dtype="bfloat16"), "nccl on GPU 0,1,2,3", row)  # other rank count
+    finished(make_run(learner, **pair, op="all_gather", gpus="0,1"), "nccl on GPU 0,1", row)  # other op
+    finished(make_run(other_learner, **pair, gpus="2,3"), "nccl on GPU 2,3", row)  # not this learner's
+    make_run(learner, **pair, gpus="2,3")  # not finished
+    p2p_off = finished(make_run(learner, **pair, gpus="0,1", p2p=""), "nccl on GPU 0,1, P2P off", row)
+    other_pair = finished(make_run(learner, **pair, gpus="2,3"), "nccl on GPU 2,3", row)
+    run = make_run(learner, **pair, gpus="0,1")
+    client.force_login(learner)
+    chart = client.get(f"/lab/runs/{run.pk}/").context["chart"]
+    assert chart["current"]["label"] == f"#{run.pk} GPU0+GPU1, P2P on (this run, measured)"
+    assert [(s["run"], s["label"]) for s in chart["compare"]] == [
+        (other_pair.pk, f"#{other_pair.pk} GPU2+GPU3, P2P on (measured)"),
+        (p2p_off.pk, f"#{p2p_off.pk} GPU0+GPU1, P2P off (measured)"),
+        (p2p_on.pk, f"#{p2p_on.pk} GPU0+GPU1, P2P on (measured)"),
+    ]
+    assert chart["like"] == "all-reduce, bfloat16, 2 ranks"
+
+
+@pytest.mark.django_db
+def test_it_names_the_node_only_when_the_series_ran_on_different_nodes(client, learner, make_run, lab_node):
+    from tpworkers.models import Node
+
+    elsewhere = Node.objects.create(cluster=lab_node.cluster, hostname="box2", queue="node.local.box2")
+    remote = make_run(learner, gpus="0,1")
+    type(remote).objects.filter(pk=remote.pk).update(node=elsewhere)
+    remote.refresh_from_db()
+    finished(remote, "nccl on GPU 0,1", sweep_row(1024, 0.5, 4.0))
+    run = make_run(learner, gpus="0,1")
+    client.force_login(learner)
+    chart = client.get(f"/lab/runs/{run.pk}/").context["chart"]
+    assert chart["current"]["label"] == f"#{run.pk} GPU0+GPU1, P2P on, on testnode (this run, measured)"
+    assert chart["compare"][0]["label"] == f"#{remote.pk} GPU0+GPU1, P2P on, on box2 (measured)"
+
+
+@pytest.mark.django_db
+def test_it_draws_the_cost_models_ring_all_reduce_at_every_size(client, learner, make_run):
+    from tpworkers.costmodel import busbw_Bps, link_allreduce_time_s
+    from tpworkers.links import LINKS
+
+    run = make_run(learner)  # 1K, 4K, 16K on 2 ranks
+    client.force_login(learner)
+    nvlink = next(ref for ref in client.get(f"/lab/runs/{run.pk}/").context["chart"]["references"]
+                  if ref["link"] == "nvlink4")
+    seconds = link_allreduce_time_s(4096, 2, LINKS["nvlink4"])
+    assert [point[0] for point in nvlink["points"]] == [1024, 4096, 16384]
+    assert nvlink["points"][1] == [4096, busbw_Bps("all_reduce", 2, 4096, seconds) / 1e9, seconds * 1e6]
+    assert nvlink["label"].endswith("(modelled)")
+
+
+@pytest.mark.django_db
+def test_it_refreshes_an_active_run_page_without_javascript_and_stops_when_it_ends(client, learner, make_run):
+    run = make_run(learner)
+    client.force_login(learner)
+    refresh = '<noscript><meta http-equiv="refresh" content="5"></noscript>'
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    assert refresh in page and "data-connection-notice" in page
+    run.finish("done")
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    assert refresh not in page and "data-connection-notice" not in page and "ws-connect" not in page
+
+
+@pytest.mark.django_db
+def test_it_draws_every_layer_bar_on_the_scale_of_the_longest_forward(client, learner, lab_node):
+    import re
+
+    from tpworkers.forms import LayerForm
+    from tpworkers.models import ExperimentRun
+
+    form = LayerForm({**LayerForm.defaults(), "tp_sizes": [1, 2, 4]})
+    assert form.is_valid(), form.errors
+    run = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="tp_layer", params=form.run_params())
+    splits = {1: (900.0, 100.0), 2: (400.0, 100.0), 4: (150.0, 350.0)}  # forwards 1000, 500, 500 µs
+    for seq, (tp, (compute, comm)) in enumerate(splits.items()):
+        run.record(seq, {"kind": "mlp", "tp": tp, "forward_us": compute + comm, "compute_us": compute,
+                         "comm_us": comm, "collectives": 2, "bytes_moved": 1 << 20})
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    widths = [(float(a), float(b)) for a, b in re.findall(
+        r'class="compute" style="width: ([\d.]+)%"></span><span class="comm" style="width: ([\d.]+)%"', page)]
+    assert widths == [(90.0, 10.0), (40.0, 10.0), (15.0, 35.0)]
+    assert "compute 900 µs" in page and "communication 350 µs" in page
+
+
+@pytest.mark.django_db
+def test_it_heads_the_measured_and_modelled_decode_columns_apart(client, learner, lab_node):
+    from tpworkers.forms import DecodeForm
+    from tpworkers.models import ExperimentRun
+
+    form = DecodeForm(DecodeForm.defaults())
+    assert form.is_valid(), form.errors
+    run = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="decode_comm", params=form.run_params())
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    assert '<th><span class="prov measured">measured</span> µs per token</th>' in page
+    assert '<th><span class="prov modelled">modelled</span> µs per token</th>' in page
+    assert "<th>µs per token</th>" not in page

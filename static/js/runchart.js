@@ -1,14 +1,50 @@
 // Live charts for a collective sweep: busbw and time against message size, log–log.
 // The rows of the measurement table are the data: the server renders the measured ones and the
 // websocket swaps new ones in, so the chart redraws from the table after every message.
+// Series labels come from the server (tpworkers/chartdata.py), provenance included.
 (function () {
   "use strict";
-  var COLORS = ["#2f6fde", "#e07a1f", "#1f8a4c", "#9b3cc8", "#c0392b", "#5f6b7a"];
+  var COLORS = ["#2f6fde", "#e07a1f", "#1f8a4c", "#c0392b"];
+  var MODELLED = ["#7d3cc8", "#a66bd3", "#4d5566", "#8c93a3"];
+  var DASHES = [[8, 4], [3, 3], [12, 4, 3, 4], [2, 6]];
+  var LABEL_GAP_PX = 62; // room for "256 KiB" and a space
 
   function sizeLabel(bytes) {
+    if (bytes == null) { return ""; }
     var units = ["B", "KiB", "MiB", "GiB"], i = 0;
     while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
     return (Math.round(bytes * 10) / 10) + " " + units[i];
+  }
+
+  // Three significant digits, thousands separated: 0.0005 GB/s of gloo and 450 GB/s of NVLink alike.
+  function numberLabel(value) {
+    if (value == null) { return ""; }
+    return value >= 1000 ? Math.round(value).toLocaleString("en") : String(Number(value.toPrecision(3)));
+  }
+
+  // Log axes: a line and a label at every power of ten, and at 2× and 5× only when the axis spans
+  // few decades; uPlot's default draws every 1..9 × 10^k, a grey band on a five-decade busbw axis.
+  function logTicks(u, splits) {
+    var shown = splits.filter(function (v) { return v > 0; });
+    var decades = shown.length ? Math.log10(shown[shown.length - 1] / shown[0]) : 0;
+    return splits.map(function (v) {
+      if (!(v > 0)) { return null; }
+      var mantissa = Math.round(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)) * 1000) / 1000;
+      return mantissa === 1 || (decades <= 2.5 && (mantissa === 2 || mantissa === 5)) ? v : null;
+    });
+  }
+
+  // Label the largest size, then every size far enough left of the last label: the sweep's
+  // end is always named, and labels never overlap however many sizes there are.
+  function sparseSizeLabels(u, sizes) {
+    var labels = sizes.map(function () { return ""; });
+    var lastX = Infinity;
+    for (var i = sizes.length - 1; i >= 0; i--) {
+      if (sizes[i] == null) { continue; }
+      var x = u.valToPos(sizes[i], "x");
+      if (lastX - x >= LABEL_GAP_PX) { labels[i] = sizeLabel(sizes[i]); lastX = x; }
+    }
+    return labels;
   }
 
   function currentPoints(tbody) {
@@ -17,27 +53,36 @@
     });
   }
 
+  function column(points, xs, index) {
+    var byX = {};
+    points.forEach(function (p) { byX[p[0]] = p[index] > 0 ? p[index] : null; });
+    return xs.map(function (x) { return x in byX ? byX[x] : null; });
+  }
+
   function build(payload, tbody, metric) {
-    var all = [{ label: payload.current.label, points: currentPoints(tbody) }].concat(payload.compare);
+    var measured = [{ label: payload.current.label, points: currentPoints(tbody) }].concat(payload.compare);
+    var index = metric === "busbw" ? 1 : 2;
+    // The x axis spans every planned size from the start (the references cover them), so the
+    // chart does not rescale as rows arrive: the measured line grows along the modelled ones.
     var xs = [];
-    all.forEach(function (s) { s.points.forEach(function (p) { if (xs.indexOf(p[0]) < 0) xs.push(p[0]); }); });
-    xs.sort(function (a, b) { return a - b; });
-    var column = metric === "busbw" ? 1 : 2;
-    var data = [xs];
-    var series = [{ label: "size", value: function (u, v) { return v == null ? "" : sizeLabel(v); } }];
-    all.forEach(function (s, i) {
-      var byX = {};
-      s.points.forEach(function (p) { byX[p[0]] = p[column] > 0 ? p[column] : null; });
-      data.push(xs.map(function (x) { return x in byX ? byX[x] : null; }));
-      series.push({ label: s.label + " (measured)", stroke: COLORS[i % COLORS.length], width: i === 0 ? 3 : 1.5,
-                    spanGaps: true, points: { show: true } });
+    measured.concat(payload.references).forEach(function (s) {
+      s.points.forEach(function (p) { if (xs.indexOf(p[0]) < 0) { xs.push(p[0]); } });
     });
-    if (metric === "busbw") {
-      payload.references.forEach(function (ref) {
-        data.push(xs.map(function () { return ref.busbw_GBps; }));
-        series.push({ label: ref.label, stroke: "#9aa3b2", dash: [6, 4], width: 1, points: { show: false } });
-      });
-    }
+    xs.sort(function (a, b) { return a - b; });
+    var data = [xs];
+    var series = [{ label: "size", value: function (u, v) { return sizeLabel(v); } }];
+    measured.forEach(function (s, i) {
+      data.push(column(s.points, xs, index));
+      series.push({ label: s.label, stroke: COLORS[i % COLORS.length], width: i === 0 ? 3 : 1.5,
+                    spanGaps: true, points: { show: true, size: i === 0 ? 6 : 4 } });
+    });
+    payload.references.forEach(function (ref, i) {
+      var values = column(ref.points, xs, index);
+      if (values.every(function (v) { return v == null; })) { return; }
+      data.push(values);
+      series.push({ label: ref.label, stroke: MODELLED[i % MODELLED.length], dash: DASHES[i % DASHES.length],
+                    width: 1.25, spanGaps: true, points: { show: false } });
+    });
     return { data: data, series: series };
   }
 
@@ -46,20 +91,22 @@
     container.querySelectorAll(".chart").forEach(function (el) {
       var metric = el.dataset.metric;
       var built = build(payload, tbody, metric);
-      if (el._plot) { el._plot.destroy(); }
-      el.innerHTML = "";
+      if (el._plot) { el._plot.destroy(); el._plot = null; }
+      el.textContent = "";  // the no-JavaScript note, or the last drawing
       if (built.data[0].length === 0) { el.textContent = "Waiting for the first measurement…"; return; }
+      el.classList.remove("muted");
       el._plot = new uPlot({
-        width: Math.min(520, el.clientWidth || 520), height: 300, series: built.series,
+        width: Math.max(280, el.clientWidth || 480), height: 300, series: built.series,
+        legend: { live: false },
         scales: { x: { distr: 3, log: 2 }, y: { distr: 3 } },
         axes: [
-          // Ticks at the measured sizes, labelled sparsely enough not to overlap.
-          { splits: function () { return built.data[0]; }, label: "message size",
-            values: function (u, vals) {
-              var step = Math.ceil(vals.length / 6);
-              return vals.map(function (v, i) { return i % step === 0 ? sizeLabel(v) : ""; });
-            } },
-          { label: metric === "busbw" ? "busbw (GB/s)" : "time (µs)", size: 70 },
+          // Ticks at the sweep's sizes. uPlot's own log2 filter keeps one tick per doubling
+          // that fits and nulls the rest; these splits are already chosen, so keep them all.
+          { splits: function () { return built.data[0]; }, filter: function (u, splits) { return splits; },
+            values: sparseSizeLabels, label: "message size per rank" },
+          { label: metric === "busbw" ? "busbw (GB/s)" : "time (µs)", size: 64, filter: logTicks,
+            grid: { filter: logTicks }, ticks: { filter: logTicks },
+            values: function (u, splits) { return splits.map(numberLabel); } },
         ],
       }, built.data, el);
     });
@@ -72,6 +119,11 @@
     var payload = JSON.parse(payloadEl.textContent);
     draw(container, payload);
     document.body.addEventListener("htmx:wsAfterMessage", function () { draw(container, payload); });
+    var resizing = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizing);
+      resizing = setTimeout(function () { draw(container, payload); }, 150);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", init);
