@@ -1,8 +1,35 @@
+"""Admin for lessons, steps and learners' records.
+
+The lesson files (lessons/content/*.yaml) are the source of truth. An edit here takes effect
+at once and passes the same validator as a file, but it lives only in this database:
+``loadlessons`` leaves a lesson alone while its file is unchanged, and rewrites the whole
+lesson — its fields and every step in the file — from the file the next time the file
+changes. Put lasting edits in the file.
+"""
 from django import forms
 from django.contrib import admin
 
-from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
-from lessons.validate import validate_step
+from lessons.models import ChecklistTick, Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
+from lessons.validate import lesson_sources, validate_lesson_fields, validate_step
+
+FILES_WIN = ("The lesson files in lessons/content/ are the source of truth. An edit saved here is "
+             "validated like a file and shows at once, but the next time this lesson's file changes, "
+             "loadlessons rewrites the lesson and all the steps in its file from the file, and this "
+             "edit is gone. Make lasting changes in the file.")
+
+
+class LessonAdminForm(forms.ModelForm):
+    class Meta:
+        model = Lesson
+        fields = "__all__"
+
+    def clean(self):
+        """The lesson's own fields pass the same validator as a lesson file."""
+        data = super().clean()
+        errors = validate_lesson_fields(data, set(Lesson.objects.values_list("slug", flat=True)) | {data.get("slug")})
+        if errors:
+            raise forms.ValidationError(errors)
+        return data
 
 
 class StepAdminForm(forms.ModelForm):
@@ -16,8 +43,8 @@ class StepAdminForm(forms.ModelForm):
         lesson = data.get("lesson")
         if lesson and isinstance(data.get("config"), dict):
             step = {**data["config"], "id": data.get("key"), "type": data.get("kind")}
-            sources = {s.get("url") for s in lesson.sources}
-            errors = validate_step(f"{lesson.slug}/{data.get('key')}", step, sources,
+            errors = validate_step(f"{lesson.slug}/{data.get('key')}", step,
+                                   lesson_sources({"sources": lesson.sources}),
                                    set(Lesson.objects.values_list("slug", flat=True)))
             if errors:
                 raise forms.ValidationError(errors)
@@ -33,7 +60,10 @@ class StepInline(admin.StackedInline):
 
 @admin.register(Lesson)
 class LessonAdmin(admin.ModelAdmin):
+    form = LessonAdminForm
     list_display = ("order", "title", "slug")
+    fieldsets = [(None, {"description": FILES_WIN,
+                         "fields": ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources")})]
     inlines = [StepInline]
 
 
@@ -42,6 +72,8 @@ class StepAdmin(admin.ModelAdmin):
     form = StepAdminForm
     list_display = ("__str__", "kind", "title", "retired")
     list_filter = ("lesson", "kind", "retired")
+    fieldsets = [(None, {"description": FILES_WIN, "fields": ("lesson", "key", "order", "kind", "title", "config",
+                                                              "retired")})]
 
 
 class RecordAdmin(admin.ModelAdmin):
@@ -55,7 +87,7 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 for model, extra in ((Guess, ("attempt", "answer", "correct")), (Reveal, ()), (RecallRating, ("rating",)),
-                     (TeachBack, ())):
+                     (TeachBack, ()), (ChecklistTick, ("checked",))):
     admin.site.register(model, type(f"{model.__name__}Admin", (RecordAdmin,),
                                     {"list_display": RecordAdmin.list_display + extra}))
 admin.site.register(Progress, list_display=("learner", "lesson", "current_step", "finished_at"))

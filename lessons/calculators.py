@@ -13,11 +13,11 @@ from lessons.figures import format_value
 from tpworkers import costmodel
 from tpworkers.gpus import get_gpu, sized_gpus
 from tpworkers.links import LINKS, get_link
-from tpworkers.modelshapes import get_model, list_models
+from tpworkers.modelshapes import catalog_source, get_model, list_models
 
 DTYPES = [("bf16", "bf16"), ("fp16", "fp16"), ("fp8", "fp8"), ("fp32", "fp32")]
 MODELS = [(name, name) for name in list_models()]
-COMPARED_LINKS = ("nvlink4", "nvlink3", "pcie5", "pcie4")
+COMPARED_LINKS = ("nvlink4", "nvlink4-bridge", "nvlink3", "pcie5", "pcie4")
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Row:
     value: str
     provenance: str = "modelled"
     bad: bool = False
+    source: str = ""  # where a catalog figure comes from
 
 
 class ShardForm(forms.Form):
@@ -44,15 +45,16 @@ class ShardForm(forms.Form):
     def result(d) -> list[Row]:
         columns, out_bytes = costmodel.column_parallel_shard(d["hidden"], d["tp"], d["tokens"], d["dtype"])
         size = costmodel.allreduce_bytes(d["hidden"], d["tokens"], d["dtype"])
-        return [Row("output columns per GPU (column-parallel)", format_value(columns, "")),
-                Row("column-parallel output per GPU", format_value(out_bytes, "KiB")),
+        return [Row("output columns per GPU of a hidden-wide column-parallel layer (such as Q)",
+                    format_value(columns, "")),
+                Row("that layer's output per GPU", format_value(out_bytes, "KiB")),
                 Row("bytes per all-reduce (after the row-parallel layer)", format_value(size, "KiB"))]
 
 
 class MemoryFitForm(forms.Form):
     model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
     dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="weight dtype")
-    gpu = forms.ChoiceField(choices=[(g.key, g.key) for g in sized_gpus()], initial="H100")
+    gpu = forms.ChoiceField(choices=[(g.key, g.key) for g in sized_gpus()], initial="H100", label="GPU")
     tp = forms.IntegerField(min_value=1, max_value=64, initial=1, label="TP size")
     context = forms.IntegerField(min_value=1, max_value=1 << 20, initial=8192, label="context tokens")
     batch = forms.IntegerField(min_value=1, max_value=4096, initial=8, label="sequences in flight")
@@ -66,13 +68,15 @@ class MemoryFitForm(forms.Form):
 
     @staticmethod
     def result(d) -> list[Row]:
-        fit = costmodel.memory_fit(get_model(d["model"]), d["dtype"], get_gpu(d["gpu"]).memory_bytes,
+        gpu = get_gpu(d["gpu"])
+        fit = costmodel.memory_fit(get_model(d["model"]), d["dtype"], gpu.memory_bytes,
                                    d["context"], d["batch"], tp=d["tp"])
+        overhead = format_value(costmodel.DEFAULT_OVERHEAD_FRACTION, "%")
         return [Row("weights per GPU", format_value(fit.weights, "GB")),
                 Row("KV cache per GPU", format_value(fit.kv, "GB")),
-                Row("overhead (10% of the GPU)", format_value(fit.overhead, "GB")),
+                Row(f"overhead ({overhead} of the GPU's memory)", format_value(fit.overhead, "GB")),
                 Row("total per GPU", format_value(fit.total, "GB")),
-                Row(f"{d['gpu']} memory", format_value(fit.gpu_mem, "GB"), "reported"),
+                Row(f"{d['gpu']} memory", format_value(fit.gpu_mem, "GB"), source=f"GPU catalog: {gpu.source}"),
                 Row("fits?", "yes" if fit.fits else f"no — short by {format_value(-fit.headroom, 'GB')}",
                     bad=not fit.fits)]
 
@@ -86,7 +90,7 @@ class ValidTPForm(forms.Form):
         shape = get_model(d["model"])
         rows = [Row("heads / KV heads / FFN",
                     f"{shape.num_attention_heads} / {shape.num_key_value_heads} / {shape.intermediate_size:,}",
-                    "reported")]
+                    source=f"model catalog, from {catalog_source(d['model'])}")]
         for tp in range(1, d["max_tp"] + 1):
             errors = costmodel.tp_constraint_errors(shape, tp)
             rows.append(Row(f"TP={tp}", "; ".join(errors) if errors else "valid", bad=bool(errors)))
@@ -104,7 +108,7 @@ class CommPerTokenForm(forms.Form):
         shape = get_model(d["model"])
         size = costmodel.allreduce_bytes(shape.hidden_size, d["tokens"], d["dtype"])
         rows = [Row("all-reduces per generated token", format_value(costmodel.allreduces_per_token(shape), "")),
-                Row("bytes per all-reduce", format_value(size, "KiB"))]
+                Row("bytes per all-reduce", f"{format_value(size, 'KiB')} ({format_value(size, 'kB')})")]
         for key in COMPARED_LINKS:
             estimate = costmodel.decode_comm_per_token(shape, d["tp"], d["tokens"], d["dtype"], get_link(key))
             rows.append(Row(f"communication per token on {LINKS[key].name}",

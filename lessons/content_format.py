@@ -3,7 +3,7 @@
 ``{{ calc: EXPR | UNIT }}``   a figure computed by the cost model at render time;
 ``{{ fact: FIGURE | SOURCE }}`` a published figure, shown with its source;
 ``{{ given: FIGURE }}``        an input the lesson chooses (a message size to try, a context);
-``[[term]]`` / ``[[term|shown words]]``  a glossary term, defined on hover;
+``[[term]]`` / ``[[term|shown words]]``  a glossary term, defined on hover and on focus;
 ``[text](lesson:slug)``          a link to another lesson.
 """
 from __future__ import annotations
@@ -64,15 +64,18 @@ def render_figure(match: re.Match) -> str:
                 f'{escape(expression)}">{escape(text)}</span>')
     if kind == "fact":
         figure, _, source = body.partition("|")
-        return (f'<span class="fig reported" title="{escape(source.strip())}">{escape(figure.strip())}</span>'
+        return (f'<span class="fig cited" title="{escape(source.strip())}">{escape(figure.strip())}</span>'
                 f' <small class="cite">({escape(source.strip())})</small>')
     return escape(body)
 
 
 def render_term(match: re.Match) -> str:
+    """A glossary term the keyboard can reach: its definition shows on hover and on focus
+    (a tap focuses it on touch screens), and a screen reader reads it after the term."""
     term, shown = match.group(1).strip(), (match.group(2) or match.group(1)).strip()
     definition = glossary().get(term.lower(), "")
-    return f'<abbr class="term" title="{escape(definition)}" tabindex="0">{escape(shown)}</abbr>'
+    return (f'<span class="term" tabindex="0">{escape(shown)}'
+            f'<span class="term-def" role="tooltip">{escape(definition)}</span></span>')
 
 
 def render(text: str, inline: bool = False) -> str:

@@ -40,15 +40,25 @@ FUNCTIONS = {
     "gpu_memory": lambda gpu: get_gpu(gpu).memory_bytes,
     "hbm_bandwidth": lambda gpu: get_gpu(gpu).hbm_Bps,
     "memory_per_gpu": lambda *a, **k: _fit(*a, **k).total,
+    "weights_per_gpu": lambda *a, **k: _fit(*a, **k).weights,
+    "kv_per_gpu": lambda *a, **k: _fit(*a, **k).kv,
+    "overhead_per_gpu": lambda *a, **k: _fit(*a, **k).overhead,
+    "overhead_fraction": lambda: costmodel.DEFAULT_OVERHEAD_FRACTION,
     "fits": lambda *a, **k: _fit(*a, **k).fits,
     "valid_tp_sizes": lambda model, max_tp=8: costmodel.valid_tp_sizes(get_model(model), max_tp),
     "column_shard_columns": lambda hidden, tp: costmodel.column_parallel_shard(hidden, tp, 1, "fp16")[0],
     "column_shard_bytes": lambda hidden, tp, tokens, dtype:
         costmodel.column_parallel_shard(hidden, tp, tokens, dtype)[1],
     "shard_shape": lambda model, tp, weight: costmodel.shard_shapes(get_model(model), tp)[weight],
+    "link_name": lambda link: get_link(link).name,
     "link_bandwidth": lambda link: get_link(link).bandwidth_Bps,
+    "link_alpha": lambda link: get_link(link).alpha_s,
     "allreduce_time": lambda size, n, link: costmodel.link_allreduce_time_s(size, n, get_link(link)),
+    # the latency term alone, 2(n-1)·alpha: the ring model's time for an empty message
+    "allreduce_latency": lambda n, link: costmodel.link_allreduce_time_s(0, n, get_link(link)),
     "comm_per_token": lambda *a, **k: _comm(*a, **k).seconds_per_token,
+    # the part of comm_per_token that is the assumed latency: the same all-reduces, empty
+    "latency_per_token": lambda model, tp, link: _comm(model, tp, 0, "bf16", link).seconds_per_token,
     "bus_factor": costmodel.bus_factor,
     "dtype_bytes": costmodel.dtype_bytes,
 }

@@ -2,9 +2,13 @@
 collective sweep by default), the one measured number the learner predicts, and the learner's
 latest run that measured it.
 
-Each experiment names what is predicted: a sweep, the time of the ``at_size`` message; a
-sharded layer, the share of the ``at_tp`` forward spent in communication. The form is the run
-form of tpworkers.forms.FORMS, so a preset the lab page would refuse never reaches a learner.
+Each experiment names what is predicted: a sweep, the time of the ``at_size`` message (or,
+with ``versus: <another lab step>``, how many times longer it takes than in that step's run,
+e.g. the same pair with P2P off against P2P on); a sharded layer, the share of the ``at_tp``
+forward spent in communication. The form is the run form of tpworkers.forms.FORMS, so a
+preset the lab page would refuse never reaches a learner. A run counts for a step only when
+it ran what the prediction is about: the same collective, dtype and ranks, the same GPUs and
+P2P setting, and a sweep that includes the predicted size.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from tpworkers.sizes import parse_size
 from tpworkers.tp_layers import KINDS
 
 DEFAULT_EXPERIMENT = "collective_sweep"
-COMPARED_LINKS = ("nvlink4", "pcie4")
+COMPARED_LINKS = ("nvlink4", "nvlink4-bridge", "pcie5", "pcie4")
+DEVICE_DEFAULTS = {"gpus": [], "p2p": True}  # what a run stored before it recorded its devices
 
 
 @dataclass
@@ -27,6 +32,13 @@ class LabResult:
     run: ExperimentRun
     value: float | None  # the predicted quantity as measured; None while the run is active
     rows: list[dict] = field(default_factory=list)  # the measured rows a step sets beside it
+    baseline: "LabResult | None" = None  # the run a ``versus`` step is compared with
+    time_us: float | None = None  # a ``versus`` step's own time at the predicted size
+
+    @property
+    def on_cpu(self) -> bool:
+        """Ran with gloo on CPU, where NCCL settings such as P2P do not apply."""
+        return self.run.device_group.startswith("gloo")
 
 
 class Lab:
@@ -37,8 +49,9 @@ class Lab:
     target_field = ""  # the step field naming the row that is predicted
     matched: tuple[str, ...] = ()  # run parameters that must equal the preset's
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, baseline: "Lab | None" = None):
         self.config = config
+        self.baseline = baseline
 
     @property
     def fields(self) -> dict:
@@ -65,16 +78,27 @@ class Lab:
             return [f"missing {self.target_field!r}"]
         return self.target_errors(form.run_params())
 
+    def matches(self, params: dict) -> bool:
+        """Did a run with these parameters measure what this step predicts?"""
+        wanted = self.params()
+        return all(params.get(k, DEVICE_DEFAULTS.get(k)) == wanted[k] for k in self.matched) and self.covers(params)
+
     def latest_result(self, learner) -> LabResult | None:
         """The learner's newest run of this preset that covers the predicted row."""
-        wanted = self.params()
         runs = ExperimentRun.objects.filter(owner=learner, experiment=self.experiment).order_by("-created_at")
         for run in runs[:50]:
-            if all(run.params.get(k) == wanted[k] for k in self.matched) and self.covers(run.params):
+            if self.matches(run.params):
                 rows = [m.data for m in run.measurements.all()]
                 value = self.measured(rows) if run.status == ExperimentRun.Status.DONE else None
                 return LabResult(run, value, self.shown_rows(rows))
         return None
+
+    def where(self) -> str:
+        """Which devices the run uses, as the run form will send it."""
+        params = self.params()
+        gpus = (f"on GPUs {', '.join(map(str, params['gpus']))}" if params["gpus"]
+                else "on the node's first GPUs, or on CPU with gloo where it has none")
+        return gpus + ("" if params["p2p"] else ", NCCL P2P off (NCCL_P2P_DISABLE=1)")
 
     def modelled_times(self) -> list[tuple[str, str]]:
         """What the cost model predicts for the predicted row's all-reduce, per catalog link
@@ -101,10 +125,15 @@ class Lab:
 
 
 class SweepLab(Lab):
-    """Predict the time of one message size of a collective sweep, in µs."""
+    """Predict the time of one message size of a collective sweep, in µs; or, with ``versus``,
+    how many times longer it takes than in the other step's run (its time ÷ theirs)."""
 
-    experiment, unit, target_field = "collective_sweep", "us", "at_size"
-    matched = ("op", "dtype", "nproc")
+    experiment, target_field = "collective_sweep", "at_size"
+    matched = ("op", "dtype", "nproc", "gpus", "p2p")
+
+    @property
+    def unit(self) -> str:
+        return "x" if self.config.get("versus") else "us"
 
     @property
     def target(self) -> int:
@@ -114,7 +143,7 @@ class SweepLab(Lab):
         f = self.fields
         return (f"{f['op']} on {f['nproc']} ranks, {f['dtype']}, message sizes {f['min_size']} to "
                 f"{f['max_size']} (×{f['factor']} a step), {f['warmup']} warm-up and {f['iters']} "
-                "timed iterations per size.")
+                f"timed iterations per size; {self.where()}.")
 
     def target_errors(self, params: dict) -> list[str]:
         try:
@@ -129,6 +158,29 @@ class SweepLab(Lab):
 
     def measured(self, rows: list[dict]) -> float | None:
         return next((row["time_us"] for row in rows if row.get("size_bytes") == self.target), None)
+
+    def latest_result(self, learner) -> LabResult | None:
+        result = super().latest_result(learner)
+        if result is None or not self.config.get("versus"):
+            return result
+        result.value = None  # a ratio to the baseline's run, once both are done
+        if self.baseline is None:
+            return result
+        own_rows = [m.data for m in result.run.measurements.all()]
+        base = result.baseline = self.baseline.latest_result(learner)
+        if base and base.value and result.run.status == ExperimentRun.Status.DONE:
+            mine = result.time_us = self.measured(own_rows)
+            result.value = mine / base.value if mine is not None else None
+            result.rows = self.paired_rows([m.data for m in base.run.measurements.all()], own_rows)
+        return result
+
+    @staticmethod
+    def paired_rows(baseline_rows: list[dict], rows: list[dict]) -> list[dict]:
+        """Each size both runs measured: the baseline's time, this run's, and their ratio."""
+        base = {r["size_bytes"]: r["time_us"] for r in baseline_rows if "size_bytes" in r}
+        return [{"size_bytes": r["size_bytes"], "baseline_us": base[r["size_bytes"]], "time_us": r["time_us"],
+                 "ratio": r["time_us"] / base[r["size_bytes"]] if base[r["size_bytes"]] else None}
+                for r in rows if r.get("size_bytes") in base]
 
     def message(self) -> tuple[float, int]:
         return self.target, int(self.fields["nproc"])
@@ -150,7 +202,7 @@ class LayerLab(Lab):
         sizes = ", ".join(f"TP={tp}" for tp in f["tp_sizes"])
         return (f"the real sharded {KINDS[self.kind]} (hidden size {f['hidden']}, FFN {f['ffn']}), "
                 f"{f['seq']} tokens per forward in {f['dtype']}, at {sizes}: {f['warmup']} warm-up and "
-                f"{f['iters']} timed forwards each, split into compute and communication.")
+                f"{f['iters']} timed forwards each, split into compute and communication; {self.where()}.")
 
     def target_errors(self, params: dict) -> list[str]:
         errors = [] if self.config["at_tp"] in params["tp_sizes"] else [
@@ -180,9 +232,36 @@ class LayerLab(Lab):
 LABS = {lab.experiment: lab for lab in (SweepLab, LayerLab)}
 
 
-def lab_for(config: dict) -> Lab:
-    """The lab of a step's config; ValueError for an experiment no lab step can run."""
+def lab_for(config: dict, baseline_config: dict | None = None) -> Lab:
+    """The lab of a step's config (and of the step it is compared with, for ``versus``);
+    ValueError for an experiment no lab step can run."""
     experiment = config.get("experiment", DEFAULT_EXPERIMENT)
     if experiment not in LABS:
         raise ValueError(f"unknown lab experiment {experiment!r} (known: {', '.join(LABS)})")
-    return LABS[experiment](config)
+    return LABS[experiment](config, lab_for(baseline_config) if baseline_config else None)
+
+
+def versus_errors(steps: list[dict]) -> list[str]:
+    """A ``versus`` must name another sweep lab of the lesson that measures the same size of
+    the same collective, and which is not itself compared with a third."""
+    labs = {step.get("id"): step for step in steps if step.get("type") == "lab"}
+    errors = []
+    for key, step in labs.items():
+        other_key = step.get("versus")
+        if not other_key:
+            continue
+        other = labs.get(other_key)
+        where = f"{key}: versus {other_key!r}"
+        if other is None or other_key == key:
+            errors.append(f"{where} is not another lab step of this lesson")
+        elif {step.get("experiment", DEFAULT_EXPERIMENT), other.get("experiment", DEFAULT_EXPERIMENT)} != {
+                "collective_sweep"}:
+            errors.append(f"{where}: only collective sweeps can be compared")
+        elif other.get("versus"):
+            errors.append(f"{where} is itself compared with another step")
+        elif not (lab_for(step).errors() or lab_for(other).errors()):
+            mine, theirs = lab_for(step), lab_for(other)
+            if mine.target not in theirs.params()["sizes"] or any(
+                    mine.params()[k] != theirs.params()[k] for k in ("op", "dtype", "nproc")):
+                errors.append(f"{where} does not measure the same collective at the predicted size")
+    return errors

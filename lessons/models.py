@@ -104,20 +104,28 @@ class TeachBack(LearnerRecord):
     """The learner's own explanation, saved before they see the model answer."""
 
     text = models.TextField()
-    checked = models.JSONField(default=list, help_text="indexes of checklist items the learner ticked")
+    checked = models.JSONField(default=list, help_text="indexes of checklist items the learner ticked (latest)")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(LearnerRecord.Meta):
         constraints = [models.UniqueConstraint(fields=["learner", "step"], name="one_teachback_per_step")]
 
 
+class ChecklistTick(LearnerRecord):
+    """Every save of a teach-back checklist, with its time: the history behind TeachBack.checked."""
+
+    checked = models.JSONField(default=list, help_text="indexes of checklist items ticked in this save")
+
+
 class Progress(models.Model):
-    """Where a learner is in a lesson, so the lesson resumes there."""
+    """Where a learner is in a lesson, so the lesson resumes there, and when they finished it
+    (every step done: see lessons.state.done_keys)."""
 
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="+")
     current_step = models.ForeignKey(Step, on_delete=models.SET_NULL, null=True, related_name="+")
-    finished_at = models.DateTimeField(null=True, blank=True)
+    visited = models.JSONField(default=list, help_text="keys of the steps the learner has opened")
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="when every step was first done")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -6,7 +6,7 @@ import statistics
 from collections import Counter
 
 from lessons.figures import evaluate, format_number, in_unit
-from lessons.models import Guess, Step
+from lessons.models import Guess, Reveal, Step
 
 CLASS_MINIMUM = 5  # first guesses needed before the class's answers are shown
 
@@ -109,3 +109,15 @@ def class_summary(step: Step) -> dict | None:
 
 def has_guessed(learner, step: Step) -> bool:
     return Guess.objects.filter(learner=learner, step=step).exists()
+
+
+def why_closed(learner, step: Step) -> str | None:
+    """Why this step takes no more guesses, or None while it does. A prediction closes when its
+    answer is revealed (a guess made knowing the answer is no prediction); a lab takes one
+    prediction, the one its measurement is compared with."""
+    if step.kind == Step.Kind.LAB and has_guessed(learner, step):
+        return "Your prediction is already committed and kept for good: run the experiment to compare."
+    if step.kind == Step.Kind.PREDICT and Reveal.objects.filter(learner=learner, step=step).exists():
+        return ("The answer is already revealed, so this step takes no more guesses: "
+                "your first guess stays as it was.")
+    return None

@@ -1,5 +1,14 @@
-"""Everything a step page shows for one learner, gathered in one place for the views."""
+"""Everything a step page shows for one learner, gathered in one place for the views, and
+the learner's progress through a lesson.
+
+A step is done when the learner did what it asks: a prediction once its answer is revealed, a
+lab once its prediction is committed, a recall once rated, a teach-back once written, and a
+step that only shows something (reading, calculator, decision tree, cluster findings) once
+opened. A lesson is finished when every live step is done.
+"""
 from __future__ import annotations
+
+from django.utils import timezone
 
 from lessons import predictions
 from lessons.calculators import bound_form
@@ -9,6 +18,9 @@ from lessons.labs import lab_for
 from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
 
 
+SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER)
+
+
 def done_keys(learner, lesson: Lesson) -> set[str]:
     steps = lesson.live_steps()
     done = set()
@@ -16,7 +28,15 @@ def done_keys(learner, lesson: Lesson) -> set[str]:
         done |= set(model.objects.filter(learner=learner, step__in=steps).values_list("step__key", flat=True))
     done |= set(Guess.objects.filter(learner=learner, step__in=steps, step__kind=Step.Kind.LAB)
                 .values_list("step__key", flat=True))
+    progress = Progress.objects.filter(learner=learner, lesson=lesson).first()
+    visited = set(progress.visited) if progress else set()
+    done |= set(steps.filter(kind__in=SHOWN_ONLY, key__in=visited).values_list("key", flat=True))
     return done
+
+
+def lesson_progress(learner, lesson: Lesson) -> tuple[int, int]:
+    """(steps done, live steps) of a lesson, for the course page."""
+    return len(done_keys(learner, lesson)), lesson.live_steps().count()
 
 
 def lesson_terms(lesson: Lesson, steps: list[Step]) -> list[tuple[str, str]]:
@@ -26,13 +46,21 @@ def lesson_terms(lesson: Lesson, steps: list[Step]) -> list[tuple[str, str]]:
 
 
 def remember_position(learner, step: Step) -> None:
+    """The learner opened ``step``: resume here next time, and count it as opened."""
     progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
     progress.current_step = step
-    if step == step.lesson.live_steps().last() and progress.finished_at is None:
-        from django.utils import timezone
-
-        progress.finished_at = timezone.now()
+    if step.key not in progress.visited:
+        progress.visited = [*progress.visited, step.key]
     progress.save()
+    note_finished(learner, step.lesson)
+
+
+def note_finished(learner, lesson: Lesson) -> None:
+    """Stamp the lesson finished the first time every live step is done."""
+    progress = Progress.objects.filter(learner=learner, lesson=lesson, finished_at__isnull=True).first()
+    if progress and done_keys(learner, lesson) >= set(lesson.live_steps().values_list("key", flat=True)):
+        progress.finished_at = timezone.now()
+        progress.save(update_fields=["finished_at", "updated_at"])
 
 
 def step_context(learner, step: Step, query) -> dict:
@@ -70,18 +98,26 @@ def _predict(learner, step, query) -> dict:
     return context
 
 
+def versus_step(step: Step) -> Step | None:
+    """The lab step a ``versus`` lab is compared with (None for a plain lab)."""
+    key = step.config.get("versus")
+    return step.lesson.live_steps().filter(key=key, kind=Step.Kind.LAB).first() if key else None
+
+
 def _lab(learner, step, query) -> dict:
-    lab = lab_for(step.config)
+    baseline = versus_step(step)
+    lab = lab_for(step.config, baseline.config if baseline else None)
     guesses = list(Guess.objects.filter(learner=learner, step=step).order_by("attempt"))
     for guess in guesses:
         guess.text = predictions.describe(step, guess.answer)
-    context = {"guesses": guesses, "first_guess": guesses[0] if guesses else None, "lab": lab,
+    first = guesses[0] if guesses else None  # the prediction, kept for good: the one compared
+    context = {"guesses": guesses, "first_guess": first, "lab": lab, "baseline_step": baseline,
                "unit_label": predictions.unit_label(step), "result": lab.latest_result(learner)}
-    result, latest = context["result"], guesses[-1] if guesses else None
+    result = context["result"]
     if result and result.value is not None:
-        context["modelled"] = lab.modelled_times()
-        if latest and latest.answer:
-            context["ratio"] = result.value / latest.answer
+        context["modelled"] = [] if baseline else lab.modelled_times()
+        if first and first.answer:
+            context["ratio"] = result.value / first.answer
     return context
 
 

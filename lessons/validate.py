@@ -6,8 +6,9 @@ choices, a decision tree with a dangling branch, a lab preset its experiment's r
 refuse or a predicted row it does not measure), a dead link (unknown lesson, internal URL that
 does not resolve, outside URL not listed in the lesson's sources), a glossary term without a
 definition, a figure expression the cost model cannot evaluate, a ``checks`` claim the cost
-model disagrees with, and a hand-typed figure: a number with a unit written straight into
-prose instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``.
+model disagrees with, and a hand-typed figure (lessons.handtyped): a number with a unit, a
+multiplier, a count the cost model knows, or the same in words, written straight into prose
+instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``.
 """
 from __future__ import annotations
 
@@ -19,11 +20,9 @@ from django.urls import Resolver404, resolve
 from lessons.calculators import CALCULATORS
 from lessons.content_format import FIGURE_RE, TERM_RE, glossary, split_calc
 from lessons.figures import UNITS, FigureError, evaluate, format_value
-from lessons.labs import lab_for
+from lessons.handtyped import CODE_RE, hand_typed_figures
+from lessons.labs import lab_for, versus_errors
 
-_UNIT = r"(?:[kKMGT]i?B(?:/s)?|Gb/s|bytes?|µs|us|ms|ns|seconds?|GHz|%)"
-BARE_FIGURE_RE = re.compile(rf"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s?{_UNIT}(?![\w/])|\s+B\b)")
-CODE_RE = re.compile(r"```.*?```|`[^`]*`", re.S)
 LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 COMMON_PROSE = ("title", "body")
@@ -38,22 +37,15 @@ REQUIRED = {
     "decision": ("prompt", "start", "nodes"), "lab": ("prompt", "why", "preset"),
     "cluster": ("prompt",),
 }
-LESSON_REQUIRED = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources", "steps")
+LESSON_FIELDS = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources")
 PREDICT_KINDS = ("single", "multiple", "numeric", "ordering")
-
-
-def bare_figures(text: str) -> list[str]:
-    """Numbers with units typed straight into prose (code spans and figure forms are exempt)."""
-    text = CODE_RE.sub(" ", FIGURE_RE.sub(" ", text or ""))
-    text = re.sub(r"\]\([^)]*\)", "]", text)
-    return [m.group(0).strip() for m in BARE_FIGURE_RE.finditer(text)]
 
 
 def check_prose(where: str, text, sources: set[str], known_slugs: set[str]) -> list[str]:
     if not isinstance(text, str):
         return [f"{where}: expected text, got {type(text).__name__}"]
     errors = [f"{where}: hand-typed figure {f!r}: write it as {{{{ calc: ... }}}}, "
-              f"{{{{ fact: ... | source }}}} or {{{{ given: ... }}}}" for f in bare_figures(text)]
+              f"{{{{ fact: ... | source }}}} or {{{{ given: ... }}}}" for f in hand_typed_figures(text)]
     for match in FIGURE_RE.finditer(text):
         kind, body = match.groups()
         if kind == "calc":
@@ -86,23 +78,39 @@ def dead_link(url: str, sources: set[str], known_slugs: set[str]) -> str | None:
     return f"link {url!r} is neither a lesson, a page of this site, nor one of the lesson's sources"
 
 
-def validate_lesson(data: dict, known_slugs: set[str]) -> list[str]:
+def lesson_sources(data: dict) -> set[str]:
+    return {source.get("url") for source in data.get("sources") or [] if isinstance(source, dict)}
+
+
+def validate_lesson_fields(data: dict, known_slugs: set[str]) -> list[str]:
+    """The lesson's own fields — title, goal, analogy, infra bridge, sources — as a lesson file
+    and the admin's lesson form both check them."""
     name = data.get("slug", "?")
-    errors = [f"{name}: missing {field!r}" for field in LESSON_REQUIRED if not data.get(field)]
+    errors = [f"{name}: missing {field!r}" for field in LESSON_FIELDS if not data.get(field)]
     if errors:
         return errors
-    sources = set()
+    if not isinstance(data["sources"], list):
+        return [f"{name}: sources must be a list of {{title, url}}"]
     for i, source in enumerate(data["sources"]):
-        url = urlparse(str(source.get("url", "")))
-        if not source.get("title") or url.scheme != "https" or not url.netloc:
+        url = urlparse(str(source.get("url", ""))) if isinstance(source, dict) else None
+        if not url or not source.get("title") or url.scheme != "https" or not url.netloc:
             errors.append(f"{name}: source {i + 1} needs a title and an https url")
-        sources.add(source.get("url"))
     for field in ("title", "goal", "analogy", "infra_bridge"):
-        errors += check_prose(f"{name}.{field}", data[field], sources, known_slugs)
+        errors += check_prose(f"{name}.{field}", data[field], lesson_sources(data), known_slugs)
+    return errors
+
+
+def validate_lesson(data: dict, known_slugs: set[str]) -> list[str]:
+    name = data.get("slug", "?")
+    errors = validate_lesson_fields(data, known_slugs)
+    if not data.get("steps"):
+        return errors + [f"{name}: missing 'steps'"]
+    sources = lesson_sources(data)
     keys = [step.get("id") for step in data["steps"]]
     errors += [f"{name}: step id {k!r} is used twice" for k in set(keys) if keys.count(k) > 1]
     for step in data["steps"]:
         errors += validate_step(f"{name}/{step.get('id', '?')}", step, sources, known_slugs)
+    errors += [f"{name}/{e}" for e in versus_errors(data["steps"])]
     return errors
 
 
@@ -152,8 +160,9 @@ def _check_predict(step: dict) -> list[str]:
             f"numeric answer {answer!r} is not a number"]
         if step.get("unit") not in UNITS:
             errors.append(f"numeric prediction needs a unit from {', '.join(UNITS)}")
-        if not 0 < float(step.get("tolerance", 0)) <= 1:
-            errors.append("numeric prediction needs a relative tolerance in (0, 1]")
+        tolerance = step.get("tolerance")
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1:
+            errors.append("numeric prediction needs a relative tolerance in [0, 1] (0: exact, for a count)")
         return errors
     options = step.get("items" if kind == "ordering" else "choices", [])
     keys = [o.get("key") for o in options]

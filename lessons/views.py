@@ -4,8 +4,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from lessons import predictions
-from lessons.models import Lesson, Progress, RecallRating, Reveal, Step, TeachBack
-from lessons.state import remember_position, step_context
+from lessons.models import ChecklistTick, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
+from lessons.state import lesson_progress, note_finished, remember_position, step_context
 
 PAGE = "lessons/step.html"
 
@@ -30,6 +30,7 @@ def _respond(request, step: Step, status: int = 200, **extra):
 
 def _after_post(request, step: Step):
     """htmx swaps the step in place; a plain form follows the redirect back to the step."""
+    note_finished(request.user, step.lesson)
     if request.htmx:
         return _respond(request, step)
     return redirect("lesson_step", slug=step.lesson.slug, key=step.key)
@@ -41,6 +42,7 @@ def lesson_list(request):
     progress = {p.lesson_id: p for p in Progress.objects.filter(learner=request.user)}
     for lesson in lessons:
         lesson.progress = progress.get(lesson.id)
+        lesson.steps_done, lesson.steps_total = lesson_progress(request.user, lesson)
     return render(request, "lessons/index.html", {"lessons": lessons})
 
 
@@ -69,6 +71,9 @@ def guess(request, slug: str, key: str):
     step = _get_step(slug, key)
     if step.kind not in (Step.Kind.PREDICT, Step.Kind.LAB):
         raise Http404("This step takes no guess")
+    refusal = predictions.why_closed(request.user, step)
+    if refusal:
+        return _respond(request, step, status=409, error=refusal)
     try:
         answer = predictions.read_guess(step, request.POST)
     except predictions.GuessError as exc:
@@ -120,4 +125,5 @@ def teachback_check(request, slug: str, key: str):
     items = range(len(step.config["checklist"]))
     record.checked = [i for i in items if str(i) in request.POST.getlist("item")]
     record.save(update_fields=["checked", "updated_at"])
+    ChecklistTick.objects.create(learner=request.user, step=step, checked=record.checked)
     return _after_post(request, step)

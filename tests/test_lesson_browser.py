@@ -35,6 +35,15 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
     assert "not quite" in page.inner_text("#step")
     shot(page, "lesson-reveal")
 
+    page.goto(f"{live_lab.url}/lessons/what-tp-splits/column-row/")
+    definition = page.locator(".term-def").first
+    assert definition.bounding_box()["width"] <= 1  # hidden until asked for
+    page.keyboard.press("Tab")
+    while not page.evaluate("document.activeElement.classList.contains('term')"):
+        page.keyboard.press("Tab")  # the keyboard reaches the first glossary term
+    assert definition.bounding_box()["width"] > 100 and definition.is_visible()
+    shot(page, "lesson-glossary-focus")
+
     page.goto(f"{live_lab.url}/lessons/what-tp-splits/recall-col-row/")
     page.click("text=Show the answer")
     page.click("button.rating.good")
@@ -52,7 +61,7 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
     page.wait_for_selector("text=A model answer")
     page.check("input[name=item][value='0']")
     page.click("text=Save my ticks")
-    page.wait_for_selector("text=1 of 4 ticked")
+    page.wait_for_selector("text=1 of 5 ticked")
     shot(page, "lesson-teachback")
 
     page.click("text=Next lesson: The all-reduce tax")

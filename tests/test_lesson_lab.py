@@ -106,3 +106,80 @@ def test_it_waits_for_the_run_to_finish_before_the_comparison(logged_in, learner
     page = logged_in.get(MLP_STEP).content.decode()
     assert f"Your run <a href=\"/lab/runs/{run.pk}/\">#{run.pk}</a> is running" in page
     assert "measured-value" not in page
+
+
+PAIR_STEP = "/lessons/the-wire/lab-pair/"
+P2P_OFF_STEP = "/lessons/the-wire/lab-pair-p2p-off/"
+PAIR_PRESET = {"op": "all_reduce", "min_size": "1M", "max_size": "64M", "factor": "4", "dtype": "float32",
+               "nproc": "2", "warmup": "2", "iters": "10"}
+
+
+def sweep_run(owner, times_us: dict[int, float], device_group="nccl on GPU 0,1", **overrides):
+    form = SweepForm({**SweepForm.defaults(), **PAIR_PRESET, **overrides})
+    assert form.is_valid(), form.errors
+    run = ExperimentRun.objects.create(owner=owner, experiment="collective_sweep", params=form.run_params(),
+                                       device_group=device_group)
+    for seq, (size, time_us) in enumerate(sorted(times_us.items())):
+        run.record(seq, {"size_bytes": size, "time_us": time_us})
+    run.finish("done")
+    return run
+
+
+def measured_value(page: str) -> str | None:
+    match = re.search(r'<td class="measured-value"><strong>([^<]*)</strong>', page)
+    return match.group(1) if match else None
+
+
+def test_it_measures_only_runs_on_the_gpus_and_p2p_setting_the_prediction_is_about(logged_in, learner):
+    logged_in.post(PAIR_STEP + "guess/", {"value": "1000"})
+    sweep_run(learner, {64 << 20: 500.0})
+    sweep_run(learner, {64 << 20: 9000.0}, gpus="2,3", p2p_shown="True")  # newer, another pair
+    sweep_run(learner, {64 << 20: 7000.0}, p2p="", p2p_shown="True")  # newer, P2P off
+    assert measured_value(logged_in.get(PAIR_STEP).content.decode()) == "500 µs"
+    sweep_run(learner, {1 << 20: 10.0}, max_size="16M")  # newest, but it does not sweep the predicted size
+    assert measured_value(logged_in.get(PAIR_STEP).content.decode()) == "500 µs"
+
+
+def test_it_compares_the_measurement_with_the_first_guess_it_kept(logged_in, learner):
+    from lessons.models import Step
+
+    logged_in.post(MLP_STEP + "guess/", {"value": "50"})
+    step = Step.objects.get(lesson__slug="tp-or-replicas", key="lab-mlp")
+    Guess.objects.create(learner=learner, step=step, attempt=2, answer=10, correct=None)  # a stray later guess
+    layer_run(learner, [mlp_row(1, 100.0, 0.0), mlp_row(2, 50.0, 30.0), mlp_row(4, 25.0, 75.0)])
+    page = logged_in.get(MLP_STEP).content.decode()
+    assert "1.5×" in page and "7.5×" not in page
+
+
+def test_it_takes_one_prediction_per_lab_step(logged_in, learner):
+    logged_in.post(PAIR_STEP + "guess/", {"value": "1000"})
+    response = logged_in.post(PAIR_STEP + "guess/", {"value": "5"})
+    assert response.status_code == 409 and "already committed" in response.content.decode()
+    assert list(Guess.objects.values_list("answer", flat=True)) == [1000]
+
+
+def test_it_predicts_the_p2p_off_ratio_and_sets_both_series_side_by_side(logged_in, learner):
+    page = logged_in.get(P2P_OFF_STEP).content.decode()
+    assert "NCCL P2P off (NCCL_P2P_DISABLE=1)" in page and "×" in page
+    logged_in.post(P2P_OFF_STEP + "guess/", {"value": "4"})
+    fields = run_button_fields(logged_in.get(P2P_OFF_STEP).content.decode())
+    assert fields["p2p"] == ["False"] and fields["next"] == [P2P_OFF_STEP]
+    off = sweep_run(learner, {16 << 20: 2000.0, 64 << 20: 8000.0}, p2p="", p2p_shown="True")
+    off.transport = "SHM/direct/direct"
+    off.save()
+    page = logged_in.get(P2P_OFF_STEP).content.decode()
+    assert measured_value(page) is None and "run <a" in page and "first, then come back" in page
+    sweep_run(learner, {16 << 20: 500.0, 64 << 20: 1000.0})  # P2P on: the baseline step's run
+    page = logged_in.get(P2P_OFF_STEP).content.decode()
+    assert measured_value(page) == "8 ×"  # 8000 µs ÷ 1000 µs
+    assert "2×" in page  # measured ÷ predicted
+    assert "4×" in page and "SHM/direct/direct" in page  # the 16 MiB row of both series, and the transport
+    assert "16 MiB" in page and "64 MiB" in page
+
+
+def test_it_says_when_both_series_ran_on_cpu_where_p2p_does_not_apply(logged_in, learner):
+    logged_in.post(P2P_OFF_STEP + "guess/", {"value": "1"})
+    sweep_run(learner, {64 << 20: 1000.0}, device_group="gloo on CPU, 2 ranks")
+    sweep_run(learner, {64 << 20: 1050.0}, device_group="gloo on CPU, 2 ranks", p2p="", p2p_shown="True")
+    page = logged_in.get(P2P_OFF_STEP).content.decode()
+    assert measured_value(page) == "1.05 ×" and "gloo on CPU, where NCCL and its P2P setting do not apply" in page

@@ -36,9 +36,17 @@ def test_it_keeps_the_first_guess_and_records_later_ones_as_new_attempts(logged_
 def test_it_shows_the_guess_beside_the_answer_and_why_after_the_reveal(logged_in):
     logged_in.post(URL + "guess/", {"choice": "requests"})
     page = logged_in.post(URL + "reveal/", follow=True).content.decode()
-    assert "Your first guess" in page and "A quarter of the incoming requests" in page
+    assert "Your first guess" in page and "Its share of the incoming requests" in page
     assert "A slice of every weight matrix" in page and "TP cuts the <em>weights</em>" in page
     assert "once at least five learners" in page
+
+
+def test_it_refuses_a_guess_after_the_reveal_and_keeps_the_first(logged_in, learner):
+    logged_in.post(URL + "guess/", {"choice": "requests"})
+    logged_in.post(URL + "reveal/")
+    response = logged_in.post(URL + "guess/", {"choice": "weights"})
+    assert response.status_code == 409 and "already revealed" in response.content.decode()
+    assert list(Guess.objects.filter(learner=learner).values_list("attempt", "answer")) == [(1, "requests")]
 
 
 def test_it_shows_how_the_class_guessed_once_five_learners_have(logged_in, learner, django_user_model):

@@ -1,11 +1,12 @@
 """Recall, teach-back, calculator and decision tree steps, through their views (lab and
 cluster steps: test_lesson_lab.py, test_lesson_cluster.py)."""
 import io
+import re
 
 import pytest
 from django.core.management import call_command
 
-from lessons.models import Progress, RecallRating, TeachBack
+from lessons.models import ChecklistTick, Progress, RecallRating, TeachBack
 
 
 @pytest.fixture
@@ -75,3 +76,69 @@ def test_it_links_the_last_step_to_the_next_lesson_and_swaps_steps_with_htmx(log
 
 def test_it_requires_a_login(client, db):
     assert client.get("/lessons/what-tp-splits/intro/")["Location"].startswith("/accounts/login/")
+
+
+def test_it_keeps_every_checklist_save_with_its_time(logged_in, learner):
+    url = "/lessons/what-tp-splits/teach/"
+    logged_in.post(url + "teachback/", {"text": "TP splits the weights of every layer across GPUs."})
+    logged_in.post(url + "checklist/", {"item": ["0", "1"]})
+    logged_in.post(url + "checklist/", {"item": ["1"]})
+    assert TeachBack.objects.get(learner=learner).checked == [1]
+    history = list(ChecklistTick.objects.filter(learner=learner).order_by("id"))
+    assert [tick.checked for tick in history] == [[0, 1], [1]] and all(tick.created_at for tick in history)
+
+
+def _do(client, step):
+    """Do what a step asks, through its views."""
+    url = f"/lessons/{step.lesson.slug}/{step.key}/"
+    client.get(url)
+    if step.kind == "predict":
+        positions = {f"pos_{item['key']}": str(i + 1) for i, item in enumerate(step.config.get("items", []))}
+        choices = [choice["key"] for choice in step.config.get("choices", [])][:1]
+        client.post(url + "guess/", {"value": "1", "choice": choices, **positions})
+        client.post(url + "reveal/")
+    elif step.kind == "lab":
+        client.post(url + "guess/", {"value": "10"})
+    elif step.kind == "recall":
+        client.post(url + "rate/", {"rating": "good"})
+    elif step.kind == "teachback":
+        client.post(url + "teachback/", {"text": "TP splits the weights of every layer across GPUs."})
+
+
+def test_it_finishes_a_lesson_when_every_step_is_done_not_when_the_last_is_opened(logged_in, learner):
+    from lessons.models import Lesson
+
+    lesson = Lesson.objects.get(slug="what-tp-splits")
+    steps = list(lesson.live_steps())
+    logged_in.get(f"/lessons/what-tp-splits/{steps[-1].key}/")  # the teach-back, opened, not written
+    assert Progress.objects.get(learner=learner).finished_at is None
+    assert f"0 of {len(steps)} steps done" in logged_in.get("/lessons/").content.decode()
+    logged_in.get("/lessons/what-tp-splits/intro/")  # a step that only shows something is done once opened
+    assert f"1 of {len(steps)} steps done" in logged_in.get("/lessons/").content.decode()
+    for step in steps[:-1]:
+        _do(logged_in, step)
+    assert Progress.objects.get(learner=learner).finished_at is None  # the teach-back is not written yet
+    _do(logged_in, steps[-1])
+    assert Progress.objects.get(learner=learner).finished_at is not None
+    index = logged_in.get("/lessons/").content.decode()
+    assert "finished" in index and f"{len(steps)} of {len(steps)} steps done" in index
+
+
+def test_it_labels_the_memory_calculator_by_where_each_figure_comes_from(logged_in):
+    from tpworkers.costmodel import DEFAULT_OVERHEAD_FRACTION
+
+    page = logged_in.get("/lessons/tp-or-replicas/fit-calculator/").content.decode()
+    assert '<label for="id_gpu">GPU:</label>' in page
+    assert f"overhead ({round(DEFAULT_OVERHEAD_FRACTION * 100):g}% of the GPU&#x27;s memory)" in page
+    gpu_row = re.search(r"<th>H100 memory</th>.*?</tr>", page, re.S).group(0)
+    assert "prov modelled" in gpu_row and "GPU catalog" in gpu_row and "reported" not in gpu_row
+    shards = logged_in.get("/lessons/what-tp-splits/shard-calculator/").content.decode()
+    assert "hidden-wide column-parallel layer (such as Q)" in shards
+
+
+def test_it_makes_glossary_terms_focusable_with_a_visible_definition(logged_in):
+    page = logged_in.get("/lessons/what-tp-splits/column-row/").content.decode()
+    term = re.search(r'<span class="term" tabindex="0">all-reduce<span class="term-def" role="tooltip">([^<]+)</span>',
+                     page)
+    assert term and "every GPU ends with the element-wise sum" in term.group(1)
+    assert '<section class="glossary">' in page  # the list in the side rail stays

@@ -5,7 +5,7 @@ import pytest
 
 from lessons.content_format import FIGURE_RE, lesson_files, read_lesson_file, render, split_calc
 from lessons.figures import evaluate, format_value, in_unit
-from lessons.validate import bare_figures, step_counts, validate_course, validate_lesson
+from lessons.validate import step_counts, validate_course, validate_lesson, validate_lesson_fields
 from tpworkers import costmodel
 from tpworkers.links import get_link
 from tpworkers.modelshapes import get_model
@@ -75,12 +75,6 @@ def test_it_renders_a_figure_with_the_value_the_cost_model_gives():
     assert ">256 KiB<" in html and "modelled" in html
 
 
-def test_it_flags_hand_typed_figures_but_not_model_names_or_code():
-    assert bare_figures("each all-reduce carries 256 KiB and takes 2.6 ms at 76%") == ["256 KiB", "2.6 ms", "76%"]
-    assert bare_figures("Llama-3.1-70B on an H100, TP=4, `Link 0: 26.562 GB/s`, {{ given: 8 B }}") == []
-    assert bare_figures("an 8 B scalar and 900GB/s") == ["8 B", "900GB/s"]
-
-
 def _lesson_with(step, **changes):
     lesson = {**COURSE[0], **changes}
     lesson["steps"] = [step]
@@ -91,6 +85,49 @@ def test_it_rejects_a_hand_typed_figure_in_a_why():
     step = {"id": "x", "type": "recall", "prompt": "How big?", "answer": "It is 256 KiB."}
     errors = validate_lesson(_lesson_with(step), SLUGS)
     assert any("hand-typed figure '256 KiB'" in e for e in errors)
+
+
+@pytest.mark.parametrize("text,figure", [("It runs 160 all-reduces.", "160 all-reduces"),
+                                         ("NVLink is 7.5x faster.", "7.5x"),
+                                         ("The weights use a fifth of it.", "a fifth")])
+def test_it_rejects_counts_multipliers_and_fractions_typed_into_prose(text, figure):
+    step = {"id": "x", "type": "read", "body": text}
+    assert any(f"hand-typed figure '{figure}'" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_checks_the_lessons_own_fields_as_the_admin_does():
+    lesson = {**COURSE[0], "goal": "Learn why 80 layers cost 160 all-reduces.",
+              "sources": [{"title": "no url"}], "infra_bridge": "See [it](https://example.com/x)."}
+    errors = " ".join(validate_lesson_fields(lesson, SLUGS))
+    assert "hand-typed figure '80 layers'" in errors and "hand-typed figure '160 all-reduces'" in errors
+    assert "source 1 needs a title and an https url" in errors
+    assert "'https://example.com/x' is neither" in errors
+    assert validate_lesson_fields(COURSE[0], SLUGS) == []
+
+
+def test_it_accepts_an_exact_tolerance_for_counts_and_rejects_a_missing_one():
+    step = {"id": "x", "type": "predict", "kind": "numeric", "prompt": "How many?", "why": "w",
+            "answer": 'allreduces_per_token("Llama-3.1-70B")', "unit": "", "tolerance": 0}
+    assert validate_lesson(_lesson_with(step), SLUGS) == []
+    del step["tolerance"]
+    assert any("needs a relative tolerance" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+SWEEP = {"op": "all_reduce", "min_size": "1M", "max_size": "16M", "factor": 4, "dtype": "float32", "nproc": 2,
+         "warmup": 1, "iters": 5}
+
+
+def test_it_validates_a_lab_compared_with_another_lab_step():
+    base = {"id": "on", "type": "lab", "prompt": "?", "why": "w", "preset": SWEEP, "at_size": "16M"}
+    off = {"id": "off", "type": "lab", "prompt": "?", "why": "w", "preset": {**SWEEP, "p2p": False},
+           "at_size": "16M", "versus": "on"}
+    lesson = {**COURSE[0], "steps": [base, off]}
+    assert validate_lesson(lesson, SLUGS) == []
+    errors = " ".join(validate_lesson({**lesson, "steps": [base, {**off, "versus": "nowhere"}]}, SLUGS))
+    assert "versus 'nowhere' is not another lab step" in errors
+    errors = " ".join(validate_lesson({**lesson, "steps": [{**base, "preset": {**SWEEP, "max_size": "4M"},
+                                                            "at_size": "4M"}, off]}, SLUGS))
+    assert "does not measure the same collective at the predicted size" in errors
 
 
 def test_it_rejects_a_single_choice_whose_answer_is_not_a_choice():
