@@ -36,7 +36,17 @@ import torch.distributed as dist
 
 from tpworkers.devicegroup import ConfigError, DeviceGroup, parse_transports
 
-__all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "get_pool", "shutdown_pool"]
+__all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool",
+           "shutdown_pool"]
+
+
+class SweepCancelled(Exception):
+    """A run's should_stop() said stop between two steps; `measurements` holds the records
+    finished before that (sweeps, layer benchmarks and decode runs all raise it)."""
+
+    def __init__(self, measurements: list):
+        super().__init__(f"run cancelled after {len(measurements)} records")
+        self.measurements = measurements
 
 
 class RankFailed(RuntimeError):
