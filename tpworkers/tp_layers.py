@@ -155,15 +155,16 @@ def build_reference(kind: str, hidden: int, ffn: int, heads: int, kv_heads: int)
 
 def max_difference(ctx, payload) -> tuple[float, float, int, int] | None:
     """Rank task: (max |sharded - full| of the output, of the input gradient, forward all-reduces,
-    backward all-reduces) in float64 for one kind at one TP size; None off the TP group."""
+    backward all-reduces) in float64 on the rank's device for one kind at one TP size; None off
+    the TP group."""
     kind, tp, dims = payload
     group = tp_group(tp)
     if ctx.rank >= tp:
         return None
     torch.manual_seed(0)
-    full = build_reference(kind, *dims).double()
+    full = build_reference(kind, *dims).double().to(ctx.device)
     sharded = shard(full, group)
-    x = torch.randn(2, 8, dims[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(2, 8, dims[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(ctx.device)
     x_full, x_tp = x.clone().requires_grad_(), x.clone().requires_grad_()
     full(x_full).sum().backward()
     log = CommLog(ctx.device)
