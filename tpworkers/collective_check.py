@@ -23,7 +23,7 @@ import math
 import torch
 
 CHUNK = 1 << 20                     # elements per step of filling or checking
-CHUNK_BYTES = CHUNK * 32           # per element: ≤ 3 int64 temporaries, the dtype copy, the mask
+CHUNK_BYTES = CHUNK * (8 + 8 + 4 + 1)  # scratch per rank: two int64 index buffers, a copy, a mask
 REDUCING = ("all_reduce", "reduce_scatter")
 
 
@@ -52,23 +52,38 @@ def exactness_error(op: str, nranks: int, dtype_name: str, dtype: torch.dtype) -
 
 def fill_pattern(buffer: torch.Tensor, first: int, rank: int) -> torch.Tensor:
     """buffer[i] = x_rank(first + i), written chunk by chunk in place."""
+    scratch = torch.empty(min(CHUNK, buffer.numel()), dtype=torch.int64, device=buffer.device)
     for start in range(0, buffer.numel(), CHUNK):
         stop = min(start + CHUNK, buffer.numel())
-        values = _indices(first + start, stop - start, buffer.device) % 5 + (rank + 1)
+        values = _indices(first + start, stop - start, scratch).remainder_(5).add_(rank + 1)
         buffer[start:stop].copy_(values)
     return buffer
 
 
 def count_wrong(op: str, output: torch.Tensor, world: int, rank: int) -> int:
-    """Elements of this rank's `output` of `op` that differ from the exact result."""
+    """Elements of this rank's `output` of `op` that differ from the exact result. The same few
+    scratch buffers serve every chunk, so checking allocates CHUNK_BYTES once."""
     shard = _count(op, output, world) // world
     first = rank * shard if op == "reduce_scatter" else 0
+    length = min(CHUNK, output.numel())
+    k = torch.empty(length, dtype=torch.int64, device=output.device)
+    sender = torch.empty_like(k)
+    expected = torch.empty(length, dtype=output.dtype, device=output.device)
+    differs = torch.empty(length, dtype=torch.bool, device=output.device)
     wrong = 0
     for start in range(0, output.numel(), CHUNK):
-        stop = min(start + CHUNK, output.numel())
-        k = _indices(first + start, stop - start, output.device)         # global element numbers
-        expected = _expected(op, k, world, shard).to(output.dtype)       # exact: see module doc
-        wrong += int((output[start:stop] != expected).sum())
+        n = min(CHUNK, output.numel() - start)
+        indices = _indices(first + start, n, k)                            # global element numbers
+        if op == "all_gather":                                             # from rank k // shard
+            torch.div(indices, shard, rounding_mode="floor", out=sender[:n])
+            indices.remainder_(5).add_(sender[:n]).add_(1)
+        elif op == "broadcast":
+            indices.remainder_(5).add_(1)
+        else:
+            indices.remainder_(5).mul_(world).add_(world * (world + 1) // 2)
+        expected[:n].copy_(indices)                                        # exact: see module doc
+        torch.ne(output[start:start + n], expected[:n], out=differs[:n])
+        wrong += int(differs[:n].sum())
     return wrong
 
 
@@ -77,14 +92,6 @@ def _count(op: str, output: torch.Tensor, world: int) -> int:
     return output.numel() * world if op == "reduce_scatter" else output.numel()
 
 
-def _expected(op: str, k: torch.Tensor, world: int, shard: int) -> torch.Tensor:
-    if op in REDUCING:
-        return k % 5 * world + world * (world + 1) // 2
-    if op == "broadcast":
-        return k % 5 + 1
-    return k % 5 + k // shard + 1                                        # all-gather: from rank k // shard
-
-
-def _indices(first: int, length: int, device) -> torch.Tensor:
-    """first, first+1, ... as int64, which holds element numbers of any buffer size."""
-    return torch.arange(first, first + length, dtype=torch.int64, device=device)
+def _indices(first: int, length: int, scratch: torch.Tensor) -> torch.Tensor:
+    """first, first+1, ... written into the int64 `scratch` (int64 numbers any buffer's elements)."""
+    return torch.arange(first, first + length, out=scratch[:length])

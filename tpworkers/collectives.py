@@ -98,16 +98,19 @@ class SweepConfig:
         if self.min_bytes < smallest:
             raise ConfigError(f"min_bytes={self.min_bytes} is below one {self.dtype} element per rank: "
                               f"{self.op} on {self.nproc} ranks needs min_bytes >= {smallest}")
-        self.device_group().check_memory(rank_buffer_bytes(self.op, self.max_bytes, self.nproc),
+        self.device_group().check_memory(rank_buffer_bytes(self.op, self.max_bytes, self.nproc, self.backend),
                                          f"{self.op} at {format_size(self.max_bytes)}")
 
 
-def rank_buffer_bytes(op: str, size: int, nranks: int) -> int:
+def rank_buffer_bytes(op: str, size: int, nranks: int, backend: str) -> int:
     """Peak buffer bytes one rank holds while measuring size S: S for all-reduce and broadcast
     (in place; the timing buffer is freed before the checking one exists), S + S/n for all-gather
-    and reduce-scatter (send and receive buffers), plus the check's fixed chunk."""
+    and reduce-scatter (send and receive buffers), plus the check's fixed scratch. Gloo's
+    all_gather_single and reduce_scatter_single stage the whole message through one more buffer
+    of S (seen as the ranks' peak resident memory on torch 2.13)."""
     split = op in ("all_gather", "reduce_scatter")
-    return size + (size // nranks if split else 0) + CHUNK_BYTES
+    staging = size if split and backend == "gloo" else 0
+    return size + (size // nranks if split else 0) + staging + CHUNK_BYTES
 
 
 @dataclass(frozen=True)
