@@ -23,7 +23,9 @@ import math
 import torch
 
 CHUNK = 1 << 20                     # elements per step of filling or checking
-CHUNK_BYTES = CHUNK * (8 + 8 + 4 + 1)  # scratch per rank: two int64 index buffers, a copy, a mask
+# Scratch per rank: two int64 index buffers, the expected values in the dtype (≤ 4 B), a mask,
+# = 21 B per element, rounded up to 24 for the allocator's rounding and the 0-d sums.
+CHUNK_BYTES = CHUNK * 24
 REDUCING = ("all_reduce", "reduce_scatter")
 
 
