@@ -4,7 +4,6 @@ import os
 import resource
 
 import pytest
-import torch
 import torch.distributed as dist
 
 from tpworkers import collectives, costmodel, devicegroup
