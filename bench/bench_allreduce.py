@@ -3,9 +3,10 @@
 For every size, rounds alternate between the lab's all-reduce sweep (run_sweep, one size) and a
 raw loop (warmup, barrier, `iters` back-to-back all_reduce calls timed as one block, max across
 ranks), both on the same warm rank processes so neither gets different hardware or neighbours.
-Printed per size: median busbw of each over the rounds and the median per-round ratio lab/raw
-(target >= 0.95 for sizes >= 1 MiB). Then the time from "run requested" to the first measured size, with the pool
-warm vs started cold.
+Printed per size: the median busbw of each over the rounds, their ratio lab/raw (the headline,
+judged against the target >= 0.95 for sizes >= 1 MiB) and, for the spread, the lowest and highest
+per-round ratio; then one line saying whether the target is met at every size >= 1 MiB. Last,
+the time from "run requested" to the first measured size, with the pool warm vs started cold.
 
     python -m bench.bench_allreduce --nproc 2 -b 1K -e 64M -f 4 --rounds 10
 """
@@ -13,13 +14,15 @@ warm vs started cold.
 import argparse
 import statistics
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from tpworkers import costmodel
 from tpworkers.collectives import SweepConfig, run_sweep
-from tpworkers.devicegroup import DTYPES
+from tpworkers.devicegroup import DTYPES, add_device_arguments, device_group_fields
 from tpworkers.launcher import get_pool, shutdown_pool
 from tpworkers.sizes import format_size, parse_size
 
@@ -39,12 +42,27 @@ def raw_allreduce_loop(ctx, payload) -> float:
     return (time.perf_counter() - begin) / iters
 
 
-def compare(config: SweepConfig, rounds: int) -> list[tuple[int, float, float, float]]:
-    """(size, lab busbw, raw busbw, lab/raw) per size: busbw medians over the rounds (GB/s) and the
-    median of the per-round ratios. Rounds alternate which of the two goes first (lab-raw,
-    raw-lab, ...) so neither always inherits the other's warm caches or scheduler state."""
+TARGET_RATIO, TARGET_FROM_BYTES = 0.95, 1 << 20
+
+
+@dataclass(frozen=True)
+class SizeComparison:
+    size: int
+    lab_GBps: float       # median busbw over the rounds
+    raw_GBps: float
+    round_ratios: tuple[float, ...]  # lab/raw of each round
+
+    @property
+    def ratio(self) -> float:
+        """Ratio of the medians: the figure judged against the target."""
+        return self.lab_GBps / self.raw_GBps
+
+
+def compare(config: SweepConfig, rounds: int) -> Iterator[SizeComparison]:
+    """Lab vs raw busbw per size over `rounds` rounds. Rounds alternate which of the two goes
+    first (lab-raw, raw-lab, ...) so neither always inherits the other's warm caches or scheduler
+    state."""
     pool = get_pool(config.device_group())
-    rows = []
     for count in config.element_counts():
         size = count * DTYPES[config.dtype].itemsize
         one_size = SweepConfig(**{**config.__dict__, "min_bytes": size, "max_bytes": size})
@@ -63,9 +81,17 @@ def compare(config: SweepConfig, rounds: int) -> list[tuple[int, float, float, f
             else:
                 lab_busbw, raw_busbw = lab(), raw()
             pairs.append((lab_busbw, raw_busbw))
-        rows.append((size, statistics.median(l for l, _ in pairs), statistics.median(r for _, r in pairs),
-                     statistics.median(l / r for l, r in pairs)))
-    return rows
+        yield SizeComparison(size, statistics.median(lab for lab, _ in pairs),
+                             statistics.median(raw for _, raw in pairs), tuple(lab / raw for lab, raw in pairs))
+
+
+def verdict(rows: list[SizeComparison]) -> str:
+    judged = [row for row in rows if row.size >= TARGET_FROM_BYTES]
+    if not judged:
+        return f"target >= {TARGET_RATIO} at every size >= 1 MiB: not judged (no size >= 1 MiB swept)"
+    missed = [format_size(row.size) for row in judged if row.ratio < TARGET_RATIO]
+    return (f"target >= {TARGET_RATIO} at every size >= 1 MiB: "
+            + (f"not met (below at {', '.join(missed)})" if missed else f"met ({len(judged)} sizes)"))
 
 
 def time_to_first_size(config: SweepConfig, cold: bool) -> float:
@@ -79,8 +105,9 @@ def time_to_first_size(config: SweepConfig, cold: bool) -> float:
     return first[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_allreduce", description=__doc__)
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_allreduce", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nproc", type=int, default=2)
     parser.add_argument("-b", type=parse_size, default=parse_size("1K"))
     parser.add_argument("-e", type=parse_size, default=parse_size("64M"))
@@ -89,20 +116,23 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20, help="timed iterations (nccl-tests default 20)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--starts", type=int, default=3, help="cold and warm starts to time")
-    parser.add_argument("--backend", choices=("gloo", "nccl"), default="gloo")
-    parser.add_argument("--gpus", default="")
-    args = parser.parse_args()
-    gpus = tuple(int(g) for g in args.gpus.split(",") if g.strip())
-    device = "cuda" if args.backend == "nccl" or gpus else "cpu"
-    config = SweepConfig(nproc=args.nproc, backend=args.backend, device=device, gpus=gpus,
-                         min_bytes=args.b, max_bytes=args.e, factor=args.f, warmup=args.w, iters=args.n)
+    add_device_arguments(parser)
+    args = parser.parse_args(argv)
+    config = SweepConfig(nproc=args.nproc, min_bytes=args.b, max_bytes=args.e, factor=args.f, warmup=args.w,
+                         iters=args.n, **device_group_fields(args))
     config.validate()
     print(f"# all_reduce, {config.nproc} ranks, {config.backend} on {config.device}, {config.dtype}, "
-          f"warmup {config.warmup}, iters {config.iters}, {args.rounds} interleaved rounds (medians)")
-    print(f"# {'size':>8} {'lab busbw':>12} {'raw busbw':>12} {'lab/raw':>8}")
-    for size, lab, raw, ratio in compare(config, args.rounds):
-        flag = "" if size < (1 << 20) or ratio >= 0.95 else "  < 0.95"
-        print(f"  {format_size(size):>8} {lab:>10.3f} G {raw:>10.3f} G {ratio:>8.3f}{flag}", flush=True)
+          f"warmup {config.warmup}, iters {config.iters}, {args.rounds} interleaved rounds")
+    print("# busbw: median over the rounds; lab/raw: ratio of those medians; "
+          "per-round lab/raw: lowest .. highest")
+    print(f"# {'size':>8} {'lab busbw':>12} {'raw busbw':>12} {'lab/raw':>8} {'per-round lab/raw':>19}")
+    rows = []
+    for row in compare(config, args.rounds):
+        rows.append(row)
+        flag = "" if row.size < TARGET_FROM_BYTES or row.ratio >= TARGET_RATIO else f"  < {TARGET_RATIO}"
+        print(f"  {format_size(row.size):>8} {row.lab_GBps:>10.3f} G {row.raw_GBps:>10.3f} G {row.ratio:>8.3f} "
+              f"{min(row.round_ratios):>9.3f} .. {max(row.round_ratios):.3f}{flag}", flush=True)
+    print(f"# {verdict(rows)}")
     cold = [time_to_first_size(config, cold=True) for _ in range(args.starts)]
     warm = [time_to_first_size(config, cold=False) for _ in range(args.starts)]
     print(f"# run requested -> first measured size ({format_size(config.min_bytes)}): "

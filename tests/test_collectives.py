@@ -1,15 +1,16 @@
 """Collective sweeps: nccl-tests definitions, exact correctness checks, streaming, cancellation."""
 
 import os
+import resource
 
 import pytest
 import torch.distributed as dist
 
-from tpworkers import collectives, costmodel
+from tpworkers import collectives, costmodel, devicegroup
 from tpworkers.collectives import (
-    ConfigError, SizeStep, SweepCancelled, SweepConfig, measure_size, run_sweep, summarise)
+    ConfigError, SizeStep, SweepConfig, measure_size, rank_buffer_bytes, run_sweep, summarise)
 from tpworkers.collectives_cli import main
-from tpworkers.launcher import get_pool, shutdown_pool
+from tpworkers.launcher import SweepCancelled, get_pool, shutdown_pool
 
 SMALL = dict(nproc=2, min_bytes=1024, max_bytes=16 << 10, factor=4, warmup=1, iters=3)
 
@@ -110,7 +111,8 @@ def test_it_takes_the_slowest_rank_and_percentiles_of_its_iterations():
      (dict(max_bytes=2 << 30), "above the 1G limit on cpu"),
      (dict(op="reduce_scatter", nproc=4, min_bytes=8), "needs min_bytes >= 16"),
      (dict(nproc=64), "more than the"),
-     (dict(min_bytes=2, dtype="float32"), "below one float32 element")],
+     (dict(min_bytes=2, dtype="float32"), "below one float32 element"),
+     (dict(op="all_reduce", dtype="bfloat16", nproc=19), "sums reach 266, but bfloat16 holds integers exactly only up to 256")],
 )
 def test_it_refuses_bad_sweeps_before_starting_any_process(monkeypatch, changes, constraint):
     monkeypatch.setattr(collectives, "get_pool", lambda group: pytest.fail("a pool was started"))
@@ -126,10 +128,47 @@ def test_it_prints_an_nccl_tests_style_table(capsys):
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in lines if not line.startswith("#")]
     assert [row[0] for row in rows] == ["1024", "2048", "4096"]
-    assert all(row[2:4] == ["float32", "sum"] and row[7] == "0" for row in rows)
+    assert all(row[2:5] == ["float", "sum", "-1"] and row[8] == "0" for row in rows)
+    assert any(line.startswith("#") and "in-place" in line and "out-of-place" not in line for line in lines)
     assert "# Out of bounds values : 0 OK" in lines
+
+
+def test_it_names_types_redops_and_roots_as_nccl_tests_does(capsys):
+    assert main(["--nproc", "2", "-o", "broadcast", "-d", "float16", "-b", "1K", "-e", "1K", "-w", "0", "-n", "1"]) == 0
+    (row,) = [line.split() for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert row[2:5] == ["half", "none", "0"]
 
 
 def test_it_reports_config_errors_on_the_command_line(capsys):
     assert main(["--nproc", "2", "-b", "1K", "-e", "2G"]) == 2
     assert "above the 1G limit" in capsys.readouterr().err
+
+
+def test_it_refuses_a_sweep_whose_buffers_exceed_the_hosts_memory(monkeypatch):
+    monkeypatch.setattr(collectives, "get_pool", lambda group: pytest.fail("a pool was started"))
+    monkeypatch.setattr(devicegroup, "host_memory_available", lambda: 1 << 30)
+    config = SweepConfig(**{**SMALL, "op": "all_gather", "nproc": 4, "max_bytes": 256 << 20})
+    need = 4 * rank_buffer_bytes("all_gather", 256 << 20, 4, "gloo")
+    assert need > 1 << 30
+    with pytest.raises(ConfigError, match=r"per rank, \d+\.\d\d GiB for 4 ranks, but this machine has 1\.00 GiB"):
+        run_sweep(config)
+    monkeypatch.setattr(devicegroup, "host_memory_available", lambda: need)
+    config.validate()
+
+
+def _peak_growth_while_measuring(ctx, step):
+    """Rank task: how far measuring one size raises this rank's peak resident memory (bytes)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    _, wrong = measure_size(ctx, step)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, wrong
+
+
+def test_it_frees_the_timing_buffer_and_checks_without_a_copy_of_the_message():
+    size = 64 << 20
+    shutdown_pool()  # a fresh pool: the peak must not be an earlier test's high-water mark
+    step = SizeStep("all_reduce", size // 4, "float32", warmup=1, iters=2)
+    per_rank = get_pool(SweepConfig(**SMALL).device_group()).run(_peak_growth_while_measuring, step)
+    slack = 32 << 20  # gloo's and glibc's own small buffers
+    for growth, wrong in per_rank:
+        assert wrong == 0
+        assert growth <= rank_buffer_bytes("all_reduce", size, 2, "gloo") + slack < 2 * size

@@ -162,3 +162,22 @@ def test_it_reads_the_transport_from_nccl_debug_lines():
     shm = ["h:1:2 [1] NCCL INFO Channel 09 : 1[1] -> 0[0] via SHM/direct/direct"]
     assert parse_transports(shm) == "SHM/direct/direct"
     assert parse_transports(["NCCL INFO NET/Socket : Using [0]eth0"]) is None
+
+
+def test_it_reads_the_transport_from_every_ranks_nccl_log_in_the_pool_directory():
+    pool = get_pool(TWO_CPU_RANKS)
+    assert pool.transport() is None  # gloo writes no NCCL log
+    logs = {
+        "nccl.host.101.log": ["host:101:201 [0] NCCL INFO Bootstrap : Using eth0\n",
+                              "host:101:201 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[1] via P2P/CUMEM/read\n"],
+        "nccl.host.102.log": ["host:102:202 [1] NCCL INFO Channel 00/0 : 1[1] -> 0[0] via SHM/direct/direct\n",
+                              "host:102:202 [1] NCCL INFO Connected all rings\n"],
+    }
+    for name, lines in logs.items():
+        with open(os.path.join(pool.log_dir, name), "w") as log:
+            log.writelines(lines)
+    try:
+        assert pool.transport() == "P2P/CUMEM/read, SHM/direct/direct"
+    finally:
+        for name in logs:
+            os.remove(os.path.join(pool.log_dir, name))

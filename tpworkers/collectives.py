@@ -1,17 +1,27 @@
-"""Collective sweeps measured the way nccl-tests measures them.
+"""Collective sweeps with nccl-tests' definitions, run on the warm rank pool.
 
-For each message size S (min..max by factor, like `all_reduce_perf -b -e -f`):
-    warmup iterations, a barrier, then `iters` timed iterations on every rank;
-    t      = mean over timed iterations on each rank, then the max across ranks (the slowest rank
-             decides when the collective is done for everyone); min, median and p99 are that
-             rank's per-iteration times;
+For each message size S (min..max by factor, like `all_reduce_perf -b -e -f`) every rank runs
+`warmup` untimed calls, a barrier, then `iters` timed calls, each timed on its own (CUDA events
+around every call on GPUs; perf_counter on CPU, where gloo calls block):
+    t      = mean of a rank's per-call times, then the max over ranks (the slowest rank decides
+             when the collective is done for everyone); min, median and p99 are that rank's calls;
     algbw  = S / t;  busbw = algbw × bus factor (2(n-1)/n all-reduce, (n-1)/n all-gather and
              reduce-scatter, 1 broadcast; nccl-tests doc/PERFORMANCE.md, via tpworkers.costmodel).
 S is the per-rank buffer for all-reduce and broadcast and the total (gathered or scattered) size
-for all-gather and reduce-scatter, as in nccl-tests. After timing, one more call on data whose
-result is known exactly (small integers) gives #wrong, the count of wrong elements over all ranks.
+for all-gather and reduce-scatter, as in nccl-tests.
 
-GPUs are timed with CUDA events per iteration; gloo on CPU blocks, so perf_counter suffices.
+Against nccl-tests (its README, "Arguments"), exactly:
+- nccl-tests reads one clock around the whole loop of -n calls and divides by n. Here each call
+  is timed and the times averaged: the same sum, except that gaps between calls (CPU launch time
+  when it exceeds the GPU's, the Python loop on CPU) are left out, which favours small sizes a bit.
+- The max over ranks is nccl-tests' `-a 3`; its default `-a 1` averages the ranks' times.
+- Defaults here are -w 2 -n 10 so a CPU sweep ends in seconds; nccl-tests' are -w 5 -n 20
+  (pass those to match). -m (aggregation) and -G (CUDA graphs) have no equivalent.
+- #wrong comes from one extra call after timing on integer data whose result is known exactly
+  (tpworkers.collective_check), like nccl-tests' -c 1 checking one iteration.
+- One set of columns, not nccl-tests' two: torch.distributed's all_reduce and broadcast work in
+  place (nccl-tests' "in-place" columns), all_gather_single and reduce_scatter_single take separate
+  send and receive buffers ("out-of-place" columns).
 
 Command line, nccl-tests style:  python -m tpworkers.collectives --nproc 2 -b 1K -e 64M -f 4
 """
@@ -26,23 +36,15 @@ import torch
 import torch.distributed as dist
 
 from tpworkers import costmodel
+from tpworkers.collective_check import CHUNK_BYTES, count_wrong, exactness_error, fill_pattern
 from tpworkers.devicegroup import DTYPES, ConfigError, DeviceGroup, check_dtype
-from tpworkers.launcher import get_pool
+from tpworkers.launcher import SweepCancelled, get_pool
 from tpworkers.sizes import format_size, sweep_sizes
 
 OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
 MAX_BYTES = {"cpu": 1 << 30, "cuda": 16 << 30}  # largest buffer a sweep may ask for, per device
 
-__all__ = ["OPS", "ConfigError", "Measurement", "SweepCancelled", "SweepConfig", "SweepResult",
-           "run_sweep"]
-
-
-class SweepCancelled(Exception):
-    """should_stop() said stop; `measurements` holds the sizes finished before that."""
-
-    def __init__(self, measurements: list):
-        super().__init__(f"sweep cancelled after {len(measurements)} sizes")
-        self.measurements = measurements
+__all__ = ["OPS", "ConfigError", "Measurement", "SweepConfig", "SweepResult", "run_sweep"]
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,27 @@ class SweepConfig:
         if self.max_bytes > limit:
             raise ConfigError(f"max_bytes={format_size(self.max_bytes)} is above the "
                               f"{format_size(limit)} limit on {self.device}")
+        inexact = exactness_error(self.op, self.nproc, self.dtype, DTYPES[self.dtype])
+        if inexact:
+            raise ConfigError(inexact)
         self.device_group().validate()
         smallest = DTYPES[self.dtype].itemsize * (self.nproc if self.op in ("all_gather", "reduce_scatter") else 1)
         if self.min_bytes < smallest:
             raise ConfigError(f"min_bytes={self.min_bytes} is below one {self.dtype} element per rank: "
                               f"{self.op} on {self.nproc} ranks needs min_bytes >= {smallest}")
+        self.device_group().check_memory(rank_buffer_bytes(self.op, self.max_bytes, self.nproc, self.backend),
+                                         f"{self.op} at {format_size(self.max_bytes)}")
+
+
+def rank_buffer_bytes(op: str, size: int, nranks: int, backend: str) -> int:
+    """Peak buffer bytes one rank holds while measuring size S: S for all-reduce and broadcast
+    (in place; the timing buffer is freed before the checking one exists), S + S/n for all-gather
+    and reduce-scatter (send and receive buffers), plus the check's fixed scratch. Gloo's
+    all_gather_single and reduce_scatter_single stage the whole message through one more buffer
+    of S (seen as the ranks' peak resident memory on torch 2.13)."""
+    split = op in ("all_gather", "reduce_scatter")
+    staging = size if split and backend == "gloo" else 0
+    return size + (size // nranks if split else 0) + staging + CHUNK_BYTES
 
 
 @dataclass(frozen=True)
@@ -181,16 +199,15 @@ def summarise(step: SizeStep, times_per_rank: list[list[float]], wrong: int) -> 
 def measure_size(ctx, step: SizeStep) -> tuple[list[float], int]:
     """Rank task: time `step.iters` calls after warmup, then count wrong elements."""
     dtype = DTYPES[step.dtype]
-    timed, _ = _collective(step.op, step.count, ctx.world_size, dtype, ctx.device, ctx.rank, fill=False)
+    timed = _collective(step.op, step.count, ctx.world_size, dtype, ctx.device, ctx.rank, fill=False)[0]
     for _ in range(step.warmup):
         timed()
     times = time_iterations(ctx, timed, step.iters)
-    del timed  # free the timing buffers before the checking ones exist
+    del timed  # the call held the only references to the timing buffers: they are freed here
     check, output = _collective(step.op, step.count, ctx.world_size, dtype, ctx.device, ctx.rank, fill=True)
     check()
-    expected = _expected(step.op, step.count, ctx.world_size, ctx.rank, ctx.device)
-    wrong = int((output.float() != expected.float()).sum())
-    return times, wrong
+    del check  # all-gather's and reduce-scatter's send buffer is not needed to check the output
+    return times, count_wrong(step.op, output, ctx.world_size, ctx.rank)
 
 
 def time_iterations(ctx, call, iters: int) -> list[float]:
@@ -214,21 +231,14 @@ def time_iterations(ctx, call, iters: int) -> list[float]:
     return times
 
 
-def _pattern(first: int, length: int, rank: int, device) -> torch.Tensor:
-    """Rank `rank`'s value at global element k: k mod 5 + rank + 1, as int32 (exact at any size).
-    Sums over ≤ 8 ranks stay below 256, so every dtype here holds them exactly whatever order
-    a reduction adds them in."""
-    return torch.arange(first, first + length, dtype=torch.int32, device=device) % 5 + (rank + 1)
-
-
 def _collective(op, count, world, dtype, device, rank, fill: bool):
-    """(call, output): buffers for one op, zeros for timing or the pattern for checking."""
+    """(call, output): buffers for one op, zeros for timing or the check pattern for checking."""
     shard = count // world
 
     def buffer(length, first=0):
         if not fill:
             return torch.zeros(length, dtype=dtype, device=device)
-        return _pattern(first, length, rank, device).to(dtype)
+        return fill_pattern(torch.empty(length, dtype=dtype, device=device), first, rank)
 
     if op == "all_reduce":
         buf = buffer(count)                                                  # [count], in place
@@ -243,19 +253,6 @@ def _collective(op, count, world, dtype, device, rank, fill: bool):
     send = buffer(count)                                                     # [count]
     recv = torch.zeros(shard, dtype=dtype, device=device)                    # [count/n]
     return partial(dist.reduce_scatter_single, recv, send), recv
-
-
-def _expected(op, count, world, rank, device) -> torch.Tensor:
-    """The exact result on this rank. Σ_r (k mod 5 + r + 1) = world·(k mod 5) + world(world+1)/2."""
-    shard = count // world
-    rank_sum = world * (world + 1) // 2
-    if op == "all_reduce":
-        return _pattern(0, count, -1, device) * world + rank_sum
-    if op == "broadcast":
-        return _pattern(0, count, 0, device)
-    if op == "all_gather":
-        return torch.cat([_pattern(r * shard, shard, r, device) for r in range(world)])
-    return _pattern(rank * shard, shard, -1, device) * world + rank_sum
 
 
 if __name__ == "__main__":

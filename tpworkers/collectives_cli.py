@@ -1,41 +1,54 @@
 """nccl-tests style command line for collective sweeps (`python -m tpworkers.collectives`).
 
 Flags follow all_reduce_perf: -b min bytes, -e max bytes, -f factor, -w warmup, -n iterations,
--o op, -d dtype. Rows are printed as each size finishes.
+-o op, -d dtype; columns, type names (float, half, bfloat16), redop (sum, or none for all-gather
+and broadcast) and root (-1, or 0 for broadcast) are nccl-tests' too. nccl-tests prints an
+out-of-place and an in-place group; this prints one, named in the header by what the op is in
+torch.distributed, plus the spread (min, median, p99) of the slowest rank's calls. Rows are
+printed as each size finishes.
 """
 
 import argparse
 import sys
 
 from tpworkers.collectives import OPS, ConfigError, Measurement, SweepConfig, run_sweep
-from tpworkers.devicegroup import DTYPES
+from tpworkers.devicegroup import DTYPES, add_device_arguments, device_group_fields
 from tpworkers.launcher import RankFailed
 from tpworkers.sizes import parse_size
 
+NCCL_TYPE_NAMES = {"float32": "float", "float16": "half", "bfloat16": "bfloat16"}
 _REDOP = {"all_reduce": "sum", "reduce_scatter": "sum", "all_gather": "none", "broadcast": "none"}
-_COLUMNS = ("{:>12} {:>12} {:>9} {:>6} {:>10} {:>8} {:>8} {:>7} {:>10} {:>10} {:>10}")
+_ROOT = {"all_reduce": -1, "reduce_scatter": -1, "all_gather": -1, "broadcast": 0}
+_PLACE = {"all_reduce": "in-place", "broadcast": "in-place",
+          "all_gather": "out-of-place", "reduce_scatter": "out-of-place"}
+_COLUMNS = "{:>12} {:>12} {:>8} {:>6} {:>6} {:>10} {:>8} {:>8} {:>6} {:>10} {:>10} {:>10}"
 
 
 def table_header(config: SweepConfig) -> str:
-    where = f"GPUs {','.join(map(str, config.device_group().gpus))}" if config.device == "cuda" else "CPU"
+    group = config.device_group()
+    where = f"GPUs {','.join(map(str, group.gpus))}" if config.device == "cuda" else "CPU"
     preset = "" if config.p2p else ", NCCL_P2P_DISABLE=1 NCCL_NVLS_ENABLE=0"
+    place = _PLACE[config.op]
     return "\n".join([
         f"# TP Lab {config.op}: {config.nproc} ranks, {config.backend} on {where}{preset}",
-        f"# dtype {config.dtype}, warmup {config.warmup}, iters {config.iters} per size; "
-        "time = mean over iterations, max across ranks",
+        f"# warmup {config.warmup} (-w), iters {config.iters} (-n) per size; time = mean per call on the "
+        "slowest rank (nccl-tests -a 3), each call timed on its own",
+        f"# {place} only (torch.distributed's {config.op} is {place}); min/median/p99: the slowest rank's calls",
         "#",
+        "#" + " " * 48 + f"{place:^35}",                 # over time, algbw, busbw and #wrong
         # Column titles are comments too, so every data line parses as numbers.
-        "#" + _COLUMNS.format("size", "count", "type", "redop", "time", "algbw", "busbw",
+        "#" + _COLUMNS.format("size", "count", "type", "redop", "root", "time", "algbw", "busbw",
                               "#wrong", "min", "median", "p99")[1:],
-        "#" + _COLUMNS.format("(B)", "(elements)", "", "", "(us)", "(GB/s)", "(GB/s)", "",
+        "#" + _COLUMNS.format("(B)", "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "",
                               "(us)", "(us)", "(us)")[1:],
     ])
 
 
 def table_row(m: Measurement) -> str:
     return _COLUMNS.format(
-        m.size_bytes, m.count, m.dtype, _REDOP[m.op], f"{m.time_us:.1f}", f"{m.algbw_GBps:.2f}",
-        f"{m.busbw_GBps:.2f}", m.wrong, f"{m.min_us:.1f}", f"{m.median_us:.1f}", f"{m.p99_us:.1f}")
+        m.size_bytes, m.count, NCCL_TYPE_NAMES[m.dtype], _REDOP[m.op], _ROOT[m.op], f"{m.time_us:.2f}",
+        f"{m.algbw_GBps:.2f}", f"{m.busbw_GBps:.2f}", m.wrong, f"{m.min_us:.2f}", f"{m.median_us:.2f}",
+        f"{m.p99_us:.2f}")
 
 
 def table_footer(measurements: list[Measurement], transport: str | None) -> str:
@@ -58,18 +71,11 @@ def parse_args(argv=None) -> SweepConfig:
     parser.add_argument("-d", "--dtype", choices=tuple(DTYPES), default="float32")
     parser.add_argument("-w", "--warmup", type=int, default=2)
     parser.add_argument("-n", "--iters", type=int, default=10)
-    parser.add_argument("--backend", choices=("gloo", "nccl"), default="gloo")
-    parser.add_argument("--device", choices=("cpu", "cuda"),
-                        help="default: cuda for nccl or when --gpus is given, else cpu")
-    parser.add_argument("--gpus", default="", help="GPU index per rank, e.g. 0,1 or 2,3")
-    parser.add_argument("--no-p2p", action="store_true",
-                        help="NCCL_P2P_DISABLE=1 NCCL_NVLS_ENABLE=0: keep NCCL off NVLink/P2P")
+    add_device_arguments(parser)
     args = parser.parse_args(argv)
-    gpus = tuple(int(g) for g in args.gpus.split(",") if g.strip())
-    device = args.device or ("cuda" if args.backend == "nccl" or gpus else "cpu")
-    return SweepConfig(op=args.op, nproc=args.nproc, backend=args.backend, device=device, gpus=gpus,
-                       min_bytes=args.minbytes, max_bytes=args.maxbytes, factor=args.stepfactor,
-                       dtype=args.dtype, warmup=args.warmup, iters=args.iters, p2p=not args.no_p2p)
+    return SweepConfig(op=args.op, nproc=args.nproc, min_bytes=args.minbytes, max_bytes=args.maxbytes,
+                       factor=args.stepfactor, dtype=args.dtype, warmup=args.warmup, iters=args.iters,
+                       **device_group_fields(args))
 
 
 def main(argv=None) -> int:

@@ -2,18 +2,22 @@
 
 Decoding one token per sequence for b sequences in flight, a TP group runs 2·L all-reduces
 (one after attention and one after the MLP of each of L layers; Megatron-LM, arXiv 1909.08053 §3),
-each of b·h·bytes (hidden size h). This module runs exactly those all-reduces on the device group,
-timed per call and as a whole, so the measured communication time per generated token can be read
-next to `costmodel.decode_comm_per_token` for the same shape and link, which is labelled modelled.
+each of S = b·h·bytes (hidden size h). This module runs exactly those all-reduces on the device
+group, timed per call and per step (= per generated token), and sets two predictions of
+`costmodel.decode_comm_per_token` (ring all-reduce, t = 2(n-1)·α + 2(n-1)/n·S/B per call) beside it:
+  - fitted: α and B least-squares fitted (costmodel.fit_alpha_beta) to a short all-reduce sweep
+    run right after, on the same ranks, at S/16, S/4, S, 4S, 16S. Same link, same software: if
+    the measurement and this prediction disagree, the ring model (or the 2·L count) is what misses.
+  - catalog: the link chosen (`link`), or by default the one this group should have: on CUDA the
+    NVLink its GPU model ships with (PCIe with P2P off), on CPU none. Labelled "if this ran on
+    <link>": a modelled figure for another wire, not a prediction of this measurement.
 
 Command line:  python -m tpworkers.decode_comm --model llama-3.1-70b --tp 2 -b 8 --layers 4
 """
 
-import argparse
 import dataclasses
 import math
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -21,25 +25,28 @@ import torch
 import torch.distributed as dist
 
 from tpworkers import costmodel
-from tpworkers.collectives import SweepCancelled
+from tpworkers.collectives import SweepConfig, SweepResult, run_sweep
 from tpworkers.devicegroup import DTYPES, ConfigError, DeviceGroup, check_dtype
-from tpworkers.launcher import RankFailed, get_pool
-from tpworkers.links import LINKS
+from tpworkers.launcher import SweepCancelled, get_pool
+from tpworkers.links import LINKS, Link, assumed_pcie, link_for_gpu
 from tpworkers.modelshapes import ModelShape, get_model
+
+FIT_SPAN = 16  # the fit sweep runs S/16 .. 16·S, factor 4: five sizes around the decode message
 
 
 @dataclass(frozen=True)
 class DecodeCommConfig:
-    """Which model shape decodes on which TP group; `link` only feeds the modelled column."""
+    """Which model shape decodes on which TP group; `link` only feeds the catalog prediction."""
 
     model: str = "llama-3.1-70b"   # catalog name or HF id (tpworkers.modelshapes)
     tp: int = 2                    # ranks in the TP group
     tokens_in_flight: int = 8      # b: sequences decoding together, one new token each per step
     dtype: str = "bfloat16"        # activation dtype
-    link: str = "nvlink4"          # tpworkers.links key for the prediction
+    link: str | None = None        # tpworkers.links key; None: the link this group should have
     layers: int | None = None      # L override (None: the model's); fewer layers, same per-call size
     steps: int = 5                 # timed decode steps
     warmup: int = 1                # untimed steps first
+    fit_iters: int = 5             # timed calls per size of the α, B fit sweep
     backend: str = "gloo"
     device: str = "cpu"
     gpus: tuple[int, ...] = ()
@@ -53,7 +60,19 @@ class DecodeCommConfig:
         return DeviceGroup(nproc=self.tp, backend=self.backend, device=self.device,
                            gpus=tuple(self.gpus), p2p=self.p2p)
 
+    def message_bytes(self) -> int:
+        return self.tokens_in_flight * self.shape().hidden_size * DTYPES[self.dtype].itemsize
+
+    def fit_sweep(self) -> SweepConfig:
+        """All-reduce sizes S/16 .. 16·S on the same device group and dtype."""
+        size, element = self.message_bytes(), DTYPES[self.dtype].itemsize
+        smallest = max(element, size // FIT_SPAN // element * element)
+        return SweepConfig(op="all_reduce", nproc=self.tp, backend=self.backend, device=self.device,
+                           gpus=tuple(self.gpus), p2p=self.p2p, min_bytes=smallest, max_bytes=size * FIT_SPAN,
+                           factor=4, dtype=self.dtype, warmup=2, iters=self.fit_iters)
+
     def validate(self) -> None:
+        """ConfigError naming the first violated constraint; nothing is started."""
         try:
             shape = self.shape()
         except ValueError as error:
@@ -63,18 +82,19 @@ class DecodeCommConfig:
         errors = costmodel.tp_constraint_errors(shape, self.tp)
         if errors:
             raise ConfigError("; ".join(errors))
-        if self.link not in LINKS:
+        if self.link is not None and self.link not in LINKS:
             raise ConfigError(f"link must be one of {', '.join(LINKS)}, got {self.link!r}")
         check_dtype(self.backend, self.device, self.dtype)
-        if self.tokens_in_flight < 1 or self.steps < 1 or self.warmup < 0 or shape.num_hidden_layers < 1:
-            raise ConfigError("tokens_in_flight, steps and layers must be at least 1, warmup at least 0")
-        self.device_group().validate()
+        if min(self.tokens_in_flight, self.steps, self.fit_iters, shape.num_hidden_layers) < 1 or self.warmup < 0:
+            raise ConfigError("tokens_in_flight, steps, fit_iters and layers must be at least 1, warmup at least 0")
+        self.fit_sweep().validate()   # the device group, and memory for the largest fit size
 
 
 @dataclass(frozen=True)
 class DecodeCommRecord:
     """Measured after `steps_done` steps (µs; steps: mean, slowest rank; calls: all calls, slowest
-    rank per call), beside the cost model's prediction for the same shape (modelled_*)."""
+    rank per call), the catalog prediction (modelled_*, on `link`), and once the fit sweep has run
+    the prediction with α and B fitted on this device group (fitted_*; None before)."""
 
     model: str
     tp: int
@@ -88,10 +108,19 @@ class DecodeCommRecord:
     measured_call_min_us: float
     measured_call_median_us: float
     measured_call_p99_us: float
-    modelled_us_per_token: float
-    modelled_call_us: float
-    link: str
+    modelled_us_per_token: float | None   # on the catalog `link`; None when there is none
+    modelled_call_us: float | None
+    link: str | None                      # catalog link key of modelled_*
+    link_basis: str                       # why that link: chosen, this group's GPU, or none (CPU)
     transport: str | None
+    fit_sizes_bytes: tuple[int, ...] | None = None
+    fit_time_us: tuple[float, ...] | None = None   # measured per call at each fit size (sweep rows)
+    fit_wrong: int | None = None
+    fitted_alpha_us: float | None = None
+    fitted_bandwidth_GBps: float | None = None     # B per direction, 1e9 B/s
+    fitted_call_us: float | None = None
+    fitted_us_per_token: float | None = None
+    fit_error: str | None = None                   # why no fit (e.g. time did not grow with size)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,17 +136,32 @@ class DecodeStep:
     repeats: int
 
 
+def catalog_link(config: DecodeCommConfig) -> tuple[Link | None, str]:
+    """The catalog link of the modelled column and why it is that one."""
+    if config.link is not None:
+        return LINKS[config.link], "chosen"
+    if config.device != "cuda":
+        return None, "no catalog link: CPU"
+    name = torch.cuda.get_device_name(config.device_group().gpus[0])
+    if not config.p2p:
+        return assumed_pcie(name), f"P2P off: the PCIe a {name} ships with"
+    link = link_for_gpu(name)
+    if link is None:
+        return None, f"no catalog link: {name} is not in the GPU catalog"
+    return link, f"the NVLink a {name} ships with (topology not checked)"
+
+
 def run_decode_comm(config: DecodeCommConfig, on_record=None, should_stop=lambda: False,
                     timeout_s: float = 120.0) -> DecodeCommRecord:
-    """Warm up, then time `steps` decode steps one by one; on_record gets the running result
-    (in this process) after each step and the last one is returned."""
+    """Warm up, time `steps` decode steps one by one (on_record gets the running result after each),
+    then run the fit sweep; the last record, with the fitted prediction, is returned (and recorded)."""
     config.validate()
     shape = config.shape()
     calls = costmodel.allreduces_per_token(shape)
-    bytes_each = costmodel.allreduce_bytes(shape.hidden_size, config.tokens_in_flight, config.dtype)
     numel = config.tokens_in_flight * shape.hidden_size
-    modelled = costmodel.decode_comm_per_token(shape, config.tp, config.tokens_in_flight, config.dtype,
-                                               LINKS[config.link])
+    link, basis = catalog_link(config)
+    catalog = (costmodel.decode_comm_per_token(shape, config.tp, config.tokens_in_flight, config.dtype, link)
+               if link else None)
     pool = get_pool(config.device_group())
     if config.warmup:
         pool.run(decode_step, DecodeStep(calls, numel, config.dtype, config.warmup), timeout_s)
@@ -131,20 +175,46 @@ def run_decode_comm(config: DecodeCommConfig, on_record=None, should_stop=lambda
         ordered = sorted(call_seconds)
         record = DecodeCommRecord(
             model=shape.name, tp=config.tp, tokens_in_flight=config.tokens_in_flight, dtype=config.dtype,
-            layers=shape.num_hidden_layers, allreduces_per_token=calls, bytes_each=int(bytes_each),
+            layers=shape.num_hidden_layers, allreduces_per_token=calls, bytes_each=config.message_bytes(),
             steps_done=done, measured_us_per_token=statistics.fmean(step_seconds) * 1e6,
             measured_call_min_us=ordered[0] * 1e6, measured_call_median_us=statistics.median(ordered) * 1e6,
             measured_call_p99_us=ordered[math.ceil(0.99 * len(ordered)) - 1] * 1e6,
-            modelled_us_per_token=modelled.seconds_per_token * 1e6, modelled_call_us=modelled.seconds_each * 1e6,
-            link=config.link, transport=pool.transport())
+            modelled_us_per_token=catalog.seconds_per_token * 1e6 if catalog else None,
+            modelled_call_us=catalog.seconds_each * 1e6 if catalog else None,
+            link=link.key if link else None, link_basis=basis, transport=pool.transport())
         if on_record is not None:
             on_record(record)
+    try:
+        sweep = run_sweep(config.fit_sweep(), should_stop=should_stop, timeout_s=timeout_s)
+    except SweepCancelled:
+        raise SweepCancelled([record]) from None
+    record = dataclasses.replace(record, transport=sweep.transport, **fitted_prediction(config, shape, sweep))
+    if on_record is not None:
+        on_record(record)
     return record
 
 
+def fitted_prediction(config: DecodeCommConfig, shape: ModelShape, sweep: SweepResult) -> dict:
+    """The fit sweep's rows and the cost model's per-token time with α and B fitted to them."""
+    rows = sweep.measurements
+    fields = {"fit_sizes_bytes": tuple(m.size_bytes for m in rows), "fit_time_us": tuple(m.time_us for m in rows),
+              "fit_wrong": sum(m.wrong for m in rows)}
+    try:
+        alpha, bandwidth = costmodel.fit_alpha_beta([(m.size_bytes, m.time_us / 1e6) for m in rows], config.tp)
+    except ValueError as error:
+        return {**fields, "fit_error": str(error)}
+    fitted = Link("fitted", "this device group", bandwidth, alpha, "measured",
+                  f"fitted to a {config.tp}-rank all-reduce sweep of {len(rows)} sizes", measured=True)
+    estimate = costmodel.decode_comm_per_token(shape, config.tp, config.tokens_in_flight, config.dtype, fitted)
+    return {**fields, "fitted_alpha_us": alpha * 1e6, "fitted_bandwidth_GBps": bandwidth / 1e9,
+            "fitted_call_us": estimate.seconds_each * 1e6, "fitted_us_per_token": estimate.seconds_per_token * 1e6}
+
+
 def decode_step(ctx, step: DecodeStep) -> tuple[list[float], list[float]]:
-    """Rank task: (seconds per whole step, seconds per all-reduce), after a barrier."""
-    buffer = torch.ones(step.numel, dtype=DTYPES[step.dtype], device=ctx.device)    # [b·h]
+    """Rank task: (seconds per whole step, seconds per all-reduce), after a barrier. The buffer
+    holds zeros, which stay zeros however often they are summed (ones would be multiplied by TP
+    at every call and overflow float16 within a step)."""
+    buffer = torch.zeros(step.numel, dtype=DTYPES[step.dtype], device=ctx.device)    # [b·h]
     dist.barrier()
     ctx.synchronize()
     if ctx.device.type == "cuda":
@@ -168,40 +238,7 @@ def decode_step(ctx, step: DecodeStep) -> tuple[list[float], list[float]]:
     return [sum(calls) for calls in seconds], [s for calls in seconds for s in calls]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tpworkers.decode_comm", description=__doc__)
-    parser.add_argument("--model", default="llama-3.1-70b")
-    parser.add_argument("--tp", type=int, default=2)
-    parser.add_argument("-b", "--tokens-in-flight", type=int, default=8)
-    parser.add_argument("-d", "--dtype", choices=tuple(DTYPES), default="bfloat16")
-    parser.add_argument("--link", choices=tuple(LINKS), default="nvlink4")
-    parser.add_argument("--layers", type=int, help="override the model's layer count")
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--backend", choices=("gloo", "nccl"), default="gloo")
-    parser.add_argument("--gpus", default="", help="GPU index per rank, e.g. 0,1")
-    parser.add_argument("--no-p2p", action="store_true", help="NCCL_P2P_DISABLE=1 NCCL_NVLS_ENABLE=0")
-    args = parser.parse_args(argv)
-    gpus = tuple(int(g) for g in args.gpus.split(",") if g.strip())
-    config = DecodeCommConfig(model=args.model, tp=args.tp, tokens_in_flight=args.tokens_in_flight,
-                              dtype=args.dtype, link=args.link, layers=args.layers, steps=args.steps,
-                              backend=args.backend, device="cuda" if args.backend == "nccl" or gpus else "cpu",
-                              gpus=gpus, p2p=not args.no_p2p)
-    try:
-        record = run_decode_comm(config, on_record=lambda r: print(
-            f"step {r.steps_done}: measured {r.measured_us_per_token:.1f} us per token so far", flush=True))
-    except (ConfigError, RankFailed) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, ConfigError) else 1
-    print(f"# {record.model}: L={record.layers}, TP={record.tp}, {record.tokens_in_flight} tokens in flight, "
-          f"{record.dtype}: {record.allreduces_per_token} all-reduces of {record.bytes_each} B per token")
-    print(f"measured  {record.measured_us_per_token:12.1f} us per token   per call: min "
-          f"{record.measured_call_min_us:.1f}, median {record.measured_call_median_us:.1f}, "
-          f"p99 {record.measured_call_p99_us:.1f} us   ({config.backend} on {config.device}, "
-          f"transport {record.transport or 'n/a'})")
-    print(f"modelled  {record.modelled_us_per_token:12.1f} us per token   per call: "
-          f"{record.modelled_call_us:.1f} us   (cost model, ring all-reduce over {record.link})")
-    return 0
-
-
 if __name__ == "__main__":
+    from tpworkers.decode_comm_cli import main
+
     raise SystemExit(main())

@@ -6,6 +6,7 @@ NVSwitch multicast (NVLS) out of it too (NCCL docs, "Environment Variables"). Wh
 really chose is read back from its NCCL_DEBUG=INFO log lines.
 """
 
+import argparse
 import os
 import re
 from dataclasses import dataclass
@@ -67,6 +68,27 @@ class DeviceGroup:
         if self.backend == "nccl" and len(set(self.gpus)) != len(self.gpus):
             raise ConfigError(f"NCCL needs its own GPU for every rank; gpus={self.gpus} repeats a GPU")
 
+    def check_memory(self, bytes_per_rank: int, what: str) -> None:
+        """ConfigError when the ranks' buffers cannot fit: on CPU all ranks share the host's
+        available RAM; on CUDA every GPU holds the buffers of the ranks placed on it (and gloo
+        over CUDA stages each buffer through host memory as well). Buffers only: the CUDA
+        context and NCCL's own buffers come on top."""
+        if self.device == "cuda":
+            for gpu in sorted(set(self.gpus)):
+                ranks = self.gpus.count(gpu)
+                need, have = ranks * bytes_per_rank, gpu_memory_bytes(gpu)
+                if need > have:
+                    raise ConfigError(
+                        f"{what} needs {_gib(bytes_per_rank)} of buffers per rank; {ranks} rank(s) on "
+                        f"GPU {gpu} need {_gib(need)} but it has {_gib(have)}: choose a smaller max size")
+        if self.device == "cpu" or self.backend == "gloo":
+            need, have = self.nproc * bytes_per_rank, host_memory_available()
+            if need > have:
+                raise ConfigError(
+                    f"{what} needs {_gib(bytes_per_rank)} of buffers per rank, {_gib(need)} for "
+                    f"{self.nproc} ranks, but this machine has {_gib(have)} of RAM available: "
+                    "choose a smaller max size or fewer ranks")
+
     def rank_device(self, rank: int) -> torch.device:
         return torch.device("cuda", self.gpus[rank]) if self.device == "cuda" else torch.device("cpu")
 
@@ -102,6 +124,27 @@ def check_dtype(backend: str, device: str, dtype: str) -> None:
         raise ConfigError(f"{backend} on {device} supports dtype {', '.join(allowed)}, not {dtype}")
 
 
+def host_memory_available() -> int:
+    """Bytes of RAM the kernel could hand out now without swapping (MemAvailable)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def gpu_memory_bytes(index: int) -> int:
+    """Total memory of CUDA device `index` (read without creating a context on it)."""
+    return torch.cuda.get_device_properties(index).total_memory
+
+
+def _gib(num_bytes: float) -> str:
+    return f"{num_bytes / (1 << 30):.2f} GiB"
+
+
 def max_cpu_ranks() -> int:
     """Gloo ranks oversubscribe CPU cores happily, but past 2 per core timings mean nothing."""
     return max(4, 2 * (os.cpu_count() or 1))
@@ -116,3 +159,35 @@ def parse_transports(lines) -> str | None:
     """Distinct transports NCCL connected with, e.g. 'P2P/CUMEM/read' or 'SHM/direct/direct'."""
     found = sorted({m.group(1) for line in lines if (m := _NCCL_VIA.search(line))})
     return ", ".join(found) or None
+
+
+# ------------------------------------------------------------------ the device flags of every CLI
+
+def gpu_indices(text: str) -> tuple[int, ...]:
+    """argparse type of --gpus: '2,3' -> (2, 3); anything else is a usage error, not a traceback."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not all(part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected GPU indices separated by commas, e.g. 0,1 or 2,3; got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend, --device, --gpus and --no-p2p, read back by device_group_fields."""
+    parser.add_argument("--backend", choices=("gloo", "nccl"),
+                        help="default: nccl when the tensors are on GPUs (--gpus or --device cuda), "
+                             "else gloo; --backend gloo --gpus 0,1 runs gloo over CUDA tensors")
+    parser.add_argument("--device", choices=("cpu", "cuda"),
+                        help="default: cuda for nccl or when --gpus is given, else cpu")
+    parser.add_argument("--gpus", type=gpu_indices, default=(), help="GPU index per rank, e.g. 0,1 or 2,3")
+    parser.add_argument("--no-p2p", action="store_true",
+                        help="NCCL_P2P_DISABLE=1 NCCL_NVLS_ENABLE=0: keep NCCL off NVLink/P2P (nccl only)")
+
+
+def device_group_fields(args: argparse.Namespace) -> dict:
+    """backend, device, gpus and p2p of a DeviceGroup from add_device_arguments' flags. GPUs named
+    means NCCL, as for runs started from the web page; gloo over CUDA only when asked for."""
+    on_gpus = bool(args.gpus) or args.device == "cuda"
+    backend = args.backend or ("nccl" if on_gpus else "gloo")
+    device = args.device or ("cuda" if on_gpus or backend == "nccl" else "cpu")
+    return {"backend": backend, "device": device, "gpus": tuple(args.gpus), "p2p": not args.no_p2p}

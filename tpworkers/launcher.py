@@ -36,7 +36,17 @@ import torch.distributed as dist
 
 from tpworkers.devicegroup import ConfigError, DeviceGroup, parse_transports
 
-__all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "get_pool", "shutdown_pool"]
+__all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool",
+           "shutdown_pool"]
+
+
+class SweepCancelled(Exception):
+    """A run's should_stop() said stop between two steps; `measurements` holds the records
+    finished before that (sweeps, layer benchmarks and decode runs all raise it)."""
+
+    def __init__(self, measurements: list):
+        super().__init__(f"run cancelled after {len(measurements)} records")
+        self.measurements = measurements
 
 
 class RankFailed(RuntimeError):
@@ -71,14 +81,14 @@ class RankPool:
         self.group = group
         self.broken = False
         self._lock = threading.Lock()
-        self._log_dir = tempfile.mkdtemp(prefix="tplab-ranks-")
+        self.log_dir = tempfile.mkdtemp(prefix="tplab-ranks-")  # NCCL_DEBUG_FILE of every rank
         self._store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
         spawn = multiprocessing.get_context("spawn")
         self._conns, self._procs = [], []
         for rank in range(group.nproc):
             parent_end, child_end = spawn.Pipe()
             proc = spawn.Process(target=_rank_main, name=f"tplab-rank{rank}", daemon=True,
-                                 args=(rank, group, self._store.port, child_end, self._log_dir))
+                                 args=(rank, group, self._store.port, child_end, self.log_dir))
             proc.start()
             child_end.close()
             self._conns.append(parent_end)
@@ -106,10 +116,11 @@ class RankPool:
             return self._collect(timeout_s, doing=getattr(task, "__qualname__", str(task)))
 
     def transport(self) -> str | None:
-        """What NCCL said it connected over (None on gloo, or before the first collective)."""
+        """What NCCL said it connected over, read from every rank's NCCL_DEBUG=INFO log in
+        log_dir (None on gloo, or before the first collective)."""
         lines = []
-        for name in sorted(os.listdir(self._log_dir)) if os.path.isdir(self._log_dir) else []:
-            with open(os.path.join(self._log_dir, name), errors="replace") as log:
+        for name in sorted(os.listdir(self.log_dir)) if os.path.isdir(self.log_dir) else []:
+            with open(os.path.join(self.log_dir, name), errors="replace") as log:
                 lines.extend(log)
         return parse_transports(lines)
 
@@ -135,7 +146,7 @@ class RankPool:
         for conn in self._conns:
             conn.close()
         self._store = None
-        shutil.rmtree(self._log_dir, ignore_errors=True)
+        shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def _collect(self, timeout_s: float, doing: str) -> list:
         """Wait for one reply per rank; on the first failure tear the pool down and raise."""

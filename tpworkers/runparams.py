@@ -11,7 +11,7 @@ from typing import Callable
 from tpworkers.collectives import SweepConfig, run_sweep
 from tpworkers.decode_comm import DecodeCommConfig, run_decode_comm
 from tpworkers.devicegroup import ConfigError
-from tpworkers.tp_layers import LayerBenchConfig, run_layer_benchmark
+from tpworkers.layer_bench import LayerBenchConfig, run_layer_benchmark
 
 
 def cuda_device_count() -> int:

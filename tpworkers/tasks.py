@@ -5,10 +5,9 @@ import logging
 
 from celery import shared_task
 
-from tpworkers.collectives import SweepCancelled
 from tpworkers.devicegroup import ConfigError
 from tpworkers.events import MeasurementEvent, StatusEvent, run_group
-from tpworkers.launcher import RankFailed
+from tpworkers.launcher import RankFailed, SweepCancelled
 from tpworkers.models import ExperimentRun
 from tpworkers.publisher import get_publisher
 from tpworkers.runparams import EXPERIMENTS, build_config, describe_group

@@ -10,16 +10,18 @@ Grouped-query attention: each rank keeps KV heads / TP KV heads; when TP exceeds
 each KV head is replicated on TP / KV ranks (ranks sharing a KV head hold a copy of it).
 
 Each class takes the unsharded module and the TP process group and copies its own slice of the
-weights, so a sharded layer and its reference always start from the same numbers.
+weights, so a sharded layer and its reference always start from the same numbers. Which TP sizes
+can split a layer is the cost model's rule (costmodel.tp_constraint_errors), the same one that
+judges a whole model's TP size.
 
-run_layer_benchmark times those layers at several TP sizes and reports, per forward, the
-collectives the f/g log saw (count and bytes) and the compute vs communication split.
+tpworkers.layer_bench times these layers; `python -m tpworkers.tp_layers` checks them: it shards
+each kind at TP = 1, 2, 4 on CPU ranks and prints the largest difference from the unsharded
+module, forward and input gradient, with the all-reduces f and g ran.
 """
 
+import argparse
 import copy
-import statistics
-import time
-from dataclasses import asdict, dataclass
+import sys
 
 import torch
 import torch.distributed as dist
@@ -27,12 +29,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from tpworkers import costmodel
-from tpworkers.collectives import SweepCancelled
-from tpworkers.devicegroup import DTYPES, ConfigError, DeviceGroup, check_dtype
-from tpworkers.launcher import get_pool
+from tpworkers.launcher import ConfigError, DeviceGroup, RankFailed, get_pool
 from tpworkers.modelshapes import ModelShape
 from tpworkers.reference_layers import MLP, Attention, TransformerLayer, attend
 from tpworkers.tp_ops import CommLog, f, g, recording, tp_group
+
+KINDS = {"mlp": "MLP", "attention": "attention block", "layer": "transformer layer"}
 
 
 def _tp_rank_and_size(group) -> tuple[int, int]:
@@ -50,8 +52,9 @@ class ColumnParallelLinear(nn.Module):
     def __init__(self, full: nn.Linear, group=None, rows: slice | None = None, enter_region: bool = True):
         super().__init__()
         rank, tp = _tp_rank_and_size(group)
-        out = full.out_features // tp
-        rows = rows if rows is not None else slice(rank * out, (rank + 1) * out)
+        if rows is None:
+            out, _ = costmodel.column_parallel_shard(full.out_features, tp, tokens_in_flight=0, dtype="float32")
+            rows = slice(rank * out, (rank + 1) * out)
         self.group, self.enter_region = group, enter_region
         self.weight = nn.Parameter(full.weight.detach()[rows].clone())                 # [out/tp, in]
         self.bias = None if full.bias is None else nn.Parameter(full.bias.detach()[rows].clone())
@@ -93,10 +96,13 @@ class TPAttention(nn.Module):
     def __init__(self, full: Attention, group=None):
         super().__init__()
         rank, tp = _tp_rank_and_size(group)
-        if full.heads % tp:
-            raise ValueError(f"{full.heads} heads are not divisible by TP={tp}")
-        if full.kv_heads % tp and tp % full.kv_heads:
-            raise ValueError(f"{full.kv_heads} KV heads neither divide nor are divisible by TP={tp}")
+        # Attention alone has no FFN, so intermediate_size=0 leaves only the head rules to judge.
+        shape = ModelShape(hidden_size=full.heads * full.head_dim, num_hidden_layers=1,
+                           num_attention_heads=full.heads, num_key_value_heads=full.kv_heads,
+                           intermediate_size=0, vocab_size=1, name="attention block")
+        errors = costmodel.tp_constraint_errors(shape, tp)
+        if errors:
+            raise ValueError("; ".join(errors))
         d = full.head_dim
         self.group, self.head_dim = group, d
         self.heads = full.heads // tp
@@ -136,143 +142,63 @@ def shard(full: nn.Module, group=None) -> nn.Module:
     return SHARDED[type(full)](full, group)
 
 
-# ------------------------------------------------------------------ the layer benchmark
-
-KINDS = {"mlp": "MLP", "attention": "attention block", "layer": "transformer layer"}
-
-
-@dataclass(frozen=True)
-class LayerBenchConfig:
-    """One sharded layer kind timed at several TP sizes, on one pool of max(tp_sizes) ranks."""
-
-    kinds: tuple[str, ...] = ("mlp", "attention", "layer")   # keys of KINDS
-    tp_sizes: tuple[int, ...] = (1, 2, 4)
-    hidden: int = 512            # h
-    ffn: int = 2048              # MLP inner size
-    heads: int = 8
-    kv_heads: int = 4            # < heads: grouped-query attention
-    batch: int = 1
-    seq: int = 64                # tokens per forward = batch × seq
-    dtype: str = "float32"
-    warmup: int = 2
-    iters: int = 5               # timed forwards per (tp, kind)
-    backend: str = "gloo"
-    device: str = "cpu"
-    gpus: tuple[int, ...] = ()
-    p2p: bool = True
-
-    def shape(self) -> ModelShape:
-        return ModelShape(hidden_size=self.hidden, num_hidden_layers=1, num_attention_heads=self.heads,
-                          num_key_value_heads=self.kv_heads, intermediate_size=self.ffn, vocab_size=1,
-                          name="layer benchmark")
-
-    def device_group(self) -> DeviceGroup:
-        return DeviceGroup(nproc=max(self.tp_sizes), backend=self.backend, device=self.device,
-                           gpus=tuple(self.gpus), p2p=self.p2p)
-
-    def validate(self) -> None:
-        unknown = [kind for kind in self.kinds if kind not in KINDS]
-        if unknown or not self.kinds:
-            raise ConfigError(f"kinds must be some of {', '.join(KINDS)}, got {self.kinds}")
-        if not self.tp_sizes or min(self.tp_sizes) < 1:
-            raise ConfigError(f"tp_sizes must be positive, got {self.tp_sizes}")
-        check_dtype(self.backend, self.device, self.dtype)
-        if min(self.batch, self.seq, self.iters) < 1 or self.warmup < 0:
-            raise ConfigError("batch, seq and iters must be at least 1 and warmup at least 0")
-        if self.hidden % self.heads:
-            raise ConfigError(f"hidden size {self.hidden} is not divisible by {self.heads} heads")
-        if self.heads % self.kv_heads:
-            raise ConfigError(f"{self.heads} heads are not divisible by {self.kv_heads} KV heads")
-        for tp in self.tp_sizes:
-            errors = costmodel.tp_constraint_errors(self.shape(), tp)
-            if errors:
-                raise ConfigError("; ".join(errors))
-        self.device_group().validate()
-
-
-@dataclass(frozen=True)
-class LayerStep:
-    """What the ranks run for one (tp, kind)."""
-
-    config: LayerBenchConfig
-    tp: int
-    kind: str
-
-
-@dataclass(frozen=True)
-class LayerRecord:
-    """One sharded forward, observed (times in µs: mean over iterations, slowest rank)."""
-
-    tp: int
-    kind: str
-    tokens: int
-    forward_us: float
-    compute_us: float                   # forward − comm on that rank
-    comm_us: float                      # inside the all-reduces of g
-    collectives: int                    # all-reduces counted in one forward
-    collective_bytes: tuple[int, ...]   # bytes of each
-    bytes_moved: int                    # their sum
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def run_layer_benchmark(config: LayerBenchConfig, on_record=None, should_stop=lambda: False,
-                        timeout_s: float = 120.0) -> list[LayerRecord]:
-    """Every (tp, kind) in turn; on_record(LayerRecord) in this process as each finishes."""
-    config.validate()
-    pool = get_pool(config.device_group())
-    records = []
-    for tp in config.tp_sizes:
-        for kind in config.kinds:
-            if should_stop():
-                raise SweepCancelled(records)
-            results = [r for r in pool.run(bench_layer, LayerStep(config, tp, kind), timeout_s) if r]
-            totals = [statistics.fmean(totals) for totals, _, _ in results]
-            slowest = totals.index(max(totals))
-            comm = statistics.fmean(results[slowest][1])
-            sizes = tuple(results[0][2])
-            record = LayerRecord(tp=tp, kind=kind, tokens=config.batch * config.seq,
-                                 forward_us=totals[slowest] * 1e6, compute_us=(totals[slowest] - comm) * 1e6,
-                                 comm_us=comm * 1e6, collectives=len(sizes), collective_bytes=sizes,
-                                 bytes_moved=sum(sizes))
-            records.append(record)
-            if on_record is not None:
-                on_record(record)
-    return records
-
-
-def build_reference(kind: str, config: LayerBenchConfig) -> nn.Module:
+def build_reference(kind: str, hidden: int, ffn: int, heads: int, kv_heads: int) -> nn.Module:
+    """The unsharded module of a kind in KINDS."""
     if kind == "mlp":
-        return MLP(config.hidden, config.ffn)
+        return MLP(hidden, ffn)
     if kind == "attention":
-        return Attention(config.hidden, config.heads, config.kv_heads)
-    return TransformerLayer(config.hidden, config.ffn, config.heads, config.kv_heads)
+        return Attention(hidden, heads, kv_heads)
+    return TransformerLayer(hidden, ffn, heads, kv_heads)
 
 
-def bench_layer(ctx, step: LayerStep):
-    """Rank task: (forward seconds per iteration, comm seconds per iteration, bytes per all-reduce);
-    None on ranks outside the TP group."""
-    config = step.config
-    group = tp_group(step.tp)
-    if ctx.rank >= step.tp:
+# ------------------------------------------------------------------ command line: check the shards
+
+def max_difference(ctx, payload) -> tuple[float, float, int, int] | None:
+    """Rank task: (max |sharded - full| of the output, of the input gradient, forward all-reduces,
+    backward all-reduces) in float64 on the rank's device for one kind at one TP size; None off
+    the TP group."""
+    kind, tp, dims = payload
+    group = tp_group(tp)
+    if ctx.rank >= tp:
         return None
-    dtype = DTYPES[config.dtype]
-    torch.manual_seed(0)  # same full weights on every rank, then each keeps its slice
-    layer = shard(build_reference(step.kind, config), group).to(ctx.device, dtype)
-    x = torch.randn(config.batch, config.seq, config.hidden, generator=torch.Generator().manual_seed(1))
-    x = x.to(ctx.device, dtype)                                            # [batch, seq, hidden]
-    totals, comms = [], []
+    torch.manual_seed(0)
+    full = build_reference(kind, *dims).double().to(ctx.device)
+    sharded = shard(full, group)
+    x = torch.randn(2, 8, dims[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(ctx.device)
+    x_full, x_tp = x.clone().requires_grad_(), x.clone().requires_grad_()
+    full(x_full).sum().backward()
+    log = CommLog(ctx.device)
+    with recording(log):
+        out = sharded(x_tp)
+        out.sum().backward()
     with torch.no_grad():
-        for _ in range(config.warmup):
-            layer(x)
-        for _ in range(config.iters):
-            log = CommLog(ctx.device)
-            with recording(log):
-                log.synchronize()
-                begin = time.perf_counter()
-                layer(x)
-                log.synchronize()
-                totals.append(time.perf_counter() - begin)
-            comms.append(log.seconds("forward"))
-    return totals, comms, [call.bytes for call in log.calls]
+        out_error = float((out - full(x)).abs().max())
+    return (out_error, float((x_tp.grad - x_full.grad).abs().max()),
+            len(log.select("forward")), len(log.select("backward")))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tpworkers.tp_layers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--ffn", type=int, default=256)
+    parser.add_argument("--heads", type=int, default=8)
+    parser.add_argument("--kv-heads", type=int, default=4)
+    args = parser.parse_args(argv)
+    dims = (args.hidden, args.ffn, args.heads, args.kv_heads)
+    print(f"# hidden {args.hidden}, FFN {args.ffn}, {args.heads} heads / {args.kv_heads} KV heads, float64 on CPU")
+    print(f"# {'kind':<18} {'TP':>3} {'max |Δ out|':>12} {'max |Δ dx|':>12} {'all-reduces fwd/bwd':>20}")
+    try:
+        pool = get_pool(DeviceGroup(nproc=4))
+        for kind in KINDS:
+            for tp in (1, 2, 4):
+                out, grad, forward, backward = next(r for r in pool.run(max_difference, (kind, tp, dims)) if r)
+                print(f"  {KINDS[kind]:<18} {tp:>3} {out:>12.2e} {grad:>12.2e} {f'{forward}/{backward}':>20}")
+    except (ConfigError, RankFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, ConfigError) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
