@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
 
 @pytest.mark.django_db
@@ -205,5 +206,34 @@ def test_it_heads_the_measured_and_modelled_decode_columns_apart(client, learner
     client.force_login(learner)
     page = client.get(f"/lab/runs/{run.pk}/").content.decode()
     assert '<th><span class="prov measured">measured</span> µs per token</th>' in page
-    assert '<th><span class="prov modelled">modelled</span> µs per token</th>' in page
+    assert "α, B fitted here" in page and "if it ran on a catalog link" in page
     assert "<th>µs per token</th>" not in page
+
+
+@pytest.mark.django_db
+def test_it_shows_a_decode_record_beside_both_predictions(client, learner, lab_node):
+    """A record from a real (small, gloo) decode run, so the page and the record agree on keys."""
+    from tpworkers.decode_comm import DecodeCommConfig, run_decode_comm
+    from tpworkers.forms import DecodeForm
+    from tpworkers.launcher import shutdown_pool
+    from tpworkers.models import ExperimentRun
+
+    form = DecodeForm({**DecodeForm.defaults(), "link": "pcie5"})
+    assert form.is_valid(), form.errors
+    try:
+        record = run_decode_comm(DecodeCommConfig(model="llama-3.1-8b", tp=2, tokens_in_flight=2, dtype="float32",
+                                                  link="pcie5", layers=1, steps=1, warmup=0, fit_iters=1))
+    finally:
+        shutdown_pool()
+    run = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="decode_comm",
+                                       params=form.run_params(), status=ExperimentRun.Status.DONE)
+    run.record(0, record.to_dict())
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    if record.fitted_us_per_token is None:  # a noisy machine can defeat a one-iteration fit: say why
+        assert record.fit_error and escape(record.fit_error) in page
+    else:
+        assert f"{record.fitted_us_per_token:,.1f}" in page  # modelled with α, B fitted on these ranks
+    assert f"{record.modelled_us_per_token:,.1f}" in page  # modelled on the catalog link
+    assert f"{record.measured_us_per_token:,.1f}" in page
+    assert "PCIe Gen5 x16" in page
