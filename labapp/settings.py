@@ -137,25 +137,30 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
-# Redis carries Celery's queue and the Channels layer. The run command starts a private
-# server and exports REDIS_URL; nothing here ever falls back to someone else's Redis.
-REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"))
+# Redis carries Celery's queue and the Channels layer. `lab.py run` starts a private server and
+# sets REDIS_URL; the live tests start their own. Without REDIS_URL nothing falls back to a Redis
+# on localhost:6379 (it may be someone else's): commands that need no Redis (check, migrate, the
+# unit tests) work, and the first thing that would talk to Redis fails naming REDIS_URL.
+REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # redis-py 8 defaults socket_timeout to 5 s, the same as channels-redis' blocking
-            # pop, so idle websockets die every 5 s (channels_redis#422). 15 s outlasts the
-            # pop and still notices a Redis that went away.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-            "capacity": 500,
-            "expiry": 60,
-        },
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 defaults socket_timeout to 5 s, the same as channels-redis' blocking
+                # pop, so idle websockets die every 5 s (channels_redis#422). 15 s outlasts the
+                # pop and still notices a Redis that went away.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": 500,
+                "expiry": 60,
+            },
+        }
     }
-}
-
-CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "labapp.no_redis.NoRedisChannelLayer"}}
+    CELERY_BROKER_TRANSPORT = "labapp.no_redis:NoRedisTransport"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -81,10 +81,11 @@ def lab_redis(test_redis, settings):
         "CONFIG": {"hosts": [{"address": test_redis.url, "socket_timeout": 15}]},
     }}
     channel_layers.backends.clear()
-    previous_broker = app.conf.broker_url
-    app.conf.broker_url = test_redis.url
+    # Without REDIS_URL the settings name a transport that refuses to connect; undo it here too.
+    previous_broker = app.conf.broker_url, app.conf.broker_transport
+    app.conf.broker_url, app.conf.broker_transport = test_redis.url, None
     yield test_redis
-    app.conf.broker_url = previous_broker
+    app.conf.broker_url, app.conf.broker_transport = previous_broker
     channel_layers.backends.clear()
 
 

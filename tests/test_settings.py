@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _manage(*args, **env):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TPLAB_"))}
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("DJANGO_", "TPLAB_")) and k not in ("REDIS_URL", "DATABASE_URL")}
     full_env.update(env)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True)
@@ -31,3 +32,32 @@ def test_it_refuses_a_misspelt_setting_by_name():
     done = _manage("check", TPLAB_RUN_STALL_TIMEOUT_S="soon")
     assert done.returncode != 0
     assert "TPLAB_RUN_STALL_TIMEOUT_S='soon' is not an integer" in done.stderr
+
+
+def test_it_checks_and_migrates_without_redis_url(tmp_path):
+    assert _manage("check").returncode == 0
+    done = _manage("migrate", "--noinput", "-v", "0", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert done.returncode == 0, done.stderr
+
+
+TOUCH_REDIS = """
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from labapp.celery import app
+attempts = {
+    "celery": lambda: app.send_task("tpworkers.tasks.run_experiment", args=[0]),
+    "channels": lambda: async_to_sync(get_channel_layer().group_send)("run-0", {"type": "run.event"}),
+}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+        print(name, "reached a Redis")
+    except Exception as exc:
+        print(name, type(exc).__name__, exc)
+"""
+
+
+def test_it_never_falls_back_to_a_redis_on_localhost_without_redis_url():
+    done = _manage("shell", "-c", TOUCH_REDIS)
+    assert "celery ImproperlyConfigured REDIS_URL is not set" in done.stdout, done.stdout + done.stderr
+    assert "channels ImproperlyConfigured REDIS_URL is not set" in done.stdout, done.stdout + done.stderr
