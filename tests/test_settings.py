@@ -14,10 +14,12 @@ def _manage(*args, **env):
                           capture_output=True, text=True)
 
 
+PRODUCTION = {"TPLAB_MODE": "production", "DJANGO_ALLOWED_HOSTS": "lab.example.org",
+              "DJANGO_SECRET_KEY": "x" * 20 + "-production-secret-with-enough-entropy-0123456789"}
+
+
 def test_it_passes_the_deploy_check_with_production_settings():
-    done = _manage("check", "--deploy", "--fail-level", "WARNING",
-                   TPLAB_MODE="production", DJANGO_ALLOWED_HOSTS="lab.example.org",
-                   DJANGO_SECRET_KEY="x" * 20 + "-production-secret-with-enough-entropy-0123456789")
+    done = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "no issues" in done.stdout
 
@@ -29,9 +31,35 @@ def test_it_refuses_to_start_production_without_a_secret_key():
 
 
 def test_it_refuses_a_misspelt_setting_by_name():
-    done = _manage("check", TPLAB_RUN_STALL_TIMEOUT_S="soon")
-    assert done.returncode != 0
-    assert "TPLAB_RUN_STALL_TIMEOUT_S='soon' is not an integer" in done.stderr
+    for name, value, error in [
+        ("TPLAB_RUN_STALL_TIMEOUT_S", "soon", "TPLAB_RUN_STALL_TIMEOUT_S='soon' is not an integer"),
+        ("TPLAB_LOG_LEVEL", "loud", "TPLAB_LOG_LEVEL='loud' is not a log level"),
+        ("TPLAB_QUEUE", "my queue", "TPLAB_QUEUE='my queue' is not a safe name"),
+        ("TPLAB_STATE_DIR", "state", "TPLAB_STATE_DIR='state' is not an absolute path"),
+    ]:
+        done = _manage("check", **{name: value})
+        assert done.returncode != 0
+        assert error in done.stderr
+
+
+SHOW = "from django.conf import settings; from django.test import Client; print({})"
+
+
+def test_it_lets_a_load_balancer_probe_healthz_over_plain_http_in_production(tmp_path):
+    code = SHOW.format("Client().get('/healthz').status_code, Client().get('/').status_code")
+    done = _manage("shell", "-c", code, **{**PRODUCTION, "DJANGO_ALLOWED_HOSTS": "testserver"},
+                   DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    healthz, home = map(int, done.stdout.strip().splitlines()[-1].split())
+    assert home == 301  # everything else goes to https
+    assert healthz == 503  # answered over http: no worker here, and no redirect
+
+
+def test_it_adds_the_hosts_lab_run_serves_in_dev_only():
+    dev = _manage("shell", "-c", SHOW.format("settings.ALLOWED_HOSTS"), TPLAB_RUN_HOSTS="gpu-box,10.0.0.7")
+    assert dev.stdout.strip().splitlines()[-1] == "['localhost', '127.0.0.1', '[::1]', 'gpu-box', '10.0.0.7']"
+    production = _manage("shell", "-c", SHOW.format("settings.ALLOWED_HOSTS"), **PRODUCTION,
+                         TPLAB_RUN_HOSTS="gpu-box")
+    assert production.stdout.strip().splitlines()[-1] == "['lab.example.org']"
 
 
 def test_it_checks_and_migrates_without_redis_url(tmp_path):
