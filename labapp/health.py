@@ -7,6 +7,8 @@ broken part never hides the state of the others.
 from django.conf import settings
 from django.db import connection
 
+from labapp.redis_server import redacted
+
 
 def check_database() -> dict:
     try:
@@ -25,7 +27,7 @@ def check_redis() -> dict:
 
     if not settings.REDIS_URL:
         return {"ok": False, "url": None, "error": MESSAGE}
-    url = _redacted(settings.REDIS_URL)
+    url = redacted(settings.REDIS_URL)
     try:
         with redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2) as client:
             client.ping()
@@ -80,14 +82,6 @@ def check_gpus() -> dict:
     elif not gpus:
         summary["reason"] = "NVML reports no GPUs"
     return summary
-
-
-def _redacted(url: str) -> str:
-    """Hide a password in a Redis URL before it is shown."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
 
 
 def report() -> dict:

