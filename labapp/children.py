@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 TAIL_LINES = 15
@@ -28,8 +29,10 @@ class Child:
     stay in the tail, so a child that dies before it is ready is still explained.
     """
 
-    def __init__(self, name: str, args: list[str], env: dict, ready_line: str | None = None):
+    def __init__(self, name: str, args: list[str], env: dict, ready_line: str | None = None,
+                 log: TextIO | None = None):
         self.name = name
+        self.log = log
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.ready = threading.Event()
         self._ready_line = re.compile(ready_line) if ready_line else None
@@ -53,7 +56,7 @@ class Child:
             if self._ready_line and self._ready_line.search(line):
                 self.ready.set()
             if not (hold_until_ready and not self.ready.is_set()):
-                _echo(f"{self.name} | {line}", stream_name)
+                _echo(f"{self.name} | {line}", self.log or stream_name)
         stream.close()
 
     @property
@@ -68,12 +71,12 @@ class Child:
         return exit_report(self.name, self.process.returncode, list(self.tail))
 
 
-def _echo(text: str, stream_name: str) -> None:
-    # Looked up at each line: under pytest sys.stdout changes between tests, and a relay that
-    # stopped reading would leave its child blocked on a full pipe.
+def _echo(text: str, target: TextIO | str) -> None:
+    # sys.stdout is looked up at each line, as it may be replaced; and a relay that stopped
+    # reading would leave its child blocked on a full pipe, so a write error is ignored.
     try:
         with _print_lock:
-            print(text, file=getattr(sys, stream_name), flush=True)
+            print(text, file=getattr(sys, target) if isinstance(target, str) else target, flush=True)
     except (OSError, ValueError):
         pass
 
@@ -88,11 +91,14 @@ def exit_report(name: str, code: int, last_lines: list[str]) -> str:
 
 
 class Children:
-    def __init__(self):
+    """The runner's children; their output goes to the terminal, or to ``log`` when given."""
+
+    def __init__(self, log: TextIO | None = None):
+        self.log = log
         self.started: list[Child] = []
 
     def start(self, name: str, args: list[str], env: dict, ready_line: str | None = None) -> Child:
-        child = Child(name, args, env, ready_line)
+        child = Child(name, args, env, ready_line, self.log)
         self.started.append(child)
         return child
 

@@ -22,7 +22,9 @@ class LiveLab:
     def __init__(self, workdir: Path, stall_timeout_s: int = 30):
         self.workdir = workdir
         self.redis: PrivateRedis | None = None
-        self.children = Children()
+        # The children's output goes to a file: a session-wide lab outlives each test's capture.
+        self.log = open(workdir / "lab.log", "a")
+        self.children = Children(log=self.log)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -52,6 +54,7 @@ class LiveLab:
         self.children.stop_all()
         if self.redis:
             self.redis.stop()
+        self.log.close()
 
     def manage(self, *args: str) -> str:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,

@@ -35,3 +35,12 @@ def test_it_holds_back_stdout_until_the_ready_line_and_keeps_it_in_the_tail(caps
 
 def test_it_names_the_signal_that_killed_a_child():
     assert exit_report("web server", -9, ["", " "]) == "The web server was killed by signal 9 (Killed)"
+
+
+def test_it_writes_to_a_log_instead_of_the_terminal_when_given_one(tmp_path, capsys):
+    with open(tmp_path / "lab.log", "a") as log:
+        child = Children(log=log).start("toy", _python("print('to the log')"), dict(os.environ))
+        child.process.wait()
+        child.finish_output()
+    assert (tmp_path / "lab.log").read_text() == "toy | to the log\n"
+    assert capsys.readouterr().out == ""
