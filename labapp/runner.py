@@ -56,6 +56,7 @@ def _own_addresses() -> list[str]:
             found.append(probe.getsockname()[0])
     except OSError:
         pass
+    # Loopback is served anyway; a link-local address (fe80::…%eth0) is no host name.
     return [address for address in found if not address.startswith("127.") and address != "::1" and "%" not in address]
 
 
