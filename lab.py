@@ -15,6 +15,7 @@ is kept and shared with the venv; otherwise TPLAB_TORCH (default "torch==2.13.0"
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -35,22 +36,44 @@ def _wanted_stamp() -> str:
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
+def _create_venv() -> None:
+    keep_torch = _has_torch(sys.executable)
+    print(f"Creating {VENV.name}/" + (" (sharing this Python's torch)" if keep_torch else ""), flush=True)
+    try:
+        venv.EnvBuilder(with_pip=True, system_site_packages=keep_torch).create(VENV)
+    except BaseException as exc:
+        # A .venv without pip would fail every later run with "No module named pip".
+        shutil.rmtree(VENV, ignore_errors=True)
+        if isinstance(exc, (subprocess.CalledProcessError, OSError)):
+            version = f"{sys.version_info.major}.{sys.version_info.minor}"
+            sys.exit(f"Could not create {VENV} with pip in it ({exc}).\n"
+                     f"On Debian or Ubuntu this Python lacks ensurepip: sudo apt-get install python3-venv "
+                     f"(or python{version}-venv), then run this command again.")
+        raise
+
+
+def _pip_install(what: str, *args: str) -> None:
+    print(f"Installing {what} …", flush=True)
+    code = subprocess.run([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args]).returncode
+    if code != 0:
+        sys.exit(f"Installing {what} failed (pip exited with code {code}; its message is above). "
+                 "Nothing was marked as installed: run the same command again to retry.")
+
+
 def ensure_environment() -> None:
     if sys.version_info < (3, 11):
         sys.exit(f"TP Lab needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
-        keep_torch = _has_torch(sys.executable)
-        print(f"Creating {VENV.name}/" + (" (sharing this Python's torch)" if keep_torch else ""), flush=True)
-        venv.EnvBuilder(with_pip=True, system_site_packages=keep_torch).create(VENV)
+        _create_venv()
     if STAMP.exists() and STAMP.read_text() == _wanted_stamp():
         return
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if subprocess.run([str(PYTHON), "-m", "pip", "--version"], capture_output=True).returncode != 0:
+        sys.exit(f"{VENV} has no working pip (an interrupted creation?). Remove it (rm -rf {VENV}) "
+                 "and run this command again.")
     if not _has_torch(str(PYTHON)):
         torch_spec = os.environ.get("TPLAB_TORCH", "torch==2.13.0")
-        print(f"Installing {torch_spec} …", flush=True)
-        subprocess.run([*pip, torch_spec], check=True)
-    print("Installing TP Lab and its dependencies …", flush=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+        _pip_install(torch_spec, torch_spec)
+    _pip_install("TP Lab and its dependencies", "-e", f"{ROOT}[test]")
     STAMP.write_text(_wanted_stamp())
 
 

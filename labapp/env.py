@@ -5,11 +5,16 @@ and the bad value, so a typo in a deployment fails at start-up instead of at the
 """
 
 import os
+import re
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What a queue, a cluster or a host may be called where it becomes part of a Redis key.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def _raw(name: str) -> str | None:
@@ -89,3 +94,43 @@ def env_url(name: str, default: str | None, schemes: tuple[str, ...]) -> str | N
             f"{name}={value!r} is not a URL with one of the schemes: {', '.join(schemes)}"
         )
     return value
+
+
+def env_log_level(name: str, default: str) -> str:
+    """One of Python's logging level names, in any case."""
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.upper() not in LOG_LEVELS:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
+
+
+def env_name(name: str, default: str) -> str:
+    """A short identifier: letters, digits, '.', '_' and '-', starting with a letter or digit."""
+    value = _raw(name)
+    if value is None:
+        return default
+    if not _SAFE_NAME.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a safe name: use up to 100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def env_dir(name: str, default: Path) -> Path:
+    """An absolute directory path (``~`` expanded); one that exists must be a directory.
+
+    Relative paths are refused: the web server, the worker and manage.py may run from
+    different folders and must agree on the place.
+    """
+    value = _raw(name)
+    if value is None:
+        return default
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise ImproperlyConfigured(f"{name}={value!r} is not an absolute path")
+    if path.exists() and not path.is_dir():
+        raise ImproperlyConfigured(f"{name}={value!r} exists and is not a directory")
+    return path

@@ -7,6 +7,8 @@ broken part never hides the state of the others.
 from django.conf import settings
 from django.db import connection
 
+from labapp.redis_server import redacted
+
 
 def check_database() -> dict:
     try:
@@ -21,12 +23,17 @@ def check_database() -> dict:
 def check_redis() -> dict:
     import redis
 
+    from labapp.no_redis import MESSAGE
+
+    if not settings.REDIS_URL:
+        return {"ok": False, "url": None, "error": MESSAGE}
+    url = redacted(settings.REDIS_URL)
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        client.ping()
-        return {"ok": True, "url": _redacted(settings.REDIS_URL)}
+        with redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2) as client:
+            client.ping()
+        return {"ok": True, "url": url}
     except Exception as exc:
-        return {"ok": False, "url": _redacted(settings.REDIS_URL), "error": str(exc)}
+        return {"ok": False, "url": url, "error": str(exc)}
 
 
 def check_celery(timeout_s: float = 1.0) -> dict:
@@ -61,25 +68,20 @@ def check_torch() -> dict:
 
 def check_gpus() -> dict:
     """GPUs as NVML reports them, or the exact reason none are seen."""
-    from tpworkers.nvml_probe import probe
+    summary = {"ok": False, "source": "reported-nvml", "count": 0, "gpus": []}
+    try:
+        from tpworkers.nvml_probe import probe
 
-    node = probe()
+        node = probe()
+    except Exception as exc:  # a driver that crashes the probe is a reason, not a 500
+        return {**summary, "probe_status": "failed", "reason": f"the NVML probe failed: {exc!r}"}
     gpus = [{"index": gpu.index, "name": gpu.name, "uuid": gpu.uuid} for gpu in node.gpus]
-    summary = {"ok": bool(gpus), "source": "reported-nvml", "count": len(gpus), "gpus": gpus,
-               "probe_status": node.probe_status}
+    summary.update(ok=bool(gpus), count=len(gpus), gpus=gpus, probe_status=node.probe_status)
     if node.reasons:
         summary["reason"] = "; ".join(node.reasons)
     elif not gpus:
         summary["reason"] = "NVML reports no GPUs"
     return summary
-
-
-def _redacted(url: str) -> str:
-    """Hide a password in a Redis URL before it is shown."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
 
 
 def report() -> dict:

@@ -27,7 +27,7 @@ class RedisChoice:
 
     def describe(self) -> str:
         if self.kind == "external":
-            return f"REDIS_URL ({self.url})"
+            return "REDIS_URL"
         return f"a private redis-server ({self.kind}: {self.binary})"
 
 
@@ -59,8 +59,16 @@ def choose_redis(
     )
 
 
+def redacted(url: str) -> str:
+    """Hide a password in a Redis URL before it is shown."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
 
@@ -73,6 +81,7 @@ class PrivateRedis:
         self.host = host
         self.port = port or free_port(host)
         self.workdir = tempfile.mkdtemp(prefix="tplab-redis-")
+        self.logfile = os.path.join(self.workdir, "redis.log")
         self.process: subprocess.Popen | None = None
 
     @property
@@ -83,21 +92,32 @@ class PrivateRedis:
         args = [
             self.binary, "--bind", self.host, "--port", str(self.port),
             "--save", "", "--appendonly", "no", "--dir", self.workdir,
-            "--protected-mode", "yes", "--logfile", os.path.join(self.workdir, "redis.log"),
+            "--protected-mode", "yes", "--logfile", self.logfile,
         ]
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+        # Errors before redis-server opens its log file (a bad argument) go to stdout: the same file.
+        with open(self.logfile, "ab") as early_output:
+            self.process = subprocess.Popen(
+                args, stdout=early_output, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace").strip()
-                raise RuntimeError(f"redis-server exited at start (code {self.process.returncode}): {err}")
+                reason = self.log_tail() or "it printed nothing"
+                self.stop()
+                raise RuntimeError(f"redis-server exited at start (code {self.process.returncode}):\n{reason}")
             if self._answers_ping():
                 return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"redis-server did not answer on {self.host}:{self.port} within {timeout_s}s")
+
+    def log_tail(self, lines: int = 10) -> str:
+        """The last lines of the server's log: why it stopped, when it did."""
+        try:
+            with open(self.logfile, errors="replace") as log:
+                return "".join(log.readlines()[-lines:]).strip()
+        except OSError:
+            return ""
 
     def _answers_ping(self) -> bool:
         try:

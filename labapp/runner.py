@@ -1,130 +1,178 @@
 """``python3 lab.py run``: start everything the lab needs, print the URL, stop it all on Ctrl-C.
 
 Started, in order: Redis (unless REDIS_URL is set), migrations, lesson content, the instructor
-account, one lab worker (Celery, solo pool) and daphne (ASGI). Each child gets a session of
-its own so that a signal to the runner reaches the runner only; the runner then stops each
-child's whole process group (rank processes included), newest first.
+account, one lab worker (Celery, solo pool) and daphne (ASGI). The URL is printed last, once the
+web server listens and the worker has said it is ready. If any of them dies, the runner says
+which and why, stops the rest and exits non-zero.
 """
 
 import argparse
+import errno
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from pathlib import Path
 
-from labapp.redis_server import PrivateRedis, choose_redis, free_port
+from labapp.children import ROOT, Child, Children, exit_report
+from labapp.redis_server import PrivateRedis, choose_redis, free_port, redacted
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class Children:
-    def __init__(self):
-        self.started: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
-        process = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
-        self.started.append((name, process))
-        return process
-
-    def first_exited(self) -> tuple[str, int] | None:
-        for name, process in self.started:
-            if process.poll() is not None:
-                return name, process.returncode
-        return None
-
-    def stop_all(self, grace_s: float = 10.0) -> None:
-        for _, process in reversed(self.started):
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for _, process in reversed(self.started):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            _signal_group(process, signal.SIGKILL)  # stragglers in the group, e.g. rank processes
-            process.wait()
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
+WORKER_READY = r"@\S+ ready\.$"  # Celery's "tplab@host ready." once it consumes its queue
+ANY_ADDRESS = ("0.0.0.0", "::")
 
 
 def manage(*args: str, env: dict) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
-def wait_for_port(host: str, port: int, process: subprocess.Popen, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the web server exited with code {process.returncode}")
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse a port another server holds: daphne would fail, and its URL would show the other one."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as daphne does
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the web server did not listen on {host}:{port} within {timeout_s} s")
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise RuntimeError(
+                    f"port {port} on {host} is already in use by another program; choose another "
+                    f"with --port (e.g. --port {port + 1}, or --port 0 for any free port)"
+                ) from None
+            raise RuntimeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _own_addresses() -> list[str]:
+    """Addresses other machines may reach this one at: what its name resolves to, and the one its
+    default route leaves from (connect() on a UDP socket picks a route and sends nothing)."""
+    found = []
+    try:
+        found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)]
+    except OSError:
+        pass
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): never a real host
+            found.append(probe.getsockname()[0])
+    except OSError:
+        pass
+    # Loopback is served anyway; a link-local address (fe80::…%eth0) is no host name.
+    return [address for address in found if not address.startswith("127.") and address != "::1" and "%" not in address]
+
+
+def _in_url(name: str) -> str:
+    return f"[{name}]" if ":" in name else name
+
+
+def served_names(host: str) -> list[str]:
+    """The host names a browser may use for daphne bound to ``host``, as ALLOWED_HOSTS wants them."""
+    names = [host]
+    if host in ANY_ADDRESS:
+        names = ["127.0.0.1", "localhost", socket.gethostname(), socket.getfqdn(), *_own_addresses()]
+    return list(dict.fromkeys(_in_url(name) for name in names))
+
+
+def urls(host: str, port: int) -> tuple[str, list[str]]:
+    """The URL to open on this machine, and those for other machines when bound to every address."""
+    if host not in ANY_ADDRESS:
+        return f"http://{_in_url(host)}:{port}/", []
+    others = [name for name in served_names(host) if name not in ("127.0.0.1", "localhost")]
+    return f"http://127.0.0.1:{port}/", [f"http://{name}:{port}/" for name in others]
+
+
+def first_death(children: Children, redis: PrivateRedis | None) -> str | None:
+    """Why the lab can no longer work, or None. Redis first: the worker dies of a lost Redis."""
+    if redis and redis.process.poll() is not None:
+        return exit_report("private redis-server", redis.process.returncode, redis.log_tail().splitlines())
+    child = children.first_exited()
+    return child.exit_report() if child else None
+
+
+def wait_until_ready(children: Children, redis: PrivateRedis | None, host: str, port: int,
+                     stop: threading.Event, timeout_s: float = 120) -> None:
+    """Until daphne answers on the port and every child with a ready line printed it."""
+    deadline = time.monotonic() + timeout_s
+    while not stop.is_set():
+        death = first_death(children, redis)
+        if death:
+            raise RuntimeError(death)
+        waiting = [child.name for child in children.started if child.still_starting]
+        if not _answers(host, port):
+            waiting.append(f"the web server on port {port}")
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not ready within {timeout_s:.0f} s: {', '.join(waiting)}")
+        time.sleep(0.2)
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_lab(children: Children, env: dict, host: str, port: int) -> tuple[Child, Child]:
+    manage("migrate", "--noinput", "-v", "0", env=env)
+    manage("loadlessons", env=env)
+    manage("ensure_instructor", env=env)
+    if env.get("TPLAB_MODE") == "production":
+        manage("collectstatic", "--noinput", "-v", "0", env=env)
+    worker = children.start("lab worker", [sys.executable, "manage.py", "labworker"], env, ready_line=WORKER_READY)
+    web = children.start(
+        "web server",
+        [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "labapp.asgi:application"],
+        env,
+    )
+    return worker, web
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab.py run", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 serves other machines too")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     options = parser.parse_args(argv)
 
-    stopping = False
-
-    def request_stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "labapp.settings", "PYTHONUNBUFFERED": "1"}
-    choice = choose_redis(os.environ)
-    redis = None
-    if choice.kind == "external":
-        redis_url = choice.url
-    else:
-        redis = PrivateRedis(choice.binary).start()
-        redis_url = redis.url
-    env["REDIS_URL"] = redis_url
-    print(f"Redis: {choice.describe()} at {redis_url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
 
     children = Children()
+    redis = None
     exit_code = 0
     try:
-        manage("migrate", "--noinput", "-v", "0", env=env)
-        manage("loadlessons", env=env)
-        manage("ensure_instructor", env=env)
-        if env.get("TPLAB_MODE") == "production":
-            manage("collectstatic", "--noinput", "-v", "0", env=env)
         port = options.port or free_port(options.host)
-        children.start("lab worker", [sys.executable, "manage.py", "labworker"], env)
-        web = children.start(
-            "web server",
-            [sys.executable, "-m", "daphne", "-b", options.host, "-p", str(port), "labapp.asgi:application"],
-            env,
-        )
-        wait_for_port(options.host, port, web)
-        print(f"\nTP Lab is running at http://{options.host}:{port}/  (Ctrl-C stops everything)\n", flush=True)
-        while not stopping:
-            exited = children.first_exited()
-            if exited:
-                print(f"The {exited[0]} exited with code {exited[1]}; stopping the lab.", file=sys.stderr)
+        check_can_listen(options.host, port)
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "labapp.settings", "PYTHONUNBUFFERED": "1",
+               "TPLAB_RUN_HOSTS": ",".join(served_names(options.host))}
+        choice = choose_redis(os.environ)
+        if choice.kind == "external":
+            env["REDIS_URL"] = choice.url
+        else:
+            redis = PrivateRedis(choice.binary).start()
+            env["REDIS_URL"] = redis.url
+        print(f"Redis: {choice.describe()} at {redacted(env['REDIS_URL'])}", flush=True)
+
+        start_lab(children, env, options.host, port)
+        wait_until_ready(children, redis, options.host, port, stop)
+        if not stop.is_set():
+            here, elsewhere = urls(options.host, port)
+            if elsewhere:
+                print(f"\nFrom other machines: {', '.join(elsewhere)}\n(reached by another name? add it to "
+                      "DJANGO_ALLOWED_HOSTS)", flush=True)
+            print(f"\nTP Lab is running at {here}  (Ctrl-C stops everything)\n", flush=True)
+        while not stop.wait(0.3):
+            death = first_death(children, redis)
+            if death:
+                print(f"{death}\nStopping the lab.", file=sys.stderr, flush=True)
                 exit_code = 1
                 break
-            time.sleep(0.3)
-    except (subprocess.CalledProcessError, RuntimeError) as exc:
-        print(f"Could not start the lab: {exc}", file=sys.stderr)
-        exit_code = 1
+    except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
+        if not stop.is_set():  # a Ctrl-C during start-up also ends a migration: no error then
+            print(f"Could not start the lab: {exc}", file=sys.stderr, flush=True)
+            exit_code = 1
     finally:
         children.stop_all()
         if redis:

@@ -11,11 +11,12 @@ from pathlib import Path
 import dj_database_url
 
 from labapp.env import (
-    env_bool, env_choice, env_int, env_list, env_required, env_str, env_url,
+    env_bool, env_choice, env_dir, env_int, env_list, env_log_level, env_name, env_required, env_str,
+    env_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-STATE_DIR = Path(env_str("TPLAB_STATE_DIR", str(BASE_DIR / ".tplab")))
+STATE_DIR = env_dir("TPLAB_STATE_DIR", BASE_DIR / ".tplab")
 
 MODE = env_choice("TPLAB_MODE", "dev", ("dev", "production"))
 PRODUCTION = MODE == "production"
@@ -34,12 +35,14 @@ def _dev_secret_key() -> str:
 
 if PRODUCTION:
     SECRET_KEY = env_required("DJANGO_SECRET_KEY", "production needs a secret key of its own")
-    ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
-    if not ALLOWED_HOSTS:
-        env_required("DJANGO_ALLOWED_HOSTS", "production needs the host names it serves")
+    env_required("DJANGO_ALLOWED_HOSTS", "production needs the host names it serves")
 else:
     SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _dev_secret_key()
-    ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+if not PRODUCTION:
+    # `lab.py run --host 0.0.0.0` (or a named host) sets the names it is reached by, so the URL it
+    # prints works; production serves only the hosts its operator listed.
+    ALLOWED_HOSTS += env_list("TPLAB_RUN_HOSTS", [])
 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -137,29 +140,34 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
-# Redis carries Celery's queue and the Channels layer. The run command starts a private
-# server and exports REDIS_URL; nothing here ever falls back to someone else's Redis.
-REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"))
+# Redis carries Celery's queue and the Channels layer. `lab.py run` starts a private server and
+# sets REDIS_URL; the live tests start their own. Without REDIS_URL nothing falls back to a Redis
+# on localhost:6379 (it may be someone else's): commands that need no Redis (check, migrate, the
+# unit tests) work, and the first thing that would talk to Redis fails naming REDIS_URL.
+REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # redis-py 8 defaults socket_timeout to 5 s, the same as channels-redis' blocking
-            # pop, so idle websockets die every 5 s (channels_redis#422). 15 s outlasts the
-            # pop and still notices a Redis that went away.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-            "capacity": 500,
-            "expiry": 60,
-        },
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 defaults socket_timeout to 5 s, the same as channels-redis' blocking
+                # pop, so idle websockets die every 5 s (channels_redis#422). 15 s outlasts the
+                # pop and still notices a Redis that went away.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": 500,
+                "expiry": 60,
+            },
+        }
     }
-}
-
-CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "labapp.no_redis.NoRedisChannelLayer"}}
+    CELERY_BROKER_TRANSPORT = "labapp.no_redis:NoRedisTransport"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_DEFAULT_QUEUE = env_str("TPLAB_QUEUE", "tplab")
+CELERY_TASK_DEFAULT_QUEUE = env_name("TPLAB_QUEUE", "tplab")
 
 # A node whose worker has not sent a heartbeat for this long shows as offline.
 NODE_HEARTBEAT_S = env_int("TPLAB_NODE_HEARTBEAT_S", 10, minimum=1)
@@ -172,6 +180,8 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers probe /healthz over plain HTTP from inside the network; a redirect is a fail.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -183,7 +193,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("TPLAB_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_log_level("TPLAB_LOG_LEVEL", "INFO")},
 }
 
 # A learner may not flood a node: runs queued or running at once, per learner.

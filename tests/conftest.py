@@ -1,7 +1,9 @@
 import os
-import shutil
+from pathlib import Path
 
 import pytest
+
+from labapp.env import env_bool
 
 DB_FIXTURES = {"db", "transactional_db", "django_db_setup", "django_user_model", "admin_user", "admin_client"}
 
@@ -50,12 +52,25 @@ def browser():
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
-            executable_path=CHROMIUM if shutil.which(CHROMIUM) else None,
+            executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def screenshot():
+    """``screenshot(page_or_locator, name, **options)`` saves docs/NAME.png, the README's pictures,
+    only when TPLAB_SCREENSHOTS=1: a plain test run leaves the tracked images alone."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+
+    def save(target, name: str, **options) -> None:
+        if env_bool("TPLAB_SCREENSHOTS", False):
+            target.screenshot(path=str(docs / f"{name}.png"), **options)
+
+    return save
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +96,11 @@ def lab_redis(test_redis, settings):
         "CONFIG": {"hosts": [{"address": test_redis.url, "socket_timeout": 15}]},
     }}
     channel_layers.backends.clear()
-    previous_broker = app.conf.broker_url
-    app.conf.broker_url = test_redis.url
+    # Without REDIS_URL the settings name a transport that refuses to connect; undo it here too.
+    previous_broker = app.conf.broker_url, app.conf.broker_transport
+    app.conf.broker_url, app.conf.broker_transport = test_redis.url, None
     yield test_redis
-    app.conf.broker_url = previous_broker
+    app.conf.broker_url, app.conf.broker_transport = previous_broker
     channel_layers.backends.clear()
 
 

@@ -6,12 +6,14 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from labapp.redis_server import PrivateRedis, choose_redis, free_port
-from labapp.runner import Children, wait_for_port
+from labapp.children import Children
+from labapp.runner import WORKER_READY, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +22,9 @@ class LiveLab:
     def __init__(self, workdir: Path, stall_timeout_s: int = 30):
         self.workdir = workdir
         self.redis: PrivateRedis | None = None
-        self.children = Children()
+        # The children's output goes to a file: a session-wide lab outlives each test's capture.
+        self.log = open(workdir / "lab.log", "a")
+        self.children = Children(log=self.log)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -37,21 +41,20 @@ class LiveLab:
         self.redis = PrivateRedis(choice.binary).start()
         self.env["REDIS_URL"] = self.redis.url
         self.manage("migrate", "--noinput", "-v", "0")
-        self.worker = self.start_worker()
-        web = self.children.start(
+        self.worker = self.children.start("lab worker", [sys.executable, "manage.py", "labworker"], self.env,
+                                          ready_line=WORKER_READY).process
+        self.children.start(
             "web server",
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "labapp.asgi:application"],
             self.env,
         )
-        wait_for_port("127.0.0.1", self.port, web)
-
-    def start_worker(self) -> subprocess.Popen:
-        return self.children.start("lab worker", [sys.executable, "manage.py", "labworker"], self.env)
+        wait_until_ready(self.children, self.redis, "127.0.0.1", self.port, threading.Event())
 
     def stop(self) -> None:
         self.children.stop_all()
         if self.redis:
             self.redis.stop()
+        self.log.close()
 
     def manage(self, *args: str) -> str:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,

@@ -1,15 +1,11 @@
 """A person in Chromium: log in, press the run button, watch rows arrive live."""
 
-from pathlib import Path
-
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "live-run.png"
 
-
-def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, browser):
+def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, browser, screenshot):
     live_lab.create_user("chromium", "a-browser-test-password")
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(live_lab.url + "/accounts/login/")
@@ -29,7 +25,7 @@ def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, br
     rows.first.wait_for(timeout=60_000)
     assert pending.count() > 0  # the first rows arrived while later sizes were still pending
     page.wait_for_function("document.querySelectorAll('tr.measured').length >= 4", timeout=60_000)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot(page, "live-run", full_page=True)
 
     assert page.locator(".chart canvas").count() == 2  # busbw and time charts drawn from the rows
     size_labels = page.evaluate("[...document.querySelectorAll('.chart')].map(el => el._plot.axes[0]._values)")

@@ -1,14 +1,10 @@
 """A learner in Chromium describes a machine that runs no worker by pasting nvidia-smi output,
 adds the worked scenario's deployment, reads the findings; and measures the lab's own node."""
-from pathlib import Path
-
 import pytest
 
 from tests.test_cluster_support import NVSMI, WORKED_LINE
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "cluster-page.png"
 
 
 def log_in(live_lab, browser):
@@ -27,7 +23,7 @@ def paste_topology(page, name):
     page.get_by_role("button", name="Read and merge").click()
 
 
-def test_it_builds_the_worked_scenario_from_pasted_text_and_measures_the_local_node(live_lab, browser):
+def test_it_builds_the_worked_scenario_from_pasted_text_and_measures_the_local_node(live_lab, browser, screenshot):
     page = log_in(live_lab, browser)
     page.goto(live_lab.url + "/clusters/")
     page.fill("input[name=name]", "h100-nvl-rack")
@@ -51,7 +47,7 @@ def test_it_builds_the_worked_scenario_from_pasted_text_and_measures_the_local_n
     assert page.locator(".finding.critical").count() == 2
     assert page.locator(".finding .prov.modelled").count() >= 3
     assert page.text_content("section.node .node-state") == "pasted (no worker)"  # no worker, not "offline"
-    page.locator("section.node").first.screenshot(path=str(SCREENSHOT))
+    screenshot(page.locator("section.node").first, "cluster-page")
 
     page.goto(live_lab.url + "/clusters/")
     page.get_by_role("link", name="local").click()

@@ -1,7 +1,9 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from labapp.env import env_bool, env_choice, env_int, env_list, env_required, env_str, env_url
+from labapp.env import (
+    env_bool, env_choice, env_dir, env_int, env_list, env_log_level, env_name, env_required, env_str, env_url,
+)
 
 
 def test_it_reads_booleans_in_common_spellings(monkeypatch):
@@ -60,3 +62,32 @@ def test_it_requires_what_production_needs(monkeypatch):
         env_required("DJANGO_SECRET_KEY", "production needs a secret key of its own")
     monkeypatch.setenv("NAME", " lab ")
     assert env_str("NAME") == "lab"
+
+
+def test_it_reads_log_levels_in_any_case_and_names_the_known_ones(monkeypatch):
+    monkeypatch.setenv("TPLAB_LOG_LEVEL", "debug")
+    assert env_log_level("TPLAB_LOG_LEVEL", "INFO") == "DEBUG"
+    monkeypatch.setenv("TPLAB_LOG_LEVEL", "verbose")
+    with pytest.raises(ImproperlyConfigured, match=r"'verbose' is not a log level: use one of DEBUG, INFO"):
+        env_log_level("TPLAB_LOG_LEVEL", "INFO")
+
+
+def test_it_accepts_only_safe_names(monkeypatch):
+    monkeypatch.setenv("TPLAB_QUEUE", "node.rack-a_1")
+    assert env_name("TPLAB_QUEUE", "tplab") == "node.rack-a_1"
+    for bad in ("my queue", "-x", "a/b", "q" * 101):
+        monkeypatch.setenv("TPLAB_QUEUE", bad)
+        with pytest.raises(ImproperlyConfigured, match=r"TPLAB_QUEUE=.* is not a safe name"):
+            env_name("TPLAB_QUEUE", "tplab")
+
+
+def test_it_wants_an_absolute_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("TPLAB_STATE_DIR", str(tmp_path / "state"))
+    assert env_dir("TPLAB_STATE_DIR", tmp_path) == tmp_path / "state"
+    monkeypatch.setenv("TPLAB_STATE_DIR", "state")
+    with pytest.raises(ImproperlyConfigured, match="TPLAB_STATE_DIR='state' is not an absolute path"):
+        env_dir("TPLAB_STATE_DIR", tmp_path)
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TPLAB_STATE_DIR", str(tmp_path / "file"))
+    with pytest.raises(ImproperlyConfigured, match="exists and is not a directory"):
+        env_dir("TPLAB_STATE_DIR", tmp_path)

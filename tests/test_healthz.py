@@ -15,14 +15,31 @@ def test_it_reports_each_part_with_a_reason_when_no_worker_runs(client, lab_redi
 
 
 @pytest.mark.django_db
-def test_it_says_why_no_gpu_is_seen(client, lab_redis):
+def test_it_lists_the_gpus_nvml_reports_or_says_why_none(client, lab_redis):
     gpus = client.get("/healthz").json()["gpus"]
-    assert gpus["count"] == 0
-    assert "NVML" in gpus["reason"]
+    assert gpus["source"] == "reported-nvml"
+    if gpus["count"]:  # a GPU machine
+        assert gpus["ok"] is True and len(gpus["gpus"]) == gpus["count"]
+        assert all(gpu["name"] and gpu["uuid"] for gpu in gpus["gpus"])
+    else:
+        assert gpus["ok"] is False and gpus["gpus"] == []
+        assert "NVML" in gpus["reason"]
 
 
 @pytest.mark.django_db
-def test_it_reports_an_unreachable_redis(client, settings, test_redis):
+def test_it_reports_a_crashing_gpu_probe_as_a_reason_beside_the_other_parts(client, lab_redis, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("Driver/library version mismatch")
+
+    monkeypatch.setattr("tpworkers.nvml_probe.probe", crash)
+    body = client.get("/healthz").json()
+    assert body["gpus"]["count"] == 0 and body["gpus"]["ok"] is False
+    assert "the NVML probe failed: RuntimeError('Driver/library version mismatch')" == body["gpus"]["reason"]
+    assert body["database"]["ok"] is True and body["redis"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_it_reports_an_unreachable_redis(client, settings):
     from labapp.redis_server import free_port
 
     settings.REDIS_URL = f"redis://:secret@127.0.0.1:{free_port()}/0"
@@ -30,3 +47,11 @@ def test_it_reports_an_unreachable_redis(client, settings, test_redis):
     assert body["redis"]["ok"] is False
     assert "Error" in body["redis"]["error"] or "refused" in body["redis"]["error"]
     assert "secret" not in body["redis"]["url"]
+
+
+@pytest.mark.django_db
+def test_it_says_that_redis_url_is_not_set(client, settings):
+    settings.REDIS_URL = None
+    body = client.get("/healthz").json()
+    assert body["redis"]["ok"] is False and body["redis"]["url"] is None
+    assert body["redis"]["error"].startswith("REDIS_URL is not set")

@@ -1,19 +1,10 @@
 """A learner takes lesson 1 in Chromium against the real lab (daphne, worker, Redis)."""
-import os
-
 import pytest
-
-SHOTS = os.environ.get("TPLAB_SCREENSHOTS")  # a folder to save page screenshots into, if set
-
-
-def shot(page, name):
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 @pytest.mark.browser
 @pytest.mark.live
-def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
+def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser, screenshot):
     live_lab.manage("loadlessons")
     live_lab.create_user("lena", "pw-for-browser-tests-1")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -33,7 +24,7 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
     page.click("text=Reveal the answer")
     page.wait_for_selector("text=TP cuts the")
     assert "not quite" in page.inner_text("#step")
-    shot(page, "lesson-reveal")
+    screenshot(page, "lesson-reveal", full_page=True)
 
     page.goto(f"{live_lab.url}/lessons/what-tp-splits/column-row/")
     definition = page.locator(".term-def").first
@@ -42,7 +33,7 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
     while not page.evaluate("document.activeElement.classList.contains('term')"):
         page.keyboard.press("Tab")  # the keyboard reaches the first glossary term
     assert definition.bounding_box()["width"] > 100 and definition.is_visible()
-    shot(page, "lesson-glossary-focus")
+    screenshot(page, "lesson-glossary-focus", full_page=True)
 
     page.goto(f"{live_lab.url}/lessons/what-tp-splits/recall-col-row/")
     page.click("text=Show the answer")
@@ -53,7 +44,7 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
     page.fill("input[name=tp]", "8")
     page.click("text=Calculate")
     page.wait_for_function("document.querySelector('#calc-result').innerText.includes('2,048')")
-    shot(page, "lesson-calculator")
+    screenshot(page, "lesson-calculator", full_page=True)
 
     page.goto(f"{live_lab.url}/lessons/what-tp-splits/teach/")
     page.fill("textarea[name=text]", "TP splits weight matrices, column then row parallel, one all-reduce.")
@@ -62,7 +53,7 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser):
     page.check("input[name=item][value='0']")
     page.click("text=Save my ticks")
     page.wait_for_selector("text=1 of 5 ticked")
-    shot(page, "lesson-teachback")
+    screenshot(page, "lesson-teachback", full_page=True)
 
     page.click("text=Next lesson: The all-reduce tax")
     page.wait_for_url("**/lessons/all-reduce-tax/count/")

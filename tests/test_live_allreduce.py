@@ -72,13 +72,25 @@ def test_it_reports_the_worker_and_gpu_reason_in_healthz(live_lab):
         time.sleep(1)
     assert body["ok"] is True, body
     assert any(name.startswith("tplab@") for name in body["celery"]["workers"])
-    assert body["gpus"]["count"] == 0 and "NVML" in body["gpus"]["reason"]
+    gpus = body["gpus"]
+    if gpus["count"]:  # a GPU machine: NVML's records
+        assert len(gpus["gpus"]) == gpus["count"] and all(gpu["uuid"] for gpu in gpus["gpus"])
+    else:
+        assert "NVML" in gpus["reason"]
 
 
 def test_it_refuses_a_websocket_without_a_session(live_lab):
-    from websockets.exceptions import InvalidStatus, ConnectionClosed
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    live_lab.create_user("owner", "a-live-test-password-4")
+    session = Browserless(live_lab)
+    session.login("owner", "a-live-test-password-4")
+    run_id = session.start_run(**{**SMALL_SWEEP, "max_size": "4K"})
+    url = f"ws://127.0.0.1:{live_lab.port}/ws/runs/{run_id}/"
+    owner_headers = {"Cookie": session.cookie_header(), "Origin": live_lab.url}
+    with connect(url, additional_headers=owner_headers, open_timeout=10) as owner:
+        assert f"run-{run_id}-status" in owner.recv(timeout=10)  # the run exists and its owner may watch
 
     with pytest.raises((InvalidStatus, ConnectionClosed)):
-        with connect(f"ws://127.0.0.1:{live_lab.port}/ws/runs/1/", additional_headers={"Origin": live_lab.url},
-                     open_timeout=10) as socket:
-            socket.recv(timeout=10)
+        with connect(url, additional_headers={"Origin": live_lab.url}, open_timeout=10) as anonymous:
+            anonymous.recv(timeout=10)

@@ -1,4 +1,6 @@
+import os
 import shutil
+import socket
 
 import pytest
 import redis
@@ -53,3 +55,24 @@ def test_it_starts_a_private_server_that_answers_and_stops(source):
     assert server.process.poll() is not None
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(server.url, socket_connect_timeout=1).ping()
+
+
+def test_it_says_why_redis_did_not_start_and_removes_its_folder():
+    binary = choose_redis({}, which=_no_binary).binary
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = PrivateRedis(binary, port=taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match=r"(?s)exited at start \(code 1\):.*Address already in use"):
+            server.start()
+    assert not os.path.exists(server.workdir)
+
+
+def test_it_keeps_the_log_to_explain_a_server_that_stopped():
+    server = PrivateRedis(choose_redis({}, which=_no_binary).binary).start()
+    try:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+        assert "SIGTERM" in server.log_tail()
+    finally:
+        server.stop()
