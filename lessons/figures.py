@@ -39,6 +39,8 @@ FUNCTIONS = {
     "kv_bytes_per_token": lambda model, dtype: costmodel.kv_bytes_per_token(get_model(model), dtype),
     "gpu_memory": lambda gpu: get_gpu(gpu).memory_bytes,
     "hbm_bandwidth": lambda gpu: get_gpu(gpu).hbm_Bps,
+    "decode_weight_read": lambda model, dtype, tp, gpu:
+        costmodel.decode_weight_read_s(get_model(model), dtype, tp, get_gpu(gpu).hbm_Bps),
     "memory_per_gpu": lambda *a, **k: _fit(*a, **k).total,
     "weights_per_gpu": lambda *a, **k: _fit(*a, **k).weights,
     "kv_per_gpu": lambda *a, **k: _fit(*a, **k).kv,

@@ -155,6 +155,17 @@ def test_it_splits_weights_across_tp(tp):
     assert split.weights == pytest.approx(one.weights / tp)
 
 
+@given(tp=st.sampled_from([1, 2, 4, 8]), hbm=bandwidths)
+@fast
+def test_it_floors_a_decode_step_at_one_gpus_share_of_the_weights(tp, hbm):
+    shape = get_model("Llama-3.1-70B")
+    floor = cm.decode_weight_read_s(shape, "bf16", tp, hbm)
+    assert floor * hbm * tp == pytest.approx(cm.weight_bytes(shape, "bf16"))
+    assert cm.decode_weight_read_s(shape, "fp8", tp, hbm) == pytest.approx(floor / 2)
+    with pytest.raises(ValueError, match="HBM bandwidth"):
+        cm.decode_weight_read_s(shape, "bf16", tp, 0)
+
+
 def test_it_explains_invalid_tp_sizes():
     shape = get_model("Llama-3.1-70B")
     assert "64 heads are not divisible by TP=3" in cm.tp_constraint_errors(shape, 3)

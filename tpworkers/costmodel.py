@@ -231,6 +231,18 @@ def column_parallel_shard(out_features: int, tp: int, tokens_in_flight: int,
     return columns, tokens_in_flight * columns * dtype_bytes(dtype)
 
 
+def decode_weight_read_s(shape: ModelShape, dtype: str, tp: int, hbm_Bps: float) -> float:
+    """Lower bound of one decode step on a GPU of a TP group: its 1/tp share of the weights read
+    once from HBM, t >= (weight bytes / tp) / HBM bandwidth. Decode is memory-bound (one token
+    per sequence per step), so this read, not arithmetic, sets the floor; KV-cache reads and the
+    all-reduces come on top."""
+    if tp < 1:
+        raise ValueError(f"TP={tp} is not a positive number of GPUs")
+    if hbm_Bps <= 0:
+        raise ValueError(f"HBM bandwidth must be positive, got {hbm_Bps}")
+    return weight_bytes(shape, dtype) / tp / hbm_Bps
+
+
 def allreduces_per_token(shape: ModelShape) -> int:
     """2 per layer: after attention's o projection and after the MLP's down projection."""
     return 2 * shape.num_hidden_layers
