@@ -6,10 +6,11 @@ The timeouts, and why a slow step is not called stalled:
   decode step); the rank pool's start timeout (180 s, launcher.RankPool) bounds starting the
   ranks. A rank that exceeds either is named in RankFailed ("rank 1 did not finish … (hung?)"),
   and that precise reason is what the run's page shows.
-- While the task runs, KeepAlive refreshes the run's last_progress_at every NODE_HEARTBEAT_S
-  (10 s) from a thread, so the page's stall check (RUN_STALL_TIMEOUT_S, 120 s: twelve missed
-  beats) fires only when the worker process is gone — killed, or cut off from the database —
-  and never pre-empts the pool's own, longer step timeouts.
+- While the task runs, KeepAlive refreshes the run's last_progress_at from a thread every
+  NODE_HEARTBEAT_S (10 s), or more often if the stall timeout is short (four beats at least per
+  timeout), so the page's stall check (RUN_STALL_TIMEOUT_S, 120 s: twelve missed beats) fires
+  only when the worker process is gone — killed, or cut off from the database — and never
+  pre-empts the pool's own, longer step timeouts.
 - KeepAlive stops refreshing once the task has been silent for a whole step plus the start
   timeout and a minute (MAX_SILENT_S, 840 s): by then the pool would have raised, so the worker
   itself is stuck, and the stall check may say so 120 s later.
@@ -109,7 +110,8 @@ def run_experiment(self, run_id: int) -> None:
     # so the row number, not the size, identifies the row); a cumulative experiment keeps one.
     row_numbers = itertools.repeat(0) if EXPERIMENTS[run.experiment].cumulative else itertools.count()
 
-    with KeepAlive(run.pk, every_s=settings.NODE_HEARTBEAT_S, max_silent_s=MAX_SILENT_S) as keep_alive:
+    beat_s = min(settings.NODE_HEARTBEAT_S, settings.RUN_STALL_TIMEOUT_S / 4)
+    with KeepAlive(run.pk, every_s=beat_s, max_silent_s=MAX_SILENT_S) as keep_alive:
         def on_record(record) -> None:
             keep_alive.alive()
             data = record.to_dict()
