@@ -3,9 +3,10 @@
 import time
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.live import Browserless
-from tests.test_run_failures import _final_status
+from tests.test_live_allreduce import ROW_ID, STATUS
 
 pytestmark = pytest.mark.live
 
@@ -16,15 +17,24 @@ def test_it_cancels_a_running_sweep_and_keeps_the_rows_measured_so_far(live_lab)
     session.login("quitter", "a-live-test-password-4")
     run_id = session.start_run(op="all_reduce", min_size="1K", max_size="64M", factor="2", dtype="float32",
                                nproc="2", warmup="1", iters="30")
-    deadline = time.monotonic() + 60
-    while live_lab.query(f"Measurement.objects.filter(run_id={run_id}).count()") < 2:
-        assert time.monotonic() < deadline, "no rows were measured"
-        time.sleep(0.2)
-    session.post(f"/lab/runs/{run_id}/cancel/", {})
+    # Watch the run's own websocket (a query through manage.py can take seconds on a busy
+    # machine, long enough for the sweep to finish): cancel once two rows have arrived.
+    headers = {"Cookie": session.cookie_header(), "Origin": live_lab.url}
+    rows, status, cancelled = set(), None, False
+    with connect(f"ws://127.0.0.1:{live_lab.port}/ws/runs/{run_id}/", additional_headers=headers,
+                 open_timeout=10) as ws:
+        deadline = time.monotonic() + 120
+        while status not in ("done", "failed", "cancelled"):
+            message = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+            rows |= {int(seq) for rid, seq in ROW_ID.findall(message) if int(rid) == run_id}
+            status = next((s for rid, s in STATUS.findall(message) if int(rid) == run_id), status)
+            if len(rows) >= 2 and not cancelled:
+                session.post(f"/lab/runs/{run_id}/cancel/", {})
+                cancelled = True
+        final = message
 
-    status, message = _final_status(live_lab, session, run_id)
     assert status == "cancelled"
-    assert "Cancelled while running" in message
+    assert "Cancelled while running" in final
     measured = live_lab.query(f"Measurement.objects.filter(run_id={run_id}).count()")
     planned = len(live_lab.query(f"ExperimentRun.objects.get(pk={run_id}).params['sizes']"))
     assert 2 <= measured < planned

@@ -29,3 +29,33 @@ def test_it_does_not_let_another_learner_cancel(client, learner, other_learner, 
     client.force_login(other_learner)
     assert client.post(f"/lab/runs/{run.pk}/cancel/").status_code == 404
     assert ExperimentRun.objects.get(pk=run.pk).status == "queued"
+
+
+@pytest.mark.django_db
+def test_it_tells_the_runs_queued_behind_that_they_moved_up(client, learner, other_learner, make_run, memory_layer):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from tpworkers.events import StatusEvent, run_group
+
+    earlier = make_run(other_learner)
+    mine, behind = make_run(learner), make_run(other_learner)
+    layer = get_channel_layer()
+    channels = {run.pk: async_to_sync(layer.new_channel)() for run in (earlier, behind)}
+    for run_id, channel in channels.items():
+        async_to_sync(layer.group_add)(run_group(run_id), channel)
+    client.force_login(learner)
+    client.post(f"/lab/runs/{mine.pk}/cancel/")
+    message = async_to_sync(layer.receive)(channels[behind.pk])
+    assert StatusEvent.from_message(message) == StatusEvent(behind.pk, "queued")
+    assert async_to_sync(_receives_nothing)(layer, channels[earlier.pk])  # a run ahead did not move
+
+
+async def _receives_nothing(layer, channel) -> bool:
+    import asyncio
+
+    try:
+        await asyncio.wait_for(layer.receive(channel), timeout=0.2)
+    except asyncio.TimeoutError:
+        return True
+    return False

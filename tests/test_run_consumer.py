@@ -109,3 +109,34 @@ def test_it_refuses_a_page_from_another_origin(client, learner, make_run, memory
     communicator = _communicator(run.pk, _logged_in(client, learner), origin="http://evil.example")
     connected, _ = async_to_sync(communicator.connect)()
     assert not connected
+
+
+def test_it_pushes_a_status_saved_without_a_group_message_then_stops_watching(client, learner, make_run, settings,
+                                                                             memory_layer, monkeypatch):
+    """A run finished while a Redis restart dropped the group message (or failed by a worker
+    restart, or cancelled in another tab): the watchdog sends the saved status, once, and ends."""
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+
+    from tpworkers import consumers
+
+    settings.RUN_STALL_TIMEOUT_S = 4  # the watchdog looks every second
+    looks = []
+    status_now = consumers._status_now
+    monkeypatch.setattr(consumers, "_status_now", lambda run_id: looks.append(run_id) or status_now(run_id))
+    run = make_run(learner)
+    communicator = _communicator(run.pk, _logged_in(client, learner))
+
+    async def scenario():
+        await communicator.connect()
+        assert "queued" in await communicator.receive_from()
+        assert await communicator.receive_nothing(timeout=1.5)  # nothing changed: nothing sent
+        await database_sync_to_async(run.finish)("done")  # saved, never published
+        fragment = await communicator.receive_from(timeout=3)
+        assert 'class="status done"' in fragment
+        looked = len(looks)
+        assert await communicator.receive_nothing(timeout=2.5)
+        assert len(looks) == looked  # the run has ended: the watchdog stopped looking
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()

@@ -2,6 +2,9 @@ import pytest
 
 from tpworkers.models import ExperimentRun
 
+SWEEP_FIELDS = {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4", "dtype": "float32",
+                "nproc": "2", "warmup": "1", "iters": "5"}
+
 
 @pytest.mark.django_db
 def test_it_creates_a_default_sweep_owned_by_the_learner_and_queues_it(client, learner, lab_node,
@@ -85,6 +88,8 @@ def test_it_creates_a_sharded_layer_run_with_a_row_per_tp_size(client, learner, 
 
 @pytest.mark.django_db
 def test_it_turns_p2p_off_only_when_the_form_says_so(client, learner, lab_node):
+    lab_node.gpu_count = 4
+    lab_node.save()
     client.force_login(learner)
     fields = {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4", "dtype": "float32",
               "nproc": "2", "warmup": "1", "iters": "5", "gpus": "2,3"}
@@ -106,3 +111,125 @@ def test_it_remembers_the_lesson_that_asked_for_the_run(client, learner, lab_nod
     assert second.return_to == ""  # never send a learner off-site
     page = client.get(f"/lab/runs/{first.pk}/").content.decode()
     assert 'href="/lessons/all-reduce-tax/lab/"' in page
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_smallest_size_of_zero(client, learner, lab_node):
+    client.force_login(learner)
+    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "0", "max_size": "1M", "factor": "4",
+                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
+    assert response.status_code == 400
+    assert "must be at least 1 byte" in response.content.decode()
+    assert not ExperimentRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_gpu_index_beyond_any_node(client, learner, lab_node):
+    client.force_login(learner)
+    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4",
+                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
+                                          "gpus": "0,64"})
+    assert response.status_code == 400
+    assert "GPU indices must be distinct, from 0 to 63" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_refuses_gpus_the_node_does_not_have_before_queueing(client, learner, lab_node):
+    lab_node.gpu_count = 2
+    lab_node.save()
+    client.force_login(learner)
+    page = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4",
+                                      "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
+                                      "gpus": "2,3"}, follow=True).content.decode()
+    assert "cannot run on testnode: GPU 2 was asked for, but this node has 2 GPUs" in page
+    assert not ExperimentRun.objects.exists()
+
+
+BIG_LAYER = {"experiment": "tp_layer", "kinds": ["mlp", "attention", "layer"], "tp_sizes": ["1", "2", "4"],
+             "hidden": "8192", "ffn": "32768", "heads": "64", "kv_heads": "8", "seq": "4096",
+             "dtype": "float32", "warmup": "2", "iters": "50"}
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_run_that_would_hold_the_node_past_the_budget(client, learner, lab_node):
+    from tpworkers.runparams import RUN_BUDGET_S
+
+    client.force_login(learner)
+    page = client.post("/lab/runs/", BIG_LAYER, follow=True).content.decode()
+    assert not ExperimentRun.objects.exists()
+    assert f"the limit is {RUN_BUDGET_S // 60} min per run" in page and "gloo on CPU, 4 ranks" in page
+
+
+@pytest.mark.django_db
+def test_it_budgets_by_the_device_the_node_would_use(client, learner, lab_node):
+    lab_node.gpu_count = 4  # the same layer on GPUs fits the budget
+    lab_node.save()
+    client.force_login(learner)
+    client.post("/lab/runs/", BIG_LAYER)
+    assert ExperimentRun.objects.get().params["hidden"] == 8192
+
+
+@pytest.mark.django_db
+def test_it_names_and_links_the_runs_that_count_towards_the_limit(client, learner, make_run, settings):
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2
+    first, second = make_run(learner), make_run(learner)
+    second.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    client.force_login(learner)
+    page = client.post("/lab/runs/", follow=True).content.decode()
+    assert (f'(the limit is 2): <a href="/lab/runs/{first.pk}/">#{first.pk} (queued)</a>, '
+            f'<a href="/lab/runs/{second.pk}/">#{second.pk} (running)</a>. Wait for one to finish') in page
+
+
+@pytest.mark.django_db
+def test_it_frees_the_limit_held_by_runs_whose_worker_died_unwatched(client, learner, make_run, settings,
+                                                                     memory_layer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 1
+    settings.RUN_STALL_TIMEOUT_S = 30
+    orphan = make_run(learner)
+    orphan.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    ExperimentRun.objects.filter(pk=orphan.pk).update(last_progress_at=timezone.now() - timedelta(seconds=31))
+    client.force_login(learner)
+    response = client.post("/lab/runs/")
+    orphan.refresh_from_db()
+    assert orphan.status == "failed" and "stopped reporting" in orphan.error
+    new = ExperimentRun.objects.exclude(pk=orphan.pk).get()
+    assert response["Location"] == f"/lab/runs/{new.pk}/"
+
+
+@pytest.mark.django_db
+def test_it_sends_a_refused_lesson_run_back_to_the_lesson_with_the_reason(client, learner, make_run, settings):
+    from django.contrib.messages import get_messages
+
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 1
+    make_run(learner)
+    client.force_login(learner)
+    response = client.post("/lab/runs/", {"next": "/lessons/all-reduce-tax/lab/"})
+    assert response.status_code == 302 and response["Location"] == "/lessons/all-reduce-tax/lab/"
+    assert any("the limit is 1" in str(m) for m in get_messages(response.wsgi_request))
+
+
+@pytest.mark.django_db
+def test_it_refuses_another_learners_private_node_and_nodes_without_a_worker(client, learner, other_learner,
+                                                                            lab_node):
+    from django.utils import timezone
+
+    from tpworkers.cluster_models import ClusterOwnership
+    from tpworkers.models import Cluster, Node
+
+    private = Cluster.objects.create(name="graces-rack")
+    ClusterOwnership.objects.create(cluster=private, owner=other_learner)
+    theirs = Node.objects.create(cluster=private, hostname="h100", queue="node.graces-rack.h100",
+                                 last_heartbeat_at=timezone.now())
+    pasted = Node.objects.create(cluster=Cluster.default(), hostname="pasted", queue="pasted.local.pasted")
+    client.force_login(learner)
+    for node in (theirs, pasted):
+        response = client.post("/lab/runs/", {**SWEEP_FIELDS, "node": str(node.pk)})
+        assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    assert not ExperimentRun.objects.exists()
+    client.post("/lab/runs/", {**SWEEP_FIELDS, "node": str(lab_node.pk)})
+    assert ExperimentRun.objects.get().node == lab_node
+

@@ -23,3 +23,12 @@ def test_it_gives_an_instructors_rerun_to_the_instructor(client, learner, instru
     client.force_login(instructor)
     client.post(f"/lab/runs/{first.pk}/rerun/")
     assert ExperimentRun.objects.exclude(pk=first.pk).get().owner == instructor
+
+
+@pytest.mark.django_db
+def test_it_does_not_let_a_stranger_rerun_someone_elses_run(client, learner, other_learner, make_run):
+    first = make_run(learner)
+    first.finish("done")
+    client.force_login(other_learner)
+    assert client.post(f"/lab/runs/{first.pk}/rerun/").status_code == 404
+    assert ExperimentRun.objects.count() == 1

@@ -98,21 +98,30 @@ def paste_topology(cluster: Cluster, hostname: str, text: str) -> tuple[str, Nod
     return kind, node
 
 
+# A pair's link speed needs messages large enough for the bus bandwidth to level off; the
+# "Measure all pairs" runs reach 64 MiB (clusterview.pair_sweep_params).
+PAIR_MIN_BYTES = 64 << 20
+
+
 def pair_measurements(node: Node, viewer) -> dict[tuple[int, int], tuple[float, int | None]]:
     """(a, b) -> (best busbw at the largest size, run id) of the latest finished all-reduce on
     each GPU pair of this node, whoever ran it (the hardware is shared); the run id only when
-    the viewer may open that run."""
+    the viewer may open that run. Only runs that say what the link can do count: NCCL allowed
+    to use P2P/NVLink, and a largest measured size of at least PAIR_MIN_BYTES (a P2P-off or a
+    small lab sweep would otherwise pass for a slow link)."""
     runs = (ExperimentRun.objects.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP,
                                          status=ExperimentRun.Status.DONE, params__op="all_reduce")
             .order_by("-finished_at").prefetch_related("measurements")[:200])
     found = {}
     for run in runs:
         gpus = tuple(sorted(int(g) for g in run.params.get("gpus") or ()))
-        if len(gpus) != 2 or gpus in found:
+        if len(gpus) != 2 or gpus in found or run.params.get("p2p") is False:
             continue
-        busbw = clusterview.best_busbw_at_largest_size([m.data for m in run.measurements.all()])
-        if busbw is not None:
-            found[gpus] = (busbw, run.pk if can_see_owned(viewer, run.owner_id) else None)
+        rows = [m.data for m in run.measurements.all()]
+        if not rows or max(row["size_bytes"] for row in rows) < PAIR_MIN_BYTES:
+            continue
+        visible_id = run.pk if can_see_owned(viewer, run.owner_id) else None
+        found[gpus] = (clusterview.best_busbw_at_largest_size(rows), visible_id)
     return found
 
 

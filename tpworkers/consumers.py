@@ -12,36 +12,27 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from labapp.roles import can_see_owned
 from tpworkers.events import MeasurementEvent, StatusEvent, run_group
 from tpworkers.models import ExperimentRun
+from tpworkers.runs import fail_stalled_runs, run_for_user, run_rows
 
 FORBIDDEN = 4403
 
 
-def _get_run_for_user(user, run_id: int) -> ExperimentRun | None:
-    run = ExperimentRun.objects.filter(pk=run_id).first()
-    if run is None or not can_see_owned(user, run.owner_id):
-        return None
-    return run
-
-
-def _render_snapshot(run_id: int) -> list[str]:
-    """The status, then one message per measured row: the HTML parser drops a <tr> that is not
-    the first element of a fragment, so rows never share a message with anything else."""
-    from tpworkers.views import run_rows
-
+def _status_now(run_id: int) -> tuple[tuple, str]:
+    """(what the status fragment shows, the fragment) for the saved run, after the stall check."""
+    fail_stalled_runs(ExperimentRun.objects.filter(pk=run_id))
     run = ExperimentRun.objects.select_related("node").get(pk=run_id)
-    run.fail_if_stalled()
-    rows = [
-        render_to_string("tpworkers/run_detail.html#row", {"run": run, "row": row, "oob": True})
-        for row in run_rows(run) if row["data"]
-    ]
-    return [_render_status(run), *rows]
+    shown = (run.status, run.error, run.queue_position())
+    return shown, render_to_string("tpworkers/run_detail.html#status", {"run": run, "oob": True})
 
 
-def _render_status(run: ExperimentRun) -> str:
-    return render_to_string("tpworkers/run_detail.html#status", {"run": run, "oob": True})
+def _render_rows(run_id: int) -> list[str]:
+    """One message per measured row: the HTML parser drops a <tr> that is not the first element
+    of a fragment, so rows never share a message with anything else."""
+    run = ExperimentRun.objects.get(pk=run_id)
+    return [render_to_string("tpworkers/run_detail.html#row", {"run": run, "row": row, "oob": True})
+            for row in run_rows(run) if row["data"]]
 
 
 def _render_row(run_id: int, event: MeasurementEvent) -> str:
@@ -51,25 +42,29 @@ def _render_row(run_id: int, event: MeasurementEvent) -> str:
     return render_to_string("tpworkers/run_detail.html#row", {"run": run, "row": row, "oob": True})
 
 
-def _check_stalled(run_id: int) -> str | None:
-    """The status fragment if the run was just declared stalled, else None."""
-    run = ExperimentRun.objects.get(pk=run_id)
-    return _render_status(run) if run.fail_if_stalled() else None
+def _is_active(shown: tuple) -> bool:
+    return shown[0] in ExperimentRun.ACTIVE
+
+
+def _watch_interval_s() -> float:
+    return max(1.0, settings.RUN_STALL_TIMEOUT_S / 4)
 
 
 class RunConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
-        run = await database_sync_to_async(_get_run_for_user)(self.scope["user"], self.run_id)
+        run = await database_sync_to_async(run_for_user)(self.scope["user"], self.run_id)
         if run is None:
             await self.close(code=FORBIDDEN)
             return
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        for fragment in await database_sync_to_async(_render_snapshot)(self.run_id):
+        await self._send_status(self.run_id)
+        for fragment in await database_sync_to_async(_render_rows)(self.run_id):
             await self.send(text_data=fragment)
-        self.watchdog = asyncio.create_task(self._watch_for_stall())
+        if _is_active(self.shown):
+            self.watchdog = asyncio.create_task(self._watch())
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -82,16 +77,20 @@ class RunConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=await database_sync_to_async(_render_row)(self.run_id, event))
 
     async def run_status(self, message):
-        event = StatusEvent.from_message(message)
         # The status fragment also shows the queue position and actions, so render the saved run.
-        run = await database_sync_to_async(ExperimentRun.objects.select_related("node").get)(pk=event.run_id)
-        await self.send(text_data=await database_sync_to_async(_render_status)(run))
+        event = StatusEvent.from_message(message)
+        await self._send_status(event.run_id)
 
-    async def _watch_for_stall(self):
-        """A killed worker never says so: check now and then, and end the spinner ourselves."""
-        interval = max(1.0, settings.RUN_STALL_TIMEOUT_S / 4)
-        while True:
-            await asyncio.sleep(interval)
-            fragment = await database_sync_to_async(_check_stalled)(self.run_id)
-            if fragment:
-                await self.send(text_data=fragment)
+    async def _send_status(self, run_id: int, only_if_changed: bool = False) -> None:
+        shown, fragment = await database_sync_to_async(_status_now)(run_id)
+        if not only_if_changed or shown != self.shown:
+            await self.send(text_data=fragment)
+        self.shown = shown
+
+    async def _watch(self):
+        """Now and then, send the saved status if it differs from what this socket last sent: a
+        killed worker never says so, a restarted one fails its runs, another tab cancels, and a
+        Redis restart can drop a group message. Ends once the run has ended."""
+        while _is_active(self.shown):
+            await asyncio.sleep(_watch_interval_s())
+            await self._send_status(self.run_id, only_if_changed=True)

@@ -2,9 +2,10 @@
 
 from django import forms
 
+from tpworkers.cluster_models import visible_clusters
 from tpworkers.links import LINKS
 from tpworkers.modelshapes import list_models
-from tpworkers.models import Node
+from tpworkers.models import Cluster, Node
 from tpworkers.sizes import format_size, parse_size, sweep_sizes
 from tpworkers.templatetags.lab_format import binary_size
 from tpworkers.tp_layers import KINDS
@@ -12,6 +13,7 @@ from tpworkers.tp_layers import KINDS
 MAX_BYTES = 256 << 20  # per-rank buffer; larger sweeps belong to nccl-tests, not a teaching lab
 MAX_SIZES = 24
 MAX_RANKS = 8
+MAX_GPU_INDEX = 63  # beyond any single node; the worker still checks the node's real count
 
 
 class SizeField(forms.CharField):
@@ -36,16 +38,23 @@ class GpuListField(forms.CharField):
             gpus = [int(part) for part in value.replace(" ", "").split(",")]
         except ValueError:
             raise forms.ValidationError(f"{value!r} is not a list of GPU indices such as 0,1") from None
-        if any(g < 0 for g in gpus) or len(set(gpus)) != len(gpus):
-            raise forms.ValidationError("GPU indices must be distinct and not negative")
+        if any(g < 0 or g > MAX_GPU_INDEX for g in gpus) or len(set(gpus)) != len(gpus):
+            raise forms.ValidationError(f"GPU indices must be distinct, from 0 to {MAX_GPU_INDEX}")
         return gpus
+
+
+def runnable_nodes(user=None):
+    """Nodes a run may go to: those with a worker (one has sent a heartbeat; a node only pasted
+    from nvidia-smi has none) in a cluster this user may see (shared clusters without a user)."""
+    clusters = visible_clusters(user) if user is not None else Cluster.objects.filter(ownership__isnull=True)
+    return Node.objects.filter(cluster__in=clusters, last_heartbeat_at__isnull=False).order_by("hostname")
 
 
 class RunForm(forms.Form):
     """Where a run goes: which node, which GPUs, and whether NCCL may use P2P/NVLink."""
 
     experiment = None  # set by each subclass
-    node = forms.ModelChoiceField(queryset=Node.objects.all(), required=False, empty_label="this lab's node",
+    node = forms.ModelChoiceField(queryset=Node.objects.none(), required=False, empty_label="this lab's node",
                                   help_text="the node whose worker runs it")
     gpus = GpuListField(required=False, label="GPUs", help_text="e.g. 0,1 or 2,3; empty: the node chooses")
     p2p = forms.BooleanField(required=False, initial=True, label="NCCL may use P2P/NVLink",
@@ -53,6 +62,10 @@ class RunForm(forms.Form):
     # An unticked checkbox sends nothing; this marks a form that showed the box, so a missing
     # p2p means "off" there and "default (on)" for a preset button that never showed it.
     p2p_shown = forms.BooleanField(required=False, initial=True, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["node"].queryset = runnable_nodes(user)
 
     @classmethod
     def defaults(cls) -> dict:
@@ -98,13 +111,27 @@ class SweepForm(RunForm):
         low, high, factor = data.get("min_size"), data.get("max_size"), data.get("factor")
         if low is None or high is None or factor is None:
             return data
-        if high > MAX_BYTES:
+        if low < 1:
+            self.add_error("min_size", "must be at least 1 byte")
+        elif high > MAX_BYTES:
             self.add_error("max_size", f"at most {format_size(MAX_BYTES)} per rank")
         elif high < low:
             self.add_error("max_size", "must be at least the smallest size")
         elif len(sweep_sizes(low, high, factor)) > MAX_SIZES:
             self.add_error("factor", f"this sweep has more than {MAX_SIZES} sizes: raise the factor")
         return data
+
+    def button_label(self) -> str:
+        """"Run all-reduce on this machine" for the defaults; otherwise it names the op and the
+        node that the form (as posted, or as prefilled) would run."""
+        values = self.data if self.is_bound else self.initial
+        op = dict(self.fields["op"].choices).get(values.get("op"), "all-reduce")
+        try:
+            node = self.fields["node"].queryset.filter(pk=values.get("node") or None).first()
+        except (TypeError, ValueError):  # not a node id: the form says so beside the field
+            node = None
+        where = "this machine" if node is None or node == Node.default() else node.hostname
+        return f"Run {op} on {where}"
 
     def run_params(self) -> dict:
         """The parameters stored on the run (rows spelt out so the page can show every one)."""

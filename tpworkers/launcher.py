@@ -73,10 +73,14 @@ class RankContext:
             torch.cuda.synchronize(self.device)
 
 
+# Starting ranks and joining the process group: NCCL's first init on a big node can take a minute.
+START_TIMEOUT_S = 180.0
+
+
 class RankPool:
     """N warm rank processes of one DeviceGroup. Use get_pool() rather than building one."""
 
-    def __init__(self, group: DeviceGroup, start_timeout_s: float = 180.0):
+    def __init__(self, group: DeviceGroup, start_timeout_s: float = START_TIMEOUT_S):
         group.validate()
         self.group = group
         self.broken = False

@@ -8,10 +8,31 @@ GPU of its own, gloo on CPU otherwise.
 from dataclasses import dataclass
 from typing import Callable
 
+from tpworkers import costmodel
 from tpworkers.collectives import SweepConfig, run_sweep
 from tpworkers.decode_comm import DecodeCommConfig, run_decode_comm
 from tpworkers.devicegroup import ConfigError
 from tpworkers.layer_bench import LayerBenchConfig, run_layer_benchmark
+from tpworkers.sizes import sweep_sizes
+
+# How long one run may hold its node: the worker runs one run at a time (solo pool), so a longer
+# run makes everyone queued behind it wait.
+RUN_BUDGET_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Floor:
+    """Slow-end speeds a run's duration is estimated with: assumptions, never shown as measured."""
+
+    alpha_s: float        # fixed cost of one collective call
+    bandwidth_Bps: float  # ring all-reduce bandwidth
+    flops: float          # dense matmul rate of one rank
+
+
+# gloo between CPU ranks of one host: ~100 µs a call, ~1 GB/s, ~10 GFLOP/s a rank; NCCL at PCIe
+# speed through the host (P2P off): ~20 µs a call, ~10 GB/s, and ~10 TFLOP/s a GPU. Most nodes
+# are faster, so the estimate errs long.
+FLOORS = {"cpu": Floor(100e-6, 1e9, 1e10), "cuda": Floor(20e-6, 10e9, 1e13)}
 
 
 def cuda_device_count() -> int:
@@ -61,18 +82,63 @@ def decode_config(params: dict, gpus_available: int) -> DecodeCommConfig:
     )
 
 
+def _allreduce_s(size_bytes: float, ranks: int, floor: Floor) -> float:
+    return costmodel.ring_allreduce_time_s(size_bytes, ranks, floor.alpha_s, floor.bandwidth_Bps)
+
+
+def sweep_seconds(config: SweepConfig, floor: Floor) -> float:
+    """(warmup + iters) collectives per size, each costed as a ring all-reduce (the op that moves
+    the most: 2(n-1)/n of the buffer per rank)."""
+    calls = config.warmup + config.iters
+    return sum(calls * _allreduce_s(size, config.nproc, floor)
+               for size in sweep_sizes(config.min_bytes, config.max_bytes, config.factor))
+
+
+def layer_seconds(config: LayerBenchConfig, floor: Floor) -> float:
+    """(warmup + iters) forwards per TP size and kind, each: 2·tokens·P/TP FLOPs of matmuls (P the
+    whole layer's parameters, costmodel.param_count: an upper bound for the MLP or attention
+    alone) plus 4·tokens²·h/TP for the attention scores, and the layer's 2 all-reduces of
+    tokens·h values."""
+    shape, tokens = config.shape(), config.batch * config.seq
+    flops = 2 * tokens * costmodel.param_count(shape) + 4 * tokens**2 * config.hidden
+    message = costmodel.allreduce_bytes(config.hidden, tokens, config.dtype)
+    per_forward = {tp: flops / tp / floor.flops
+                   + costmodel.allreduces_per_token(shape) * _allreduce_s(message, tp, floor)
+                   for tp in config.tp_sizes}
+    return (config.warmup + config.iters) * len(config.kinds) * sum(per_forward.values())
+
+
+def decode_seconds(config: DecodeCommConfig, floor: Floor) -> float:
+    """(warmup + steps) decode steps of 2·layers all-reduces of tokens_in_flight·h values."""
+    shape = config.shape()
+    message = costmodel.allreduce_bytes(shape.hidden_size, config.tokens_in_flight, config.dtype)
+    per_step = costmodel.allreduces_per_token(shape) * _allreduce_s(message, config.tp, floor)
+    return (config.warmup + config.steps) * per_step
+
+
 @dataclass(frozen=True)
 class Experiment:
     build: Callable[[dict, int], object]   # (params, GPUs on this node) -> config
     run: Callable                          # (config, on_record, should_stop, timeout_s) -> result
+    seconds: Callable[[object, Floor], float]  # (config, floor) -> rough upper duration
     cumulative: bool = False               # each record replaces the last (a running total)
 
 
 EXPERIMENTS = {
-    "collective_sweep": Experiment(sweep_config, run_sweep),
-    "tp_layer": Experiment(layer_config, run_layer_benchmark),
-    "decode_comm": Experiment(decode_config, run_decode_comm, cumulative=True),
+    "collective_sweep": Experiment(sweep_config, run_sweep, sweep_seconds),
+    "tp_layer": Experiment(layer_config, run_layer_benchmark, layer_seconds),
+    "decode_comm": Experiment(decode_config, run_decode_comm, decode_seconds, cumulative=True),
 }
+
+
+def estimate_seconds(experiment: str, params: dict, gpus_available: int) -> tuple[float, str]:
+    """A rough, pessimistic duration of a run on a node with `gpus_available` GPUs (at the FLOORS
+    speeds of the device the worker would choose), and that device group in words. Raises
+    ConfigError, KeyError or ValueError for parameters no run could use."""
+    if experiment not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {experiment!r}")
+    config = EXPERIMENTS[experiment].build(params, gpus_available)
+    return EXPERIMENTS[experiment].seconds(config, FLOORS[config.device]), describe_group(config)
 
 
 def build_config(experiment: str, params: dict, gpus_available: int | None = None):

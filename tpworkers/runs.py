@@ -1,26 +1,65 @@
-"""Creating, queueing and cancelling runs: the rules every run button shares."""
+"""Creating, queueing, finding and cancelling runs: the rules every run button, view and socket
+shares."""
+
+import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from labapp.roles import can_see_owned
+from tpworkers.devicegroup import ConfigError
 from tpworkers.events import StatusEvent, run_group
 from tpworkers.models import ExperimentRun, Node
+from tpworkers.runparams import RUN_BUDGET_S, estimate_seconds
+
+log = logging.getLogger(__name__)
 
 
 class RunRefused(Exception):
-    """The run was not created; the message says why, in words for the learner."""
+    """The run was not created; the message says why, in words for the learner. A refusal about
+    some runs (those that count towards the learner's limit) names them where the message says
+    {runs}: "#12 (queued)" here, a link on a page."""
+
+    def __init__(self, message: str, runs: list[ExperimentRun] = ()):
+        self.message, self.runs = message, list(runs)
+        super().__init__(message.format(runs=", ".join(f"#{run.pk} ({run.status})" for run in self.runs)))
+
+
+def run_for_user(user, run_id: int) -> ExperimentRun | None:
+    """The run, if this user may see it (its owner or an instructor); None otherwise, so a
+    stranger cannot even learn that the run exists."""
+    run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
+    if run is None or not can_see_owned(user, run.owner_id):
+        return None
+    return run
+
+
+def run_rows(run: ExperimentRun) -> list[dict]:
+    """One row per planned row: measured data where it exists, a pending row otherwise."""
+    measured = {m.seq: m.data for m in run.measurements.all()}
+    return [{"seq": seq, "label": label, "data": measured.get(seq)} for seq, label in enumerate(run.planned_rows())]
 
 
 def create_run(owner, experiment: str, params: dict, node: Node | None = None, return_to: str = "") -> ExperimentRun:
     node = node or Node.default()
     if node is None:
         raise RunRefused("No lab worker has registered yet: start one with `python manage.py labworker`.")
-    active = owner.runs.filter(status__in=ExperimentRun.ACTIVE).count()
-    if active >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
-        raise RunRefused(f"You already have {active} runs queued or running (the limit is "
-                         f"{settings.MAX_ACTIVE_RUNS_PER_LEARNER}); wait for one to finish or cancel it.")
+    try:
+        seconds, device = estimate_seconds(experiment, params, node.gpu_count)
+    except (ConfigError, KeyError, ValueError) as exc:
+        raise RunRefused(f"These parameters cannot run on {node.hostname}: {exc}") from None
+    if seconds > RUN_BUDGET_S:
+        raise RunRefused(f"This run would hold {node.hostname} for about {seconds / 60:.0f} min (a rough, "
+                         f"pessimistic estimate for {device}); the limit is {RUN_BUDGET_S // 60} min per run: "
+                         "measure fewer sizes or iterations, or a smaller shape.")
+    fail_stalled_runs(owner.runs.filter(status__in=ExperimentRun.ACTIVE))
+    active = list(owner.runs.filter(status__in=ExperimentRun.ACTIVE).order_by("created_at"))
+    if len(active) >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
+        raise RunRefused(f"You already have {len(active)} runs queued or running (the limit is "
+                         f"{settings.MAX_ACTIVE_RUNS_PER_LEARNER}): {{runs}}. Wait for one to finish or cancel it.",
+                         runs=active)
     run = ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node,
                                        return_to=return_to)
     from tpworkers.tasks import run_experiment
@@ -46,6 +85,32 @@ def cancel(run: ExperimentRun) -> None:
         ExperimentRun.objects.filter(pk=run.pk, status=ExperimentRun.Status.RUNNING).update(cancel_requested=True)
 
 
+def fail_stalled_runs(runs) -> list[ExperimentRun]:
+    """Run the stall check on these runs now (a killed worker never reports, and nobody may be
+    watching); publish each one it failed. Returns those."""
+    failed = [run for run in runs.select_related("node") if run.fail_if_stalled()]
+    for run in failed:
+        publish_status(run)
+    return failed
+
+
+def status_events(run: ExperimentRun) -> list[tuple[str, StatusEvent]]:
+    """(group, event) pairs for a run's saved status: its own page, and once it has ended, every
+    run still queued behind it on its node, whose queue position just moved."""
+    events = [(run_group(run.pk), StatusEvent(run.pk, run.status, run.error))]
+    if not run.is_active and run.node_id:
+        behind = ExperimentRun.objects.filter(node_id=run.node_id, status=ExperimentRun.Status.QUEUED,
+                                              created_at__gt=run.created_at).values_list("pk", flat=True)
+        events += [(run_group(pk), StatusEvent(pk, ExperimentRun.Status.QUEUED)) for pk in behind]
+    return events
+
+
 def publish_status(run: ExperimentRun) -> None:
-    """One status message from a web request (the worker publishes through its own loop)."""
-    async_to_sync(get_channel_layer().group_send)(run_group(run.pk), StatusEvent(run.pk, run.status, run.error).to_message())
+    """Status messages from a web request or a management command (the worker's task publishes
+    through its own loop). The status is already saved: if Redis is down, a reload shows it."""
+    layer = get_channel_layer()
+    for group, event in status_events(run):
+        try:
+            async_to_sync(layer.group_send)(group, event.to_message())
+        except Exception:
+            log.exception("could not publish the status of run %s to %s", run.pk, group)

@@ -5,27 +5,42 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from labapp.roles import can_see_owned
 from tpworkers.chartdata import chart_payload
 from tpworkers.forms import FORMS, SweepForm
 from tpworkers.models import ExperimentRun
-from tpworkers.runs import RunRefused, cancel, create_run, rerun
+from tpworkers.runs import RunRefused, cancel, create_run, fail_stalled_runs, rerun, run_for_user, run_rows
 
 
 def _get_run_for_user(user, run_id: int) -> ExperimentRun:
-    """The run, if this user may see it (its owner or an instructor); 404 otherwise, so a
-    stranger cannot even learn that the run exists."""
-    run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
-    if run is None or not can_see_owned(user, run.owner_id):
+    """404 for a run this user may not see, so a stranger cannot even learn that it exists."""
+    run = run_for_user(user, run_id)
+    if run is None:
         raise Http404("No such run")
     return run
 
 
+def _refused(request, refused: RunRefused) -> None:
+    """The refusal as a message, each run it names linked so the learner can open or cancel it."""
+    if not refused.runs:
+        messages.error(request, str(refused))
+        return
+    links = format_html_join(", ", '<a href="{}">#{} ({})</a>',
+                             ((reverse("run_detail", args=[run.pk]), run.pk, run.status) for run in refused.runs))
+    messages.error(request, format_html(refused.message, runs=links))
+
+
 def _lab_page(request, forms_by_experiment=None, status=200):
-    forms = {exp: form_class(initial=form_class.defaults()) for exp, form_class in FORMS.items()}
+    # A worker killed while nobody watched leaves runs active: end them before they are listed.
+    fail_stalled_runs(request.user.runs.filter(status__in=ExperimentRun.ACTIVE))
+    forms = {exp: form_class(initial=form_class.defaults(), user=request.user) for exp, form_class in FORMS.items()}
+    prefill = FORMS.get(request.GET.get("experiment"))
+    if prefill:  # /lab/?experiment=…&op=…: the form filled in, its button saying what it runs
+        forms[prefill.experiment] = prefill(initial={**prefill.defaults(), **request.GET.dict()}, user=request.user)
     forms.update(forms_by_experiment or {})
     runs = request.user.runs.select_related("node")[:20]
     return render(request, "tpworkers/lab.html", {"runs": runs, "forms": forms}, status=status)
@@ -45,7 +60,7 @@ def run_create(request):
         raise Http404("No such experiment")
     # A bare press of the button (no fields) runs the defaults.
     has_fields = set(request.POST) - {"csrfmiddlewaretoken", "experiment", "next"}
-    form = form_class(request.POST if has_fields else form_class.defaults())
+    form = form_class(request.POST if has_fields else form_class.defaults(), user=request.user)
     if not form.is_valid():
         return _lab_page(request, {experiment: form}, status=400)
     next_url = request.POST.get("next", "")
@@ -53,15 +68,16 @@ def run_create(request):
     try:
         run = create_run(request.user, experiment, form.run_params(), form.cleaned_data.get("node"), return_to)
     except RunRefused as refused:
-        messages.error(request, str(refused))
-        return redirect("lab")
+        _refused(request, refused)
+        return redirect(return_to or "lab")  # back to the lesson step that asked, if one did
     return redirect("run_detail", run_id=run.pk)
 
 
 @login_required
 def run_detail(request, run_id: int):
     run = _get_run_for_user(request.user, run_id)
-    run.fail_if_stalled()
+    fail_stalled_runs(ExperimentRun.objects.filter(pk=run.pk))
+    run.refresh_from_db()
     context = {"run": run, "rows": run_rows(run), "chart": chart_payload(run)}
     return render(request, "tpworkers/run_detail.html", context)
 
@@ -82,7 +98,7 @@ def run_rerun(request, run_id: int):
     try:
         again = rerun(run, request.user)
     except RunRefused as refused:
-        messages.error(request, str(refused))
+        _refused(request, refused)
         return redirect("run_detail", run_id=run.pk)
     return redirect("run_detail", run_id=again.pk)
 
@@ -106,8 +122,3 @@ def run_download(request, run_id: int, fmt: str):
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
 
-
-def run_rows(run: ExperimentRun) -> list[dict]:
-    """One row per planned row: measured data where it exists, a pending row otherwise."""
-    measured = {m.seq: m.data for m in run.measurements.all()}
-    return [{"seq": seq, "label": label, "data": measured.get(seq)} for seq, label in enumerate(run.planned_rows())]

@@ -1,18 +1,24 @@
+import logging
 import socket
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
 from django.utils import timezone
 
 from labapp.celery import app
 from tpworkers.models import Cluster, ExperimentRun, Node
+from tpworkers.runs import publish_status
+
+log = logging.getLogger(__name__)
 
 
 def register_node(cluster_name: str, hostname: str) -> Node:
     """Create or refresh this node: its queue, its NVML topology (reported), what it can run.
 
-    Runs this node had in flight died with the previous worker process: say so on each.
+    Runs this node had in flight died with the previous worker process: say so on each, and
+    tell their pages. A worker joins shared clusters only, never a learner's private one.
     """
     import torch
 
@@ -21,6 +27,10 @@ def register_node(cluster_name: str, hostname: str) -> Node:
     from tpworkers.topology import Topology
 
     cluster = Cluster.objects.get_or_create(name=cluster_name)[0]
+    owner = getattr(getattr(cluster, "ownership", None), "owner", None)
+    if owner is not None:
+        raise CommandError(f"Cluster {cluster_name!r} is a private cluster that {owner} added on the cluster "
+                           "page; a worker joins only shared clusters. Choose another --cluster name.")
     topology = Topology(nodes=[probe(hostname=hostname)])
     node, _ = Node.objects.update_or_create(
         cluster=cluster, hostname=hostname,
@@ -35,7 +45,9 @@ def register_node(cluster_name: str, hostname: str) -> Node:
         },
     )
     for run in node.runs.filter(status=ExperimentRun.Status.RUNNING):
-        run.finish(ExperimentRun.Status.FAILED, "The node's worker restarted while this run was running.")
+        if run.finish(ExperimentRun.Status.FAILED, "The node's worker restarted while this run was running.",
+                      expected=ExperimentRun.Status.RUNNING):
+            publish_status(run)
     return node
 
 
@@ -44,7 +56,10 @@ def heartbeat_forever(node: Node, stop: threading.Event) -> None:
         try:
             node.beat()
         except Exception:  # a database hiccup must not kill the heartbeat; the next one retries
-            pass
+            log.exception("heartbeat of node %s failed", node.hostname)
+            # A restarted database leaves this thread's connection dead: drop it so the next
+            # beat reconnects (otherwise the node would show offline for good).
+            close_old_connections()
 
 
 class Command(BaseCommand):
