@@ -173,7 +173,9 @@ CELERY_TASK_DEFAULT_QUEUE = env_name("TPLAB_QUEUE", "tplab")
 NODE_HEARTBEAT_S = env_int("TPLAB_NODE_HEARTBEAT_S", 10, minimum=1)
 NODE_OFFLINE_AFTER_S = env_int("TPLAB_NODE_OFFLINE_AFTER_S", 45, minimum=2)
 
-# How long a run may go without progress before the lab calls it failed (worker gone).
+# A running task's keep-alive refreshes its run at least four times per this timeout (tpworkers/
+# tasks.py), so a run this long without progress means the worker process is gone; a hung rank is
+# reported by the rank pool's own step timeout instead.
 RUN_STALL_TIMEOUT_S = env_int("TPLAB_RUN_STALL_TIMEOUT_S", 120, minimum=5)
 
 SESSION_COOKIE_HTTPONLY = True
