@@ -1,4 +1,4 @@
-"""The Celery app. Workers run experiments; start one with ``python manage.py labworker``.
+"""The Celery app. Workers run experiments; ``python3 lab.py run`` starts one, ``python3 lab.py worker`` one per further node.
 
 Workers must use the ``solo`` (or ``threads``) pool: a prefork child is daemonic and cannot
 start the torch.distributed rank processes an experiment needs.

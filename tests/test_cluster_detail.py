@@ -100,7 +100,7 @@ def test_it_says_a_pasted_node_has_no_worker(client, learner):
     html = page(client, cluster)
     assert 'class="node-state pasted"' in html and ">pasted (no worker)</span>" in html
     assert 'class="node-state offline"' not in html and "is offline" not in html
-    assert "no lab worker runs on this node" in html and "labworker --cluster my-rack --hostname nvl4" in html
+    assert "no lab worker runs on this node" in html and "lab.py worker --cluster my-rack --hostname nvl4" in html
     assert '<button class="primary" type="submit" disabled>Measure all pairs</button>' in html
 
 

@@ -15,8 +15,8 @@ def measure(client, node):
     return client.post(reverse("cluster_measure_pairs", args=[node.pk]))
 
 
-def test_it_creates_one_all_reduce_run_per_gpu_pair(client, learner, settings):
-    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 10
+def test_it_creates_one_all_reduce_run_per_gpu_pair_in_one_press(client, learner, settings):
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2  # fewer than the node's 6 pairs: a batch is one request
     node = node_from(owned_cluster(learner), "nvl4", *WORKED)
     client.force_login(learner)
     response = measure(client, node)
@@ -27,17 +27,29 @@ def test_it_creates_one_all_reduce_run_per_gpu_pair(client, learner, settings):
         ("all_reduce", 2, 64 << 20, "queued")}
 
 
-def test_it_stops_at_the_learners_limit_and_queues_the_rest_next_time(client, learner, settings):
+def test_it_refuses_a_batch_while_the_learner_is_at_the_limit(client, learner, settings):
     settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2
     node = node_from(owned_cluster(learner), "nvl4", *WORKED)
     client.force_login(learner)
+    for gpus in ([0, 1], [2, 3]):
+        ExperimentRun.objects.create(owner=learner, node=node, experiment="collective_sweep",
+                                     params={"op": "all_reduce", "gpus": gpus})
     html = client.post(reverse("cluster_measure_pairs", args=[node.pk]), follow=True).content.decode()
     assert ExperimentRun.objects.filter(owner=learner).count() == 2
-    assert "Queued 2 all-reduce run(s)" in html and "the limit is 2" in html
-    ExperimentRun.objects.update(status="done")
+    assert "the limit is 2" in html
+
+
+def test_it_skips_the_pairs_already_being_measured(client, learner, settings):
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 10
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(learner)
+    ExperimentRun.objects.create(owner=learner, node=node, experiment="collective_sweep",
+                                 params={"op": "all_reduce", "gpus": [0, 1]})
     measure(client, node)
-    pairs = sorted(tuple(r.params["gpus"]) for r in ExperimentRun.objects.filter(status="queued"))
-    assert pairs == [(0, 3), (1, 2)]  # the pairs after the first two
+    queued = sorted(tuple(r.params["gpus"]) for r in ExperimentRun.objects.filter(owner=learner))
+    assert queued == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]  # (0, 1) once, not twice
+    measure(client, node)
+    assert ExperimentRun.objects.filter(owner=learner).count() == 6
 
 
 def test_it_runs_one_cpu_all_reduce_on_a_node_without_gpus(client, learner):

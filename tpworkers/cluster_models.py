@@ -162,30 +162,22 @@ def learner_node(learner) -> Node | None:
 
 
 def queue_pair_runs(owner, node: Node) -> tuple[list[ExperimentRun], str]:
-    """One all-reduce run per GPU pair not already queued or running for this learner (one CPU
-    run on a node without GPUs); stops at the learner's run limit: returns (runs, why stopped).
-
-    The pairs this learner measured least recently (never, first) go first, so when the limit
-    stops a round, pressing again later carries on with the pairs that were left out."""
-    from tpworkers.runs import RunRefused, create_run
+    """One all-reduce run per GPU pair of the node that this learner is not already measuring
+    (one CPU run on a node without GPUs), queued as one batch: returns (runs, why none were)."""
+    from tpworkers.runs import RunRefused, create_runs
 
     topology = clusterview.topology_node(node.topology, node.hostname)
-    last_run = {}  # pair -> this learner's latest run on it (runs come newest first)
-    for run in owner.runs.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP)[:500]:
-        last_run.setdefault(tuple(sorted(run.params.get("gpus") or ())), run)
-    groups = clusterview.gpu_pairs(topology, node.gpu_count) or [()]
-    never = [gpus for gpus in groups if gpus not in last_run]
-    measured = sorted((gpus for gpus in groups if gpus in last_run), key=lambda gpus: last_run[gpus].created_at)
-    created = []
-    for gpus in never + measured:
-        if gpus in last_run and last_run[gpus].is_active:
-            continue
-        try:
-            created.append(create_run(owner, ExperimentRun.Experiment.COLLECTIVE_SWEEP,
-                                      clusterview.pair_sweep_params(gpus), node))
-        except RunRefused as refused:
-            return created, str(refused)
-    return created, ""
+    measuring = {tuple(sorted(run.params.get("gpus") or ()))
+                 for run in owner.runs.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP,
+                                              status__in=ExperimentRun.ACTIVE)}
+    groups = [gpus for gpus in clusterview.gpu_pairs(topology, node.gpu_count) or [()] if gpus not in measuring]
+    if not groups:
+        return [], "Every pair of this node is already queued or being measured for you."
+    try:
+        return create_runs(owner, ExperimentRun.Experiment.COLLECTIVE_SWEEP,
+                           [clusterview.pair_sweep_params(gpus) for gpus in groups], node), ""
+    except RunRefused as refused:
+        return [], str(refused)
 
 
 def pair_runs(owner, node: Node) -> list[ExperimentRun]:

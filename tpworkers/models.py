@@ -178,7 +178,7 @@ class ExperimentRun(models.Model):
             return None
         return (f"Node {self.node.hostname} is online, but its worker has taken no run and reported no progress "
                 f"for {settings.RUN_STALL_TIMEOUT_S} s: its queue consumer is stuck or this run's task was lost "
-                "(a Redis restart). Restart the lab worker (python manage.py labworker) and run this again.")
+                "(a Redis restart). Restart the lab (python3 lab.py run) or that node's worker (python3 lab.py worker --cluster NAME) and run this again.")
 
     def fail_if_stalled(self, now=None) -> bool:
         reason = self.stall_reason(now)

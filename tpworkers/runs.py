@@ -43,9 +43,39 @@ def run_rows(run: ExperimentRun) -> list[dict]:
 
 
 def create_run(owner, experiment: str, params: dict, node: Node | None = None, return_to: str = "") -> ExperimentRun:
+    [run] = create_runs(owner, experiment, [params], node, return_to)
+    return run
+
+
+def create_runs(owner, experiment: str, params_list: list[dict], node: Node | None = None,
+                return_to: str = "") -> list[ExperimentRun]:
+    """Queue one run per parameter set, all or none. One press is one request against the
+    learner's limit: a batch (every GPU pair of a node) is refused only while the learner already
+    has the limit's worth of runs active, so it cannot be combined with other runs to flood a
+    node, yet "measure all pairs" needs one press, not one per pair. Each run keeps its own
+    duration budget."""
     node = node or Node.default()
     if node is None:
-        raise RunRefused("No lab worker has registered yet: start one with `python manage.py labworker`.")
+        raise RunRefused("No lab worker has registered yet: start the lab with `python3 lab.py run`, or a "
+                         "node's worker with `python3 lab.py worker --cluster NAME`.")
+    for params in params_list:
+        _check_budget(experiment, params, node)
+    fail_stalled_runs(owner.runs.filter(status__in=ExperimentRun.ACTIVE))
+    active = list(owner.runs.filter(status__in=ExperimentRun.ACTIVE).order_by("created_at"))
+    if len(active) >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
+        raise RunRefused(f"You already have {len(active)} runs queued or running (the limit is "
+                         f"{settings.MAX_ACTIVE_RUNS_PER_LEARNER}): {{runs}}. Wait for one to finish or cancel it.",
+                         runs=active)
+    runs = [ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node,
+                                         return_to=return_to) for params in params_list]
+    from tpworkers.tasks import run_experiment
+
+    for run in runs:
+        transaction.on_commit(lambda run=run: run_experiment.apply_async(args=[run.pk], queue=node.queue))
+    return runs
+
+
+def _check_budget(experiment: str, params: dict, node: Node) -> None:
     try:
         seconds, device = estimate_seconds(experiment, params, node.gpu_count)
     except (ConfigError, KeyError, ValueError) as exc:
@@ -54,18 +84,6 @@ def create_run(owner, experiment: str, params: dict, node: Node | None = None, r
         raise RunRefused(f"This run would hold {node.hostname} for about {seconds / 60:.0f} min (a rough, "
                          f"pessimistic estimate for {device}); the limit is {RUN_BUDGET_S // 60} min per run: "
                          "measure fewer sizes or iterations, or a smaller shape.")
-    fail_stalled_runs(owner.runs.filter(status__in=ExperimentRun.ACTIVE))
-    active = list(owner.runs.filter(status__in=ExperimentRun.ACTIVE).order_by("created_at"))
-    if len(active) >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
-        raise RunRefused(f"You already have {len(active)} runs queued or running (the limit is "
-                         f"{settings.MAX_ACTIVE_RUNS_PER_LEARNER}): {{runs}}. Wait for one to finish or cancel it.",
-                         runs=active)
-    run = ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node,
-                                       return_to=return_to)
-    from tpworkers.tasks import run_experiment
-
-    transaction.on_commit(lambda: run_experiment.apply_async(args=[run.pk], queue=node.queue))
-    return run
 
 
 def rerun(run: ExperimentRun, owner) -> ExperimentRun:
