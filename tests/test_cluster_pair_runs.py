@@ -36,3 +36,29 @@ def test_it_says_which_pair_ran_with_p2p_off_and_when(client, learner):
     assert "<td>GPU0–GPU1, P2P off</td>" in html and "<td>GPU2–GPU3</td>" in html
     assert html.count(" s ago</td>") == 2
     assert f'href="/clusters/{node.cluster_id}/#node-{node.pk}">my-rack</a>' in html
+
+
+def test_it_shows_each_pairs_bandwidth_and_the_findings_it_feeds(client, learner):
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(learner)
+    before = client.get(reverse("cluster_pair_runs", args=[node.pk])).content.decode()
+    assert "all-reduce bandwidth is" not in before
+    finished_pair_run(learner, node, (0, 1), {64 << 20: 9.0})  # the pair whose NVLink is down
+    html = client.get(reverse("cluster_pair_runs", args=[node.pk])).content.decode()
+    assert "9 GB/s" in html and "GPU0-GPU1 all-reduce bandwidth is" in html
+
+
+def test_it_polls_only_while_a_pair_run_is_active(client, learner):
+    from tpworkers.models import ExperimentRun
+
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    run = finished_pair_run(learner, node, (0, 1), {64 << 20: 9.0})
+    client.force_login(learner)
+    url = reverse("cluster_pair_runs", args=[node.pk])
+    done = client.get(url).content.decode()
+    assert 'hx-trigger="every 3s"' not in done and "http-equiv=\"refresh\"" not in done
+    ExperimentRun.objects.filter(pk=run.pk).update(status="running")
+    running = client.get(url).content.decode()
+    assert 'hx-trigger="every 3s"' in running and 'http-equiv="refresh"' in running
+    fragment = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<div id="pair-progress"') and "<html" not in fragment

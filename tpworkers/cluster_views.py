@@ -231,11 +231,19 @@ def measure_all_pairs(request, node_id: int):
     if created:
         messages.success(request, f"Queued {len(created)} all-reduce run(s) on {node.hostname}.")
     if refused:
-        messages.error(request, f"{refused} Press “Measure all pairs” again later to queue the rest.")
+        messages.error(request, refused)
     return redirect("cluster_pair_runs", node_id=node.pk)
 
 
 @login_required
 def node_pair_runs(request, node_id: int):
+    """The learner's pair runs and the node's findings, re-read every few seconds while a run is
+    active, so the findings change as each pair's measurement lands."""
     node = _get_node_for_user(request.user, node_id)
-    return render(request, "tpworkers/cluster_pair_runs.html", {"node": node, "runs": pair_runs(request.user, node)})
+    runs = pair_runs(request.user, node)
+    rows = [(run, clusterview.best_busbw_at_largest_size([m.data for m in run.measurements.all()]))
+            for run in runs]
+    context = {"node": node, "rows": rows, "active": any(run.is_active for run in runs),
+               "findings": node_findings(node, request.user).findings}
+    template = "tpworkers/cluster_pair_runs.html" + ("#progress" if request.htmx else "")
+    return render(request, template, context)
