@@ -35,6 +35,8 @@ def test_it_labels_the_example_cluster_as_an_example(logged_in):
     assert "Example cluster — not yours" in page
     assert "The NVLink between GPU0 and GPU1 is down" in page
     assert 'href="/clusters/"' in page
+    assert 'href="/lessons/the-wire/">The wire</a>' in page  # the lesson by its title
+    assert "<code>nvidia-smi nvlink -s</code>" in page  # commands in recommendations read as code
 
 
 def test_it_shows_the_learners_node_as_the_cluster_page_diagnoses_it(logged_in, learner):
