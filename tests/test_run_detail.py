@@ -57,7 +57,7 @@ def test_it_says_an_online_worker_took_no_queued_run(client, learner, make_run, 
     run.refresh_from_db()
     assert run.status == "failed"
     assert "Node testnode is online, but its worker has taken no run" in run.error
-    assert "Restart the lab worker" in page
+    assert "Restart the lab (python3 lab.py run)" in page and "python3 lab.py worker --cluster NAME" in page
 
 
 @pytest.mark.django_db
