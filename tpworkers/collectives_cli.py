@@ -9,11 +9,10 @@ printed as each size finishes.
 """
 
 import argparse
-import sys
 
-from tpworkers.collectives import OPS, ConfigError, Measurement, SweepConfig, run_sweep
+from tpworkers.collectives import OPS, Measurement, SweepConfig, run_sweep
 from tpworkers.devicegroup import DTYPES, add_device_arguments, device_group_fields
-from tpworkers.launcher import RankFailed
+from tpworkers.launcher import run_command
 from tpworkers.sizes import parse_size
 
 NCCL_TYPE_NAMES = {"float32": "float", "float16": "half", "bfloat16": "bfloat16"}
@@ -80,15 +79,12 @@ def parse_args(argv=None) -> SweepConfig:
 
 def main(argv=None) -> int:
     config = parse_args(argv)
-    try:
+
+    def sweep() -> int:
         config.validate()
         print(table_header(config), flush=True)
         result = run_sweep(config, on_record=lambda m: print(table_row(m), flush=True))
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except RankFailed as error:
-        print(f"error: {error}\n{error.details}", file=sys.stderr)
-        return 1
-    print(table_footer(result.measurements, result.transport))
-    return 0 if all(m.wrong == 0 for m in result.measurements) else 1
+        print(table_footer(result.measurements, result.transport))
+        return 0 if all(m.wrong == 0 for m in result.measurements) else 1
+
+    return run_command(sweep)

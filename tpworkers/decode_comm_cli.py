@@ -5,11 +5,10 @@ with α and B fitted on the same ranks, and the cost model on a catalog link, ea
 """
 
 import argparse
-import sys
 
 from tpworkers.decode_comm import DecodeCommConfig, DecodeCommRecord, run_decode_comm
-from tpworkers.devicegroup import DTYPES, ConfigError, add_device_arguments, device_group_fields
-from tpworkers.launcher import RankFailed
+from tpworkers.devicegroup import DTYPES, add_device_arguments, device_group_fields
+from tpworkers.launcher import run_command
 from tpworkers.links import LINKS
 from tpworkers.sizes import format_size
 
@@ -60,15 +59,12 @@ def report(config: DecodeCommConfig, r: DecodeCommRecord) -> str:
 
 def main(argv=None) -> int:
     config = parse_args(argv)
-    try:
+
+    def measure() -> int:
         record = run_decode_comm(config, on_record=lambda r: print(
             f"step {r.steps_done}: measured {r.measured_us_per_token:.1f} us per token so far"
             + ("" if r.fit_sizes_bytes is None else "; fit sweep done"), flush=True))
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except RankFailed as error:
-        print(f"error: {error}\n{error.details}", file=sys.stderr)
-        return 1
-    print(report(config, record))
-    return 0
+        print(report(config, record))
+        return 0
+
+    return run_command(measure)

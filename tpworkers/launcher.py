@@ -23,6 +23,7 @@ import os
 import pickle
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -37,7 +38,7 @@ import torch.distributed as dist
 from tpworkers.devicegroup import ConfigError, DeviceGroup, parse_transports
 
 __all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool",
-           "shutdown_pool"]
+           "run_command", "shutdown_pool"]
 
 
 class SweepCancelled(Exception):
@@ -71,6 +72,19 @@ class RankContext:
         """Wait for queued GPU work; a no-op on CPU where gloo collectives block."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+def run_command(body) -> int:
+    """The exit status every experiment command line shares: ``body()``'s own, 2 when the
+    configuration is refused (before any process starts), 1 when a rank failed."""
+    try:
+        return body()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RankFailed as error:
+        print(f"error: {error}\n{error.details}", file=sys.stderr)
+        return 1
 
 
 # Starting ranks and joining the process group: NCCL's first init on a big node can take a minute.

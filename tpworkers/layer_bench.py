@@ -16,7 +16,6 @@ Command line:
 
 import argparse
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -25,7 +24,7 @@ import torch
 from tpworkers import costmodel
 from tpworkers.devicegroup import (
     DTYPES, ConfigError, DeviceGroup, add_device_arguments, check_dtype, device_group_fields)
-from tpworkers.launcher import RankFailed, SweepCancelled, get_pool
+from tpworkers.launcher import SweepCancelled, get_pool, run_command
 from tpworkers.modelshapes import ModelShape
 from tpworkers.tp_layers import KINDS, build_reference, shard
 from tpworkers.tp_ops import CommLog, recording, tp_group
@@ -219,7 +218,8 @@ def table_row(r: LayerRecord) -> str:
 
 def main(argv=None) -> int:
     config = parse_args(argv)
-    try:
+
+    def bench() -> int:
         config.validate()
         group = config.device_group()
         where = f"GPUs {','.join(map(str, group.gpus))}" if group.device == "cuda" else "CPU"
@@ -229,14 +229,10 @@ def main(argv=None) -> int:
         print("# " + _ROW.format("layer", "TP", "tokens", "forward µs", "compute µs", "comm µs", "comm",
                                  "all-reduces", "bytes"))
         result = run_layer_benchmark(config, on_record=lambda r: print(table_row(r), flush=True))
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except RankFailed as error:
-        print(f"error: {error}\n{error.details}", file=sys.stderr)
-        return 1
-    print(f"# NCCL transport: {result.transport or 'n/a (not NCCL, or no NCCL_DEBUG lines)'}")
-    return 0
+        print(f"# NCCL transport: {result.transport or 'n/a (not NCCL, or no NCCL_DEBUG lines)'}")
+        return 0
+
+    return run_command(bench)
 
 
 if __name__ == "__main__":
