@@ -19,6 +19,7 @@ from tpworkers import costmodel
 from tpworkers.forms import FORMS
 from tpworkers.links import get_link
 from tpworkers.models import ExperimentRun
+from tpworkers.runparams import described_gpus
 from tpworkers.sizes import parse_size
 from tpworkers.tp_layers import KINDS
 
@@ -37,8 +38,8 @@ class LabResult:
 
     @property
     def on_cpu(self) -> bool:
-        """Ran with gloo on CPU, where NCCL settings such as P2P do not apply."""
-        return self.run.device_group.startswith("gloo")
+        """Ran on CPU ranks (gloo), where NCCL settings such as P2P do not apply."""
+        return described_gpus(self.run.device_group) == ()
 
 
 class Lab:

@@ -11,29 +11,24 @@
   not time, the link's per-direction bandwidth B, the busbw ceiling.
 """
 
-import re
-
 from tpworkers.costmodel import busbw_Bps, link_allreduce_time_s
 from tpworkers.links import LINKS
 from tpworkers.models import ExperimentRun
+from tpworkers.runparams import described_gpus
 
 REFERENCE_LINKS = ("nvlink4", "pcie5", "pcie4", "ib-ndr")
 COMPARE_WITH = 3     # other settings at most: more lines stop being one glance
 CANDIDATES = 50      # earlier runs looked through for those settings
 
-_GPUS_IN_GROUP = re.compile(r"on GPU ([\d,]+)")
-
-
 def setting(run: ExperimentRun) -> dict:
     """Where a run measured: node, devices ("GPU0+GPU1", or the CPU group) and the wire."""
-    gpus = [int(g) for g in run.params.get("gpus") or ()]
-    if not gpus and (found := _GPUS_IN_GROUP.search(run.device_group)):
-        gpus = [int(g) for g in found.group(1).split(",")]
+    described = described_gpus(run.device_group)
+    gpus = [int(g) for g in run.params.get("gpus") or ()] or list(described or ())
     if gpus:
         devices = "+".join(f"GPU{g}" for g in gpus)
         wire = "P2P on" if run.params.get("p2p", True) else "P2P off"
     else:
-        devices, wire = ("CPU (gloo)" if "CPU" in run.device_group else "devices not chosen yet"), ""
+        devices, wire = ("CPU (gloo)" if described == () else "devices not chosen yet"), ""
     return {"node": run.node.hostname if run.node else "", "devices": devices, "wire": wire}
 
 

@@ -5,6 +5,7 @@ the GPUs the learner named, or — when none were named — NCCL on CUDA if ever
 GPU of its own, gloo on CPU otherwise.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -151,8 +152,21 @@ def build_config(experiment: str, params: dict, gpus_available: int | None = Non
 
 
 def describe_group(config) -> str:
+    """The device group a run used, as its page shows it (ExperimentRun.device_group); read
+    back by described_gpus."""
     group = config.device_group()
     if group.device == "cuda":
         wire = "" if group.p2p else ", P2P off"
         return f"{group.backend} on GPU " + ",".join(str(g) for g in group.gpus) + wire
     return f"{group.backend} on CPU, {group.nproc} ranks"
+
+
+_GPUS_DESCRIBED = re.compile(r" on GPU (\d+(?:,\d+)*)")
+
+
+def described_gpus(description: str) -> tuple[int, ...] | None:
+    """The GPUs a describe_group text names: () for CPU ranks, None before the run started."""
+    if not description:
+        return None
+    found = _GPUS_DESCRIBED.search(description)
+    return tuple(int(g) for g in found.group(1).split(",")) if found else ()
