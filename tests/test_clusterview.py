@@ -3,7 +3,7 @@ import pytest
 
 from tpworkers import clusterview
 from tpworkers.nvsmi_parse import parse
-from tpworkers.pairlinks import group_link, pair_link
+from tpworkers.pairlinks import group_link, nvlink_states, pair_link
 from tpworkers.topology import NVML, NvLinkLink, merge, put
 
 from tests.test_cluster_support import NVSMI, WORKED
@@ -32,14 +32,14 @@ def test_it_shades_nvlink_by_count_and_pcie_by_distance():
 
 
 def test_it_flags_gpus_whose_nvlinks_are_down():
-    states = {g.gpu: g for g in clusterview.nvlink_states(node_from(*WORKED))}
+    states = {g.gpu: g for g in nvlink_states(node_from(*WORKED))}
     assert states[0].down and states[0].active == 0 and states[0].total == 12
     assert not states[2].down and states[2].active == 12 and states[2].inactive == []
 
 
 def test_it_calls_no_gpu_down_when_no_gpu_of_the_node_has_a_link_up():
     text = (NVSMI / "h100-pcie-2gpu-bridge.nvlink-s.txt").read_text().replace("26.562 GB/s", "<inactive>")
-    states = clusterview.nvlink_states(parse(text)[1])
+    states = nvlink_states(parse(text)[1])
     assert [(s.active, s.total, s.down) for s in states] == [(0, 12, False), (0, 12, False)]
 
 

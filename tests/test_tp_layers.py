@@ -223,3 +223,10 @@ def test_it_checks_every_shard_against_its_unsharded_module_from_the_command_lin
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
     assert len(rows) == 9
     assert all(float(row[-3]) < 1e-12 and float(row[-2]) < 1e-12 for row in rows)
+
+
+def test_it_refuses_impossible_shard_dimensions_before_any_rank_starts(capsys, monkeypatch):
+    monkeypatch.setattr(tp_layers, "get_pool", lambda group: pytest.fail("no pool for refused dimensions"))
+    assert tp_layers.main(["--heads", "6"]) == 2
+    captured = capsys.readouterr()
+    assert "hidden=64, heads=6" in captured.err and captured.out == ""

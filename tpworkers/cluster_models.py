@@ -183,5 +183,5 @@ def queue_pair_runs(owner, node: Node) -> tuple[list[ExperimentRun], str]:
 def pair_runs(owner, node: Node) -> list[ExperimentRun]:
     """This learner's pair runs on a node (and the CPU run of a GPU-less node), newest first."""
     runs = owner.runs.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP,
-                             params__op="all_reduce")
+                             params__op="all_reduce").prefetch_related("measurements")
     return [r for r in runs[:100] if len(r.params.get("gpus") or ()) == 2 or not node.gpu_count]

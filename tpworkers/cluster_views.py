@@ -22,6 +22,7 @@ from tpworkers.deployments import DeploymentError, parse_deployments
 from tpworkers.models import Cluster, Node
 from tpworkers.modelshapes import list_models
 from tpworkers.nvsmi_parse import ParseError
+from tpworkers.pairlinks import nvlink_states
 
 PAGE = "tpworkers/cluster_detail.html"
 
@@ -102,7 +103,7 @@ def _node_card(node: Node, user, deployment_form=None, paste_form=None) -> dict:
         "node": node, "online": node.is_online(), "gpus": len(topology.gpus) or node.gpu_count,
         "heartbeat_ago": clusterview.ago(seconds_since(node.last_heartbeat_at)),
         "topology_ago": clusterview.ago(seconds_since(node.topology_at)),
-        "matrix": clusterview.matrix(topology), "links": clusterview.nvlink_states(topology),
+        "matrix": clusterview.matrix(topology), "links": nvlink_states(topology),
         "heatmap": clusterview.heatmap(topology, pair_measurements(node, user)),
         "findings": report.findings, "broken": report.broken,
         "deployments": node.deployments.filter(owner=user),

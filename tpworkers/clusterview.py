@@ -1,6 +1,6 @@
 """What the cluster page shows for one node, built from plain topology data (no Django):
-the `nvidia-smi topo -m` matrix, NVLink state per GPU (``nvlink_states``, shared with the
-findings in tpworkers.pairlinks), the measured per-pair bandwidth heatmap beside each link's
+the `nvidia-smi topo -m` matrix, NVLink state per GPU (``pairlinks.nvlink_states``, shared with the
+findings), the measured per-pair bandwidth heatmap beside each link's
 modelled peak (``pairlinks.pair_link``), and how long ago the worker last spoke.
 """
 from __future__ import annotations
@@ -9,8 +9,7 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
-# nvlink_states is the cluster page's NVLink table (cluster_views reads it from here).
-from tpworkers.pairlinks import nvlink_states, pair_link  # noqa: F401
+from tpworkers.pairlinks import pair_link
 from tpworkers.sizes import format_size, sweep_sizes
 from tpworkers.topology import NVML, SMI, SOURCE_WORDS, Node, Topology
 

@@ -3,8 +3,8 @@
 The timeouts, and why a slow step is not called stalled:
 
 - RUN_TIMEOUT_S (600 s) bounds one step handed to the ranks (one size, one TP forward set, one
-  decode step); the rank pool's start timeout (180 s, launcher.RankPool) bounds starting the
-  ranks. A rank that exceeds either is named in RankFailed ("rank 1 did not finish … (hung?)"),
+  decode step); the rank pool's start timeout (180 s, launcher.START_TIMEOUT_S) bounds starting
+  the ranks. A rank that exceeds either is named in RankFailed ("rank 1 did not finish … (hung?)"),
   and that precise reason is what the run's page shows.
 - While the task runs, KeepAlive refreshes the run's last_progress_at from a thread every
   NODE_HEARTBEAT_S (10 s), or more often if the stall timeout is short (four beats at least per

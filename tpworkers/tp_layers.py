@@ -21,7 +21,6 @@ module, forward and input gradient, with the all-reduces f and g ran.
 
 import argparse
 import copy
-import sys
 
 import torch
 import torch.distributed as dist
@@ -29,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tpworkers import costmodel
-from tpworkers.launcher import ConfigError, DeviceGroup, RankFailed, get_pool
+from tpworkers.launcher import ConfigError, DeviceGroup, get_pool, run_command
 from tpworkers.modelshapes import ModelShape
 from tpworkers.reference_layers import MLP, Attention, TransformerLayer, attend
 from tpworkers.tp_ops import CommLog, f, g, recording, tp_group
@@ -186,18 +185,23 @@ def main(argv=None) -> int:
     parser.add_argument("--kv-heads", type=int, default=4)
     args = parser.parse_args(argv)
     dims = (args.hidden, args.ffn, args.heads, args.kv_heads)
-    print(f"# hidden {args.hidden}, FFN {args.ffn}, {args.heads} heads / {args.kv_heads} KV heads, float64 on CPU")
-    print(f"# {'kind':<18} {'TP':>3} {'max |Δ out|':>12} {'max |Δ dx|':>12} {'all-reduces fwd/bwd':>20}")
-    try:
+
+    def check() -> int:
+        for kind in KINDS:  # refuse impossible dimensions here, before any rank starts
+            try:
+                build_reference(kind, *dims)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+        print(f"# hidden {args.hidden}, FFN {args.ffn}, {args.heads} heads / {args.kv_heads} KV heads, float64 on CPU")
+        print(f"# {'kind':<18} {'TP':>3} {'max |Δ out|':>12} {'max |Δ dx|':>12} {'all-reduces fwd/bwd':>20}")
         pool = get_pool(DeviceGroup(nproc=4))
         for kind in KINDS:
             for tp in (1, 2, 4):
                 out, grad, forward, backward = next(r for r in pool.run(max_difference, (kind, tp, dims)) if r)
                 print(f"  {KINDS[kind]:<18} {tp:>3} {out:>12.2e} {grad:>12.2e} {f'{forward}/{backward}':>20}")
-    except (ConfigError, RankFailed) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, ConfigError) else 1
-    return 0
+        return 0
+
+    return run_command(check)
 
 
 if __name__ == "__main__":
