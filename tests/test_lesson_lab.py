@@ -95,7 +95,10 @@ def test_it_sets_the_measured_communication_share_and_split_beside_the_guess(log
     measured = re.search(r'<td class="measured-value"><strong>([^<]*)</strong>', page).group(1)
     assert measured == "75 %"
     assert "1.5×" in page  # measured ÷ predicted
-    assert "comm 30 µs" in page and "comm 75 µs" in page and "37.5%" in page  # TP=2's share, too
+    assert "communication 30 µs" in page and "communication 75 µs" in page and "37.5%" in page  # TP=2's too
+    # One scale for every bar (the longest forward, 100 µs, is the full width): TP=2's 80 µs
+    # forward is 50% compute + 30% communication wide, not stretched to fill its row.
+    assert 'style="width: 50.000%"></span><span class="comm" style="width: 30.000%"' in page
     assert "NVLink 4" in page and "prov modelled" in page
     assert Guess.objects.get().answer == 50
 

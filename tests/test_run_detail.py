@@ -223,9 +223,11 @@ def test_it_shows_a_decode_record_beside_both_predictions(client, learner, lab_n
 
     form = DecodeForm({**DecodeForm.defaults(), "link": "pcie5"})
     assert form.is_valid(), form.errors
+    streamed = []
     try:
         record = run_decode_comm(DecodeCommConfig(model="llama-3.1-8b", tp=2, tokens_in_flight=2, dtype="float32",
-                                                  link="pcie5", layers=1, steps=1, warmup=0, fit_iters=1))
+                                                  link="pcie5", layers=1, steps=1, warmup=0, fit_iters=1),
+                                 on_record=streamed.append)
     finally:
         shutdown_pool()
     run = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="decode_comm",
@@ -239,4 +241,9 @@ def test_it_shows_a_decode_record_beside_both_predictions(client, learner, lab_n
         assert f"{record.fitted_us_per_token:,.1f}" in page  # modelled with α, B fitted on these ranks
     assert f"{record.modelled_us_per_token:,.1f}" in page  # modelled on the catalog link
     assert f"{record.measured_us_per_token:,.1f}" in page
-    assert "PCIe Gen5 x16" in page
+    assert "PCIe Gen5 x16" in page and "after the decode steps" not in page
+    measuring = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="decode_comm",
+                                             params=form.run_params(), status=ExperimentRun.Status.RUNNING)
+    measuring.record(0, streamed[0].to_dict())  # streamed after the steps, before the fit sweep
+    page = client.get(f"/lab/runs/{measuring.pk}/").content.decode()
+    assert "after the decode steps" in page and "no fit" not in page
