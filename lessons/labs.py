@@ -26,6 +26,7 @@ from tpworkers.tp_layers import KINDS
 DEFAULT_EXPERIMENT = "collective_sweep"
 COMPARED_LINKS = ("nvlink4", "nvlink4-bridge", "pcie5", "pcie4")
 DEVICE_DEFAULTS = {"gpus": [], "p2p": True}  # what a run stored before it recorded its devices
+RECENT_RUNS = 50  # a learner's newest runs of an experiment that a lab step looks through
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Lab:
     def __init__(self, config: dict, baseline: "Lab | None" = None):
         self.config = config
         self.baseline = baseline
+        self._params: dict | None = None
 
     @property
     def fields(self) -> dict:
@@ -60,9 +62,12 @@ class Lab:
         return {**FORMS[self.experiment].defaults(), **self.config["preset"]}
 
     def params(self) -> dict:
-        form = FORMS[self.experiment](self.fields)
-        form.is_valid()  # the validator already refused a preset that is not
-        return form.run_params()
+        # Built once per Lab: a run form is costly, and matches() asks for every run it checks.
+        if self._params is None:
+            form = FORMS[self.experiment](self.fields)
+            form.is_valid()  # the validator already refused a preset that is not
+            self._params = form.run_params()
+        return self._params
 
     def post_fields(self) -> list[tuple[str, object]]:
         """(name, value) for each hidden input of the run button; a list gives one per item."""
@@ -87,8 +92,13 @@ class Lab:
     def latest_result(self, learner) -> LabResult | None:
         """The learner's newest run of this preset that covers the predicted row."""
         runs = ExperimentRun.objects.filter(owner=learner, experiment=self.experiment).order_by("-created_at")
-        for run in runs[:50]:
-            if self.matches(run.params):
+        return self.result_in(runs[:RECENT_RUNS])
+
+    def result_in(self, runs) -> LabResult | None:
+        """The newest run of this preset among one learner's ``runs``, newest first (the
+        instructor's dashboard passes each learner's share of runs it fetched once for a class)."""
+        for run in runs:
+            if run.experiment == self.experiment and self.matches(run.params):
                 rows = [m.data for m in run.measurements.all()]
                 value = self.measured(rows) if run.status == ExperimentRun.Status.DONE else None
                 return LabResult(run, value, self.shown_rows(rows))
@@ -160,15 +170,15 @@ class SweepLab(Lab):
     def measured(self, rows: list[dict]) -> float | None:
         return next((row["time_us"] for row in rows if row.get("size_bytes") == self.target), None)
 
-    def latest_result(self, learner) -> LabResult | None:
-        result = super().latest_result(learner)
+    def result_in(self, runs) -> LabResult | None:
+        result = super().result_in(runs)
         if result is None or not self.config.get("versus"):
             return result
         result.value = None  # a ratio to the baseline's run, once both are done
         if self.baseline is None:
             return result
         own_rows = [m.data for m in result.run.measurements.all()]
-        base = result.baseline = self.baseline.latest_result(learner)
+        base = result.baseline = self.baseline.result_in(runs)
         if base and base.value and result.run.status == ExperimentRun.Status.DONE:
             mine = result.time_us = self.measured(own_rows)
             result.value = mine / base.value if mine is not None else None

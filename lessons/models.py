@@ -71,6 +71,9 @@ class LearnerRecord(models.Model):
         abstract = True
         ordering = ["created_at", "id"]
 
+    def __str__(self):
+        return f"{self.learner} · {self.step}"
+
 
 class Guess(LearnerRecord):
     """A committed prediction. Attempt 1 is the learner's first guess, kept for good."""
@@ -80,6 +83,7 @@ class Guess(LearnerRecord):
     correct = models.BooleanField(null=True, help_text="None where only a measurement can judge it")
 
     class Meta(LearnerRecord.Meta):
+        verbose_name_plural = "guesses"
         constraints = [models.UniqueConstraint(fields=["learner", "step", "attempt"], name="one_guess_per_attempt")]
 
 
@@ -108,6 +112,7 @@ class TeachBack(LearnerRecord):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(LearnerRecord.Meta):
+        verbose_name = "teach-back"
         constraints = [models.UniqueConstraint(fields=["learner", "step"], name="one_teachback_per_step")]
 
 
@@ -115,6 +120,17 @@ class ChecklistTick(LearnerRecord):
     """Every save of a teach-back checklist, with its time: the history behind TeachBack.checked."""
 
     checked = models.JSONField(default=list, help_text="indexes of checklist items ticked in this save")
+
+
+class StepOpened(LearnerRecord):
+    """When the learner first opened a step (created_at): the start of the time an instructor
+    sees from opening a prediction to its first guess. Learners who opened a step before this
+    record existed have none; their times are left out, not guessed."""
+
+    class Meta(LearnerRecord.Meta):
+        verbose_name = "step opened"
+        verbose_name_plural = "steps opened"
+        constraints = [models.UniqueConstraint(fields=["learner", "step"], name="one_first_open_per_step")]
 
 
 class Progress(models.Model):
@@ -129,4 +145,8 @@ class Progress(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "lesson progress"
         constraints = [models.UniqueConstraint(fields=["learner", "lesson"], name="one_progress_per_lesson")]
+
+    def __str__(self):
+        return f"{self.learner} · {self.lesson.slug}"

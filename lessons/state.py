@@ -8,6 +8,8 @@ opened. A lesson is finished when every live step is done.
 """
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.utils import timezone
 
 from lessons import predictions
@@ -15,23 +17,36 @@ from lessons.calculators import bound_form
 from lessons.cluster import cluster_report
 from lessons.content_format import TERM_RE, glossary
 from lessons.labs import lab_for
-from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
+from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, StepOpened, TeachBack
 
 
 SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER)
 
 
-def done_keys(learner, lesson: Lesson) -> set[str]:
-    steps = lesson.live_steps()
-    done = set()
-    for model in (Reveal, RecallRating, TeachBack):
-        done |= set(model.objects.filter(learner=learner, step__in=steps).values_list("step__key", flat=True))
-    done |= set(Guess.objects.filter(learner=learner, step__in=steps, step__kind=Step.Kind.LAB)
-                .values_list("step__key", flat=True))
-    progress = Progress.objects.filter(learner=learner, lesson=lesson).first()
-    visited = set(progress.visited) if progress else set()
-    done |= set(steps.filter(kind__in=SHOWN_ONLY, key__in=visited).values_list("key", flat=True))
+def done_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
+    """learner id -> ids of the given steps that learner has done, by the rules above, in the
+    same five queries for one learner or a whole class (``learners``: ids or a queryset)."""
+    by_id = {step.id: step for step in steps}
+    done: dict[int, set[int]] = defaultdict(set)
+    records = [model.objects.filter(learner__in=learners, step__in=list(by_id)) for model in (Reveal, RecallRating, TeachBack)]
+    records.append(Guess.objects.filter(learner__in=learners, step__in=[s for s in steps if s.kind == Step.Kind.LAB]))
+    for query in records:
+        for learner_id, step_id in query.values_list("learner_id", "step_id"):
+            done[learner_id].add(step_id)
+    shown = defaultdict(dict)  # lesson id -> key -> id of its steps done once opened
+    for step in steps:
+        if step.kind in SHOWN_ONLY:
+            shown[step.lesson_id][step.key] = step.id
+    opened = Progress.objects.filter(learner__in=learners, lesson__in=list(shown)).values_list("learner_id", "lesson_id", "visited")
+    for learner_id, lesson_id, visited in opened:
+        done[learner_id] |= {shown[lesson_id][key] for key in visited if key in shown[lesson_id]}
     return done
+
+
+def done_keys(learner, lesson: Lesson) -> set[str]:
+    steps = list(lesson.live_steps())
+    done = done_step_ids([learner.id], steps).get(learner.id, set())
+    return {step.key for step in steps if step.id in done}
 
 
 def lesson_progress(learner, lesson: Lesson) -> tuple[int, int]:
@@ -51,6 +66,7 @@ def remember_position(learner, step: Step) -> None:
     progress.current_step = step
     if step.key not in progress.visited:
         progress.visited = [*progress.visited, step.key]
+        StepOpened.objects.get_or_create(learner=learner, step=step)  # the first open only; kept for good
     progress.save()
     note_finished(learner, step.lesson)
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from lessons.models import ChecklistTick, Progress, RecallRating, TeachBack
+from lessons.models import ChecklistTick, Progress, RecallRating, StepOpened, TeachBack
 
 
 @pytest.fixture
@@ -64,6 +64,15 @@ def test_it_resumes_a_lesson_where_the_learner_left_off(logged_in, learner):
     assert logged_in.get("/lessons/the-wire/")["Location"] == "/lessons/the-wire/topo/"
     assert "resume at “Read the topology”" in logged_in.get("/lessons/").content.decode()
     assert Progress.objects.get(learner=learner).current_step.key == "topo"
+
+
+def test_it_keeps_when_the_learner_first_opened_each_step(logged_in, learner):
+    logged_in.get("/lessons/what-tp-splits/intro/")
+    first = StepOpened.objects.get(learner=learner, step__key="intro").created_at
+    logged_in.get("/lessons/what-tp-splits/what-is-split/")
+    logged_in.get("/lessons/what-tp-splits/intro/")  # a second visit keeps the first time
+    assert list(StepOpened.objects.order_by("id").values_list("step__key", flat=True)) == ["intro", "what-is-split"]
+    assert StepOpened.objects.get(learner=learner, step__key="intro").created_at == first
 
 
 def test_it_links_the_last_step_to_the_next_lesson_and_swaps_steps_with_htmx(logged_in):
