@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "labapp",
     "tpworkers",
     "lessons",
+    "lessons.classroom",  # cohorts and the instructor's dashboard (/teach/)
 ]
 
 MIDDLEWARE = [
