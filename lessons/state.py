@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from lessons import predictions
 from lessons.calculators import bound_form
+from lessons.classroom import teachbacks
 from lessons.cluster import cluster_report
 from lessons.content_format import TERM_RE, glossary
 from lessons.labs import lab_for
@@ -146,7 +147,8 @@ def _teachback(learner, step, query) -> dict:
     record = TeachBack.objects.filter(learner=learner, step=step).first()
     ticked = set(record.checked) if record else set()
     return {"teachback": record,
-            "checklist": [(i, item, i in ticked) for i, item in enumerate(step.config["checklist"])]}
+            "checklist": [(i, item, i in ticked) for i, item in enumerate(step.config["checklist"])],
+            **teachbacks.learner_extras(learner, step, record)}  # comments, consent, the class's examples
 
 
 def _calculator(learner, step, query) -> dict:
