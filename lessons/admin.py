@@ -8,8 +8,11 @@ changes. Put lasting edits in the file.
 """
 from django import forms
 from django.contrib import admin
+from django.utils.text import Truncator
 
-from lessons.models import ChecklistTick, Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
+from lessons import predictions
+from lessons.classroom.admin import CohortFilter
+from lessons.models import ChecklistTick, Guess, Lesson, Progress, RecallRating, Reveal, Step, StepOpened, TeachBack
 from lessons.validate import lesson_sources, validate_lesson_fields, validate_step
 
 FILES_WIN = ("The lesson files in lessons/content/ are the source of truth. An edit saved here is "
@@ -80,14 +83,47 @@ class RecordAdmin(admin.ModelAdmin):
     """Learners' records are evidence: instructors read them, nobody edits them here."""
 
     list_display = ("learner", "step", "created_at")
-    list_filter = ("step__lesson",)
+    list_filter = (CohortFilter, "step__lesson")
+    list_select_related = ("learner", "step__lesson")
+    search_fields = ("learner__username", "step__key")
 
     def has_change_permission(self, request, obj=None):
         return False
 
 
-for model, extra in ((Guess, ("attempt", "answer", "correct")), (Reveal, ()), (RecallRating, ("rating",)),
-                     (TeachBack, ()), (ChecklistTick, ("checked",))):
+@admin.register(Guess)
+class GuessAdmin(RecordAdmin):
+    list_display = ("learner", "step", "attempt", "answer_text", "correct", "created_at")
+    list_filter = (CohortFilter, "step__lesson", "attempt", "correct")
+    readonly_fields = ("answer_text",)
+
+    @admin.display(description="answer")
+    def answer_text(self, guess):
+        """The answer as the learner saw it (choice texts, a number with its unit), not raw JSON."""
+        return predictions.describe(guess.step, guess.answer)
+
+
+@admin.register(TeachBack)
+class TeachBackAdmin(RecordAdmin):
+    list_display = ("learner", "step", "excerpt", "ticked", "created_at")
+
+    @admin.display(description="text")
+    def excerpt(self, record):
+        return Truncator(record.text).chars(80)
+
+    @admin.display(description="checklist ticked")
+    def ticked(self, record):
+        return f"{len(record.checked)} of {len(record.step.config.get('checklist', []))}"
+
+
+for model, extra in ((Reveal, ()), (RecallRating, ("rating",)), (ChecklistTick, ("checked",)), (StepOpened, ())):
     admin.site.register(model, type(f"{model.__name__}Admin", (RecordAdmin,),
                                     {"list_display": RecordAdmin.list_display + extra}))
-admin.site.register(Progress, list_display=("learner", "lesson", "current_step", "finished_at"))
+
+
+@admin.register(Progress)
+class ProgressAdmin(admin.ModelAdmin):
+    list_display = ("learner", "lesson", "current_step", "finished_at", "updated_at")
+    list_filter = (CohortFilter, "lesson")
+    list_select_related = ("learner", "lesson", "current_step__lesson")
+    search_fields = ("learner__username",)
