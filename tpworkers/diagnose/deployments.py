@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import yaml
 
 from tpworkers.catalog.costmodel import dtype_bytes
+from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, catalog_source, get_model
 
 _TP_FLAGS = ("--tensor-parallel-size", "-tp", "--tp", "--tp-size", "--tp_size")
@@ -157,14 +158,10 @@ def _dtype(value: str, what: str) -> str:
 
 
 def _gpu_list(value: object, what: str) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else str(value).split(",")
     try:
-        gpus = tuple(int(str(item).strip()) for item in items if str(item).strip())
-    except ValueError:
-        raise DeploymentError(f"{what} must list GPU indices like 0,1; got {value!r}") from None
-    if any(g < 0 for g in gpus) or len(set(gpus)) < len(gpus):
-        raise DeploymentError(f"{what} must list distinct GPU indices from 0; got {value!r}")
-    return gpus
+        return parse_gpu_list(value)
+    except ValueError as exc:
+        raise DeploymentError(f"{what}: {exc}") from None
 
 
 def _options(tokens: list[str]) -> tuple[dict[str, str], list[str]]:
