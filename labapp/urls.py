@@ -14,4 +14,5 @@ urlpatterns = [
     path("lab/", include("tpworkers.urls")),
     path("clusters/", include("tpworkers.cluster_urls")),
     path("lessons/", include("lessons.urls")),
+    path("review/", include("lessons.review.urls")),
 ]
