@@ -125,7 +125,7 @@ def test_it_finishes_a_lesson_when_every_step_is_done_not_when_the_last_is_opene
 
 
 def test_it_labels_the_memory_calculator_by_where_each_figure_comes_from(logged_in):
-    from tpworkers.costmodel import DEFAULT_OVERHEAD_FRACTION
+    from tpworkers.catalog.costmodel import DEFAULT_OVERHEAD_FRACTION
 
     page = logged_in.get("/lessons/tp-or-replicas/fit-calculator/").content.decode()
     assert '<label for="id_gpu">GPU:</label>' in page

@@ -8,8 +8,8 @@ from lessons.models import Step
 from lessons.predictions import answer_value, judge
 from lessons.validate import validate_step
 from lessons.variants import combinations, variant_config
-from tpworkers import costmodel
-from tpworkers.modelshapes import get_model
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.modelshapes import get_model
 
 
 def lesson_step(slug_prefix: str, key: str) -> dict:
