@@ -70,7 +70,7 @@ def check_gpus() -> dict:
     """GPUs as NVML reports them, or the exact reason none are seen."""
     summary = {"ok": False, "source": "reported-nvml", "count": 0, "gpus": []}
     try:
-        from tpworkers.nvml_probe import probe
+        from tpworkers.diagnose.nvml_probe import probe
 
         node = probe()
     except Exception as exc:  # a driver that crashes the probe is a reason, not a 500

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from django import forms
 
 from lessons.figures import format_value
-from tpworkers import costmodel
-from tpworkers.gpus import get_gpu, sized_gpus
-from tpworkers.links import LINKS, get_link
-from tpworkers.modelshapes import catalog_source, get_model, list_models
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.gpus import get_gpu, sized_gpus
+from tpworkers.catalog.links import LINKS, get_link
+from tpworkers.catalog.modelshapes import catalog_source, get_model, list_models
 
 DTYPES = [("bf16", "bf16"), ("fp16", "fp16"), ("fp8", "fp8"), ("fp32", "fp32")]
 MODELS = [(name, name) for name in list_models()]

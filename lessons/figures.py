@@ -3,18 +3,17 @@
 Lesson text writes ``{{ calc: allreduce_bytes(hidden=16384, tokens=8, dtype="fp16") | KiB }}``;
 this module evaluates the expression (only the functions below, literals and arithmetic — no
 attribute access, no names) and formats the result in the unit asked for. The formulas stay in
-``tpworkers.costmodel``; these wrappers only look up catalog entries by name.
+``tpworkers.catalog.costmodel``; these wrappers only look up catalog entries by name.
 """
 from __future__ import annotations
 
 import ast
 import operator
 
-from tpworkers import costmodel
-from tpworkers.gpus import get_gpu
-from tpworkers.links import get_link
-from tpworkers.modelshapes import get_model
-
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.gpus import get_gpu
+from tpworkers.catalog.links import get_link
+from tpworkers.catalog.modelshapes import get_model
 
 
 def _fit(model, dtype, gpu, context, batch, tp=1):

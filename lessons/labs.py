@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lessons.figures import format_value
-from tpworkers import costmodel
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.links import get_link
+from tpworkers.catalog.sizes import parse_size
+from tpworkers.experiments import described_gpus
 from tpworkers.forms import FORMS
-from tpworkers.links import get_link
+from tpworkers.measure.configs import KINDS
 from tpworkers.models import ExperimentRun
-from tpworkers.runparams import described_gpus
-from tpworkers.sizes import parse_size
-from tpworkers.tp_layers import KINDS
 
 DEFAULT_EXPERIMENT = "collective_sweep"
 COMPARED_LINKS = ("nvlink4", "nvlink4-bridge", "pcie5", "pcie4")

@@ -1,6 +1,7 @@
 """The torchrun step: a command the learner copies to run one of the lab's checks on their own
 GPUs, built from a small GET form, beside what the check will look at. Only the Hugging Face
-tp_plan check exists (tpworkers.measure.hf_tp_plan); the command and the plan come from it.
+tp_plan check exists (tpworkers.measure.hf_tp_plan); the command and the plan come from its
+torch-free half, hf_tp_config, so the page imports no torch.
 """
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 
 from django import forms
 
-from tpworkers import costmodel
-from tpworkers.measure import hf_tp_plan
+from tpworkers.catalog import costmodel
+from tpworkers.measure import hf_tp_config
 from tpworkers.measure.hf_tp_config import STYLES, HFCheckConfig, expected_collectives, shard_shape, torchrun_command
 
 SCRIPTS = ("hf_tp_plan",)
@@ -48,11 +49,12 @@ def torchrun_context(step_config: dict, query) -> dict:
     tp, config = form.cleaned_data["nproc"], HFCheckConfig(layers=form.cleaned_data["layers"])
     context = {"form": form, "command": torchrun_command(tp, config), "config": config, "tp": tp,
                "allreduces_in_layers": costmodel.allreduces_per_token(config.shape()),
-               "missing": hf_tp_plan.missing()}
+               "missing": hf_tp_config.missing()}
     if context["missing"]:
         return context
-    plan = hf_tp_plan.declared_plan(config)
-    context["versions"] = hf_tp_plan.versions()
+    context["version"], plan, context["unreadable"] = hf_tp_config.declared_plan()
+    if plan is None:
+        return context
     context["expected"] = _describe(expected_collectives(plan, config.layers))
     context["plan"] = [_plan_row(pattern, style, config, tp) for pattern, style in plan.items()]
     return context

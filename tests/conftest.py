@@ -26,7 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("hf"):
-        from tpworkers.measure.hf_tp_plan import missing
+        from tpworkers.measure.hf_tp_config import missing
 
         if missing() and os.environ.get("CI"):
             pytest.fail(f"{missing()}; CI is set: the [hf] tests must run under CI (.ci/run sets TPLAB_EXTRAS=hf)")

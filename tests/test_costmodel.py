@@ -4,9 +4,9 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tpworkers import costmodel as cm
-from tpworkers.links import LINKS, get_link, link_for_gpu, nvlink_bond, pcie_link
-from tpworkers.modelshapes import ModelShape, get_model, list_models
+from tpworkers.catalog import costmodel as cm
+from tpworkers.catalog.links import LINKS, get_link, link_for_gpu, nvlink_bond, pcie_link
+from tpworkers.catalog.modelshapes import ModelShape, get_model, list_models
 
 sizes = st.floats(min_value=1, max_value=1e10, allow_nan=False)
 ranks = st.integers(min_value=2, max_value=64)

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tpworkers.deployments import DeploymentError, adopt_lone_config, parse_deployments, parse_launch_line
+from tpworkers.diagnose.deployments import DeploymentError, adopt_lone_config, parse_deployments, parse_launch_line
 
 
 @pytest.mark.parametrize("line,engine,tp", [

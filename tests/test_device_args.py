@@ -3,8 +3,10 @@
 import pytest
 import torch
 
-from tpworkers import collectives_cli, decode_comm_cli, layer_bench
-from tpworkers.devicegroup import ConfigError
+from tpworkers.measure.collectives import __main__ as collectives_cli
+from tpworkers.measure.decode_comm import __main__ as decode_comm_cli
+from tpworkers.measure import layer_bench
+from tpworkers.measure.devicegroup import ConfigError
 
 PARSERS = {"collectives": collectives_cli.parse_args, "layer_bench": layer_bench.parse_args,
            "decode_comm": decode_comm_cli.parse_args}

@@ -3,8 +3,8 @@ import pytest
 
 from lessons.calculators import MemoryFitForm
 from lessons.figures import evaluate
-from tpworkers.gpus import GPUS, find_gpu, get_gpu, memory_from_name, sized_gpus
-from tpworkers.links import LINKS, PCIE_X16_Bps, assumed_pcie, link_for_gpu
+from tpworkers.catalog.gpus import GPUS, find_gpu, get_gpu, memory_from_name, sized_gpus
+from tpworkers.catalog.links import LINKS, PCIE_X16_Bps, assumed_pcie, link_for_gpu
 
 
 @pytest.mark.parametrize("reported, key", [

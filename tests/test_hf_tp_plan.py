@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tpworkers import costmodel
-from tpworkers.measure import hf_tp_plan
+from tpworkers.catalog import costmodel
+from tpworkers.measure import hf_tp_config, hf_tp_plan
 from tpworkers.measure.hf_tp_config import HFCheckConfig, expected_collectives, shard_shape, torchrun_command
 from tpworkers.measure.hf_tp_plan import CheckResult, PlanRow
-from tpworkers.tp_ops import CollectiveCall, CommLog
+from tpworkers.measure.tp_ops import CollectiveCall, CommLog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,13 +37,26 @@ def test_it_runs_the_torchrun_command_the_lab_writes_on_two_cpu_ranks():
 
 
 @pytest.mark.hf
+def test_it_reads_the_plan_transformers_builds_from_its_source_without_importing_it():
+    import torch
+    import transformers
+    from transformers import LlamaForCausalLM
+
+    version, plan, why = hf_tp_config.declared_plan()
+    with torch.device("meta"):  # what transformers itself resolves for a Llama model
+        applied = LlamaForCausalLM(hf_tp_plan._llama_config(HFCheckConfig())).tp_plan
+    assert why == "" and plan.items() <= applied.items() and version == transformers.__version__
+    assert set(applied) - set(plan) == {"model.embed_tokens"}  # added while loading, as the page says
+
+
+@pytest.mark.hf
 def test_it_counts_two_allreduces_per_layer_from_the_plan_like_the_cost_model():
     config = HFCheckConfig(layers=3)
-    plan = hf_tp_plan.declared_plan(config)
-    counts = expected_collectives(plan, config.layers)
-    layer_rules = {p: s for p, s in plan.items() if ".layers.*." in f".{p}"}
-    assert expected_collectives(layer_rules, 3) == {"all_reduce": costmodel.allreduces_per_token(config.shape())}
-    assert counts == {"all_reduce": costmodel.allreduces_per_token(config.shape()) + 1, "all_gather": 1}
+    _, plan, _ = hf_tp_config.declared_plan()
+    assert expected_collectives(plan, config.layers) == {
+        "all_reduce": costmodel.allreduces_per_token(config.shape()), "all_gather": 1}
+    with_embedding = {**plan, "model.embed_tokens": "embedding_rowwise"}
+    assert expected_collectives(with_embedding, 3)["all_reduce"] == costmodel.allreduces_per_token(config.shape()) + 1
     assert expected_collectives({**plan, "model.norm": "sequence_parallel"}, 3) is None  # a style it cannot count
 
 
@@ -73,13 +86,24 @@ def test_it_refuses_to_run_outside_torchrun(monkeypatch, capsys):
     assert "run this under torchrun" in capsys.readouterr().err
 
 
-def test_it_says_which_package_is_missing(monkeypatch):
-    hf_tp_plan.missing.cache_clear()
-    monkeypatch.setitem(sys.modules, "accelerate", None)
+def test_it_says_which_package_is_missing_or_too_old(monkeypatch):
+    def installed(versions):
+        def version(package):
+            if package not in versions:
+                raise hf_tp_config.metadata.PackageNotFoundError(package)
+            return versions[package]
+        monkeypatch.setattr(hf_tp_config.metadata, "version", version)
+        hf_tp_config.missing.cache_clear()
+        return hf_tp_config.missing()
+
     try:
-        assert hf_tp_plan.missing().startswith("accelerate is not installed in this Python: it is the optional [hf] extra")
+        assert installed({"transformers": "5.24.0"}).startswith(
+            "accelerate is not installed in this Python: it is the optional [hf] extra")
+        assert installed({"transformers": "4.57.1", "accelerate": "1.15.0"}).startswith(
+            "transformers 4.57.1 is installed; the check needs 5.24 or newer")
+        assert installed({"transformers": "5.24.0", "accelerate": "1.15.0"}) is None
     finally:
-        hf_tp_plan.missing.cache_clear()
+        hf_tp_config.missing.cache_clear()
 
 
 def test_it_reports_failure_when_a_shard_or_a_count_disagrees(monkeypatch):

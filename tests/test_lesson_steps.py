@@ -8,10 +8,10 @@ from django.core.management import call_command
 
 from lessons.figures import format_value
 from lessons.models import ChecklistTick, Progress, RecallRating, TeachBack
-from tpworkers import costmodel
-from tpworkers.gpus import get_gpu
-from tpworkers.links import get_link
-from tpworkers.modelshapes import get_model
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.gpus import get_gpu
+from tpworkers.catalog.links import get_link
+from tpworkers.catalog.modelshapes import get_model
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_it_finishes_a_lesson_when_every_step_is_done_not_when_the_last_is_opene
 
 
 def test_it_labels_the_memory_calculator_by_where_each_figure_comes_from(logged_in):
-    from tpworkers.costmodel import DEFAULT_OVERHEAD_FRACTION
+    from tpworkers.catalog.costmodel import DEFAULT_OVERHEAD_FRACTION
 
     page = logged_in.get("/lessons/tp-or-replicas/fit-calculator/").content.decode()
     assert '<label for="id_gpu">GPU:</label>' in page

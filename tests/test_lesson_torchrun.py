@@ -2,13 +2,12 @@
 GET form (htmx fragment or whole page), beside the plan transformers declares — and, without
 transformers, the same command and a sentence naming what is missing."""
 import io
-import sys
 
 import pytest
 from django.core.management import call_command
 
 from lessons.models import Progress
-from tpworkers.measure import hf_tp_plan
+from tpworkers.measure import hf_tp_config
 
 URL = "/lessons/hf-tp-plan/run-check/"
 
@@ -26,8 +25,9 @@ def test_it_shows_the_command_and_the_plan_transformers_declares(logged_in, lear
     assert "<code id=\"torchrun-command\">torchrun --nproc-per-node 2 -m tpworkers.measure.hf_tp_plan</code>" in page
     assert "<td><code>model.layers.*.mlp.down_proj</code></td><td><code>rowwise</code></td><td>RowParallelLinear</td>" \
            "<td>all-reduce</td><td>256 × 256</td>" in page
-    assert "<td><code>model.embed_tokens</code></td><td><code>embedding_rowwise</code></td><td>none</td>" in page
-    assert "runs <strong>5 all-reduces and 1 all-gather</strong>" in page
+    assert "<td><code>lm_head</code></td><td><code>colwise_gather_output</code></td><td>ColumnParallelLinear</td>" \
+           "<td>all-gather</td><td>256 × 256</td>" in page
+    assert "runs <strong>4 all-reduces and 1 all-gather</strong>" in page
     assert "account for 4 all-reduces" in page
     assert "run-check" in Progress.objects.get(learner=learner).visited  # opened: done
 
@@ -39,7 +39,7 @@ def test_it_rewrites_the_command_for_the_learners_node_as_a_fragment(logged_in):
     assert fragment.lstrip().startswith('<div id="torchrun-result"') and "<html" not in fragment
     assert "torchrun --nproc-per-node 4 -m tpworkers.measure.hf_tp_plan --layers 3</code>" in fragment
     assert "<td>256 × 128</td>" in fragment  # down_proj at TP=4: hidden × FFN/4
-    assert "runs <strong>7 all-reduces and 1 all-gather</strong>" in fragment
+    assert "runs <strong>6 all-reduces and 1 all-gather</strong>" in fragment
 
 
 def test_it_names_a_tp_size_the_model_cannot_split(logged_in):
@@ -48,12 +48,15 @@ def test_it_names_a_tp_size_the_model_cannot_split(logged_in):
 
 
 def test_it_renders_without_transformers_and_says_what_is_missing(logged_in, monkeypatch):
-    hf_tp_plan.missing.cache_clear()
-    monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers now fails
+    def not_installed(package):
+        raise hf_tp_config.metadata.PackageNotFoundError(package)
+
+    monkeypatch.setattr(hf_tp_config.metadata, "version", not_installed)
+    hf_tp_config.missing.cache_clear()
     try:
         page = logged_in.get(URL).content.decode()
     finally:
-        hf_tp_plan.missing.cache_clear()
+        hf_tp_config.missing.cache_clear()
     assert "torchrun --nproc-per-node 2 -m tpworkers.measure.hf_tp_plan" in page
     assert "Not installed here:" in page and "transformers is not installed in this Python" in page
     assert "pip install -e &#x27;.[hf]&#x27;" in page and "<table class=\"plan\">" not in page

@@ -6,10 +6,10 @@ import pytest
 from lessons.content_format import FIGURE_RE, lesson_files, read_lesson_file, render, split_calc
 from lessons.figures import evaluate, format_value, in_unit
 from lessons.validate import step_counts, validate_course, validate_lesson, validate_lesson_fields
-from tpworkers import costmodel
-from tpworkers.gpus import get_gpu
-from tpworkers.links import get_link
-from tpworkers.modelshapes import get_model
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.gpus import get_gpu
+from tpworkers.catalog.links import get_link
+from tpworkers.catalog.modelshapes import get_model
 
 COURSE = [read_lesson_file(p) for p in lesson_files()]
 SLUGS = {lesson["slug"] for lesson in COURSE}

@@ -152,7 +152,7 @@ BIG_LAYER = {"experiment": "tp_layer", "kinds": ["mlp", "attention", "layer"], "
 
 @pytest.mark.django_db
 def test_it_refuses_a_run_that_would_hold_the_node_past_the_budget(client, learner, lab_node):
-    from tpworkers.runparams import RUN_BUDGET_S
+    from tpworkers.experiments import RUN_BUDGET_S
 
     client.force_login(learner)
     page = client.post("/lab/runs/", BIG_LAYER, follow=True).content.decode()
@@ -217,7 +217,7 @@ def test_it_refuses_another_learners_private_node_and_nodes_without_a_worker(cli
                                                                             lab_node):
     from django.utils import timezone
 
-    from tpworkers.cluster_models import ClusterOwnership
+    from tpworkers.models import ClusterOwnership
     from tpworkers.models import Cluster, Node
 
     private = Cluster.objects.create(name="graces-rack")

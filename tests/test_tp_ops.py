@@ -7,8 +7,8 @@ import torch.distributed._functional_collectives as funcol
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor import DTensor, Partial, Replicate
 
-from tpworkers.launcher import DeviceGroup, get_pool, shutdown_pool
-from tpworkers.tp_ops import CommLog, observing
+from tpworkers.measure.launcher import DeviceGroup, get_pool, shutdown_pool
+from tpworkers.measure.tp_ops import CommLog, observing
 
 
 @pytest.fixture(scope="module", autouse=True)

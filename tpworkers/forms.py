@@ -2,13 +2,13 @@
 
 from django import forms
 
-from tpworkers.cluster_models import visible_clusters
-from tpworkers.links import LINKS
-from tpworkers.modelshapes import list_models
+from tpworkers.catalog.links import LINKS
+from tpworkers.catalog.modelshapes import list_models
+from tpworkers.catalog.sizes import format_size, parse_size, sweep_sizes
+from tpworkers.clusters import visible_clusters
+from tpworkers.measure.configs import KINDS
 from tpworkers.models import Cluster, Node
-from tpworkers.sizes import format_size, parse_size, sweep_sizes
 from tpworkers.templatetags.lab_format import binary_size
-from tpworkers.tp_layers import KINDS
 
 MAX_BYTES = 256 << 20  # per-rank buffer; larger sweeps belong to nccl-tests, not a teaching lab
 MAX_SIZES = 24

@@ -14,16 +14,28 @@ model's ``tp_plan``; each style is one of the Megatron operators the lab builds 
                           rank gets the whole logits)
 so a forward runs one all-reduce per rowwise module per layer, one per vocabulary-parallel
 embedding, and one all-gather per gathered output.
+
+The web process imports no torch, and importing transformers imports torch: so whether
+transformers is installed comes from its package metadata, and the plan it declares for Llama
+is read from its installed source (the literal dicts ``LlamaConfig.base_model_tp_plan`` and
+``LlamaForCausalLM._tp_plan``), never imported. transformers may add rules while it loads a
+model (5.24 adds the embedding's); the check prints the plan it applied.
 """
 from __future__ import annotations
 
+import ast
 import shlex
 from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
 
-from tpworkers import costmodel
-from tpworkers.modelshapes import ModelShape
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.modelshapes import ModelShape
 
 MODULE = "tpworkers.measure.hf_tp_plan"
+TESTED_VERSION = (5, 24)  # the transformers the check was written and tested against
+INSTALL = ("the optional [hf] extra (TPLAB_EXTRAS=hf python3 lab.py run installs it, or "
+           "pip install -e '.[hf]' at the root of this repository)")
 
 # style -> (the lab's layer that holds the same shard, the collective ending its forward)
 STYLES: dict[str, tuple[str, str | None]] = {
@@ -108,3 +120,49 @@ def shard_shape(pattern: str, config: HFCheckConfig, tp: int) -> tuple[int, int]
     if name in ("lm_head", "embed_tokens"):
         return costmodel.column_parallel_shard(config.vocab, tp, 0, "fp32")[0], config.hidden
     return None
+
+
+@cache
+def missing() -> str | None:
+    """Why this Python cannot run the check (None: it can), from package metadata alone."""
+    for package in ("transformers", "accelerate"):
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return f"{package} is not installed in this Python: it is {INSTALL}"
+        if package == "transformers" and _release(version) < TESTED_VERSION:
+            return (f"transformers {version} is installed; the check needs "
+                    f"{'.'.join(map(str, TESTED_VERSION))} or newer, {INSTALL}")
+    return None
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+
+
+def _class_dict(source: str, class_name: str, attribute: str) -> dict[str, str]:
+    """A literal dict assigned to ``attribute`` in the body of ``class_name``."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if (isinstance(item, ast.Assign) and len(item.targets) == 1
+                        and getattr(item.targets[0], "id", None) == attribute):
+                    return ast.literal_eval(item.value)
+    raise ValueError(f"no literal {class_name}.{attribute}")
+
+
+@cache
+def declared_plan() -> tuple[str, dict[str, str] | None, str]:
+    """(transformers version, the plan its Llama declares — None when unreadable, why not)."""
+    version = metadata.version("transformers")
+    llama = "transformers/models/llama/"
+    try:
+        dist = metadata.distribution("transformers")
+        config = _class_dict(dist.locate_file(llama + "configuration_llama.py").read_text(),
+                             "LlamaConfig", "base_model_tp_plan")
+        head = _class_dict(dist.locate_file(llama + "modeling_llama.py").read_text(),
+                           "LlamaForCausalLM", "_tp_plan")
+    except (OSError, ValueError, SyntaxError) as error:
+        return version, None, f"cannot read the Llama plan from transformers {version}'s source ({error})"
+    # the causal-LM wraps the base model as `model`, so its rules apply under that prefix
+    return version, {**head, **{f"model.{pattern}": style for pattern, style in config.items()}}, ""

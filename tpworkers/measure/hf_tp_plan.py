@@ -8,7 +8,7 @@ saves it to a temporary directory: nothing is downloaded. Every rank then loads 
 plan (its config's ``base_model_tp_plan`` plus the LM head's and embedding's rules), and whole —
 and checks three things:
 1. each planned module's shard on this rank holds the same weights as the lab's own
-   ColumnParallelLinear / RowParallelLinear built from the whole module (tpworkers.tp_layers);
+   ColumnParallelLinear / RowParallelLinear built from the whole module (measure.tp_layers);
 2. one forward runs the collectives the plan implies (hf_tp_config.expected_collectives), as
    observed by the lab's CommLog (tp_ops.observing) — measured, with their bytes and time;
 3. the logits equal the whole model's.
@@ -22,44 +22,22 @@ Sources: transformers documentation, "Tensor parallelism"
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, fields
-from functools import cache
 
 import torch
 import torch.distributed as dist
 
-from tpworkers.measure.hf_tp_config import STYLES, HFCheckConfig, expected_collectives
-from tpworkers.tp_layers import ColumnParallelLinear, RowParallelLinear
-from tpworkers.tp_ops import CommLog, observing
+from tpworkers.measure.hf_tp_config import STYLES, HFCheckConfig, expected_collectives, missing
+from tpworkers.measure.tp_layers import ColumnParallelLinear, RowParallelLinear
+from tpworkers.measure.tp_ops import CommLog, observing
 
 LAB_LAYERS = {"ColumnParallelLinear": ColumnParallelLinear, "RowParallelLinear": RowParallelLinear}
 LOGIT_TOLERANCE = 1e-4  # float32 sums in another order: differences of order 1e-7 are expected
-
-
-@cache
-def missing() -> str | None:
-    """Why this Python cannot run the check (None: it can)."""
-    for package in ("transformers", "accelerate"):
-        try:
-            importlib.import_module(package)
-        except ImportError:
-            return (f"{package} is not installed in this Python: it is the optional [hf] extra "
-                    "(TPLAB_EXTRAS=hf python3 lab.py run installs it, or pip install -e '.[hf]' at the "
-                    "root of this repository)")
-    import transformers
-
-    try:
-        importlib.import_module("transformers.distributed").DistributedConfig
-    except (ImportError, AttributeError):
-        return (f"transformers {transformers.__version__} has no transformers.distributed.DistributedConfig; "
-                "the check was written against transformers 5.24")
-    return None
 
 
 def versions() -> str:
@@ -74,16 +52,6 @@ def _llama_config(config: HFCheckConfig):
     return LlamaConfig(hidden_size=config.hidden, intermediate_size=config.ffn, num_hidden_layers=config.layers,
                        num_attention_heads=config.heads, num_key_value_heads=config.kv_heads,
                        vocab_size=config.vocab, max_position_embeddings=max(64, config.tokens))
-
-
-@cache
-def declared_plan(config: HFCheckConfig = HFCheckConfig()) -> dict[str, str]:
-    """The plan transformers declares for this Llama model (``model.tp_plan``): module name
-    patterns -> style. Built on the meta device: no weights, no ranks."""
-    from transformers import LlamaForCausalLM
-
-    with torch.device("meta"):
-        return dict(LlamaForCausalLM(_llama_config(config)).tp_plan)
 
 
 def build_model(config: HFCheckConfig, path: str) -> None:

@@ -3,8 +3,8 @@ from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
-from tpworkers import clusterview
-from tpworkers.links import LINKS
+from tpworkers.catalog.links import LINKS
+from tpworkers.diagnose import clusterview
 
 register = template.Library()
 

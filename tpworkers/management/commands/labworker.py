@@ -22,9 +22,9 @@ def register_node(cluster_name: str, hostname: str) -> Node:
     """
     import torch
 
-    from tpworkers.devicegroup import max_cpu_ranks
-    from tpworkers.nvml_probe import probe
-    from tpworkers.topology import Topology
+    from tpworkers.diagnose.nvml_probe import probe
+    from tpworkers.diagnose.topology import Topology
+    from tpworkers.measure.devicegroup import max_cpu_ranks
 
     cluster = Cluster.objects.get_or_create(name=cluster_name)[0]
     owner = getattr(getattr(cluster, "ownership", None), "owner", None)
