@@ -28,7 +28,7 @@ def test_it_shows_the_command_and_the_plan_transformers_declares(logged_in, lear
     assert "<td><code>lm_head</code></td><td><code>colwise_gather_output</code></td><td>ColumnParallelLinear</td>" \
            "<td>all-gather</td><td>256 × 256</td>" in page
     assert "runs <strong>4 all-reduces and 1 all-gather</strong>" in page
-    assert "account for 4 all-reduces" in page
+    assert "the cost model counts 4 all-reduces in its decoder layers" in page
     assert "run-check" in Progress.objects.get(learner=learner).visited  # opened: done
 
 
