@@ -21,13 +21,14 @@ a torch dispatch mode sees every collective any library issues on this thread, w
 `torch.distributed` (c10d) or functional collectives, waits for it and logs it the same way.
 """
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from tpworkers.measure.timing import wall_seconds
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,6 @@ class CommLog:
 
     device: torch.device
     calls: list[CollectiveCall] = field(default_factory=list)
-
-    def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
 
     def select(self, phase: str) -> list[CollectiveCall]:
         return [call for call in self.calls if call.phase == phase]
@@ -78,12 +75,8 @@ def all_reduce(tensor: torch.Tensor, group, phase: str) -> torch.Tensor:
     if log is None:
         dist.all_reduce(tensor, group=group)
         return tensor
-    log.synchronize()
-    begin = time.perf_counter()
-    dist.all_reduce(tensor, group=group)
-    log.synchronize()
-    log.calls.append(CollectiveCall("all_reduce", phase, tensor.numel() * tensor.element_size(),
-                                    time.perf_counter() - begin))
+    seconds = wall_seconds(lambda: dist.all_reduce(tensor, group=group), log.device)
+    log.calls.append(CollectiveCall("all_reduce", phase, tensor.numel() * tensor.element_size(), seconds))
     return tensor
 
 
