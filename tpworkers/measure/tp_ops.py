@@ -41,7 +41,8 @@ class CollectiveCall:
 
 @dataclass
 class CommLog:
-    """Collectives run through f and g while this log is being recorded into."""
+    """Collectives run through f and g while this log is being recorded into, or any
+    collective run while it is being observed into (`observing`)."""
 
     device: torch.device
     calls: list[CollectiveCall] = field(default_factory=list)
@@ -101,11 +102,20 @@ def _tensors(value) -> list[torch.Tensor]:
     return []
 
 
+def _to_completion(func, args, kwargs) -> tuple[object, list[torch.Tensor]]:
+    """Run a collective op and wait for it: (what the op returned, its result tensors). A c10d
+    op returns (tensors..., Work), and the Work is waited on; a functional op's tensor is waited
+    on, so the caller's own wait later is immediate."""
+    out = func(*args, **kwargs)
+    if func.namespace == "c10d":
+        out[-1].wait()
+        return out, _tensors(out[:-1])
+    return out, [torch.ops._c10d_functional.wait_tensor(out)]
+
+
 class _CollectiveObserver(TorchDispatchMode):
     """Logs each collective op with the bytes of its result on this rank (nccl-tests S: the
-    reduced tensor, the gathered output), timed to completion: a c10d op returns its Work,
-    which is waited on; a functional op's tensor is waited on (the caller's later wait is then
-    immediate)."""
+    reduced tensor, the gathered output), timed to completion like an f/g call (wall_seconds)."""
 
     def __init__(self, log: CommLog, phase: str):
         super().__init__()
@@ -115,17 +125,11 @@ class _CollectiveObserver(TorchDispatchMode):
         op = _COLLECTIVE_OPS.get(func.name())
         if op is None:
             return func(*args, **(kwargs or {}))
-        self.log.synchronize()
-        begin = time.perf_counter()
-        out = func(*args, **(kwargs or {}))
-        if func.namespace == "c10d":
-            out[-1].wait()  # (tensors..., Work)
-            result = _tensors(out[:-1])
-        else:
-            result = [torch.ops._c10d_functional.wait_tensor(out)]
-        self.log.synchronize()
+        done = []
+        seconds = wall_seconds(lambda: done.append(_to_completion(func, args, kwargs or {})), self.log.device)
+        out, result = done[0]
         self.log.calls.append(CollectiveCall(op, self.phase, sum(t.numel() * t.element_size() for t in result),
-                                             time.perf_counter() - begin))
+                                             seconds))
         return out
 
 
