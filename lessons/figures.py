@@ -21,6 +21,10 @@ def _fit(model, dtype, gpu, context, batch, tp=1):
     return costmodel.memory_fit(get_model(model), dtype, get_gpu(gpu).memory_bytes, context, batch, tp=tp)
 
 
+def _step(model, tp, tokens, dtype, gpu, link):
+    return costmodel.decode_step_floor(get_model(model), dtype, tp, tokens, get_gpu(gpu).hbm_Bps, get_link(link))
+
+
 def _comm(model, tp, tokens, dtype, link):
     return costmodel.decode_comm_per_token(get_model(model), tp, tokens, dtype, get_link(link))
 
@@ -61,6 +65,9 @@ FUNCTIONS = {
     "comm_per_token": lambda *a, **k: _comm(*a, **k).seconds_per_token,
     # the part of comm_per_token that is the assumed latency: the same all-reduces, empty
     "latency_per_token": lambda model, tp, link: _comm(model, tp, 0, "bf16", link).seconds_per_token,
+    # a decode step's floor: weight read + all-reduces (dtype: the weights'; activations bf16)
+    "decode_step": lambda *a, **k: _step(*a, **k).total_s,
+    "comm_share": lambda *a, **k: _step(*a, **k).comm_share,
     "bus_factor": costmodel.bus_factor,
     "dtype_bytes": costmodel.dtype_bytes,
 }

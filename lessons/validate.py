@@ -23,6 +23,8 @@ from lessons.content_format import FIGURE_RE, TERM_RE, glossary, split_calc
 from lessons.figures import UNITS, FigureError, evaluate, format_value
 from lessons.handtyped import CODE_RE, hand_typed_figures
 from lessons.labs import lab_for, versus_errors
+from lessons.torchrun import SCRIPTS
+from lessons.torchrun import bound_form as torchrun_form
 from lessons.variants import combinations, variant_errors
 
 LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -31,13 +33,13 @@ COMMON_PROSE = ("title", "body")
 PROSE_KEYS = {
     "read": (), "predict": ("prompt", "why"), "recall": ("prompt", "answer"),
     "teachback": ("prompt", "model_answer"), "calculator": ("prompt",), "decision": ("prompt",),
-    "lab": ("prompt", "why"), "cluster": ("prompt",),
+    "lab": ("prompt", "why"), "cluster": ("prompt",), "torchrun": ("prompt",),
 }
 REQUIRED = {
     "read": ("body",), "predict": ("prompt", "why", "kind", "answer"), "recall": ("prompt", "answer"),
     "teachback": ("prompt", "model_answer", "checklist"), "calculator": ("prompt", "calculator"),
     "decision": ("prompt", "start", "nodes"), "lab": ("prompt", "why", "preset"),
-    "cluster": ("prompt",),
+    "cluster": ("prompt",), "torchrun": ("prompt", "script"),
 }
 LESSON_FIELDS = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources")
 PREDICT_KINDS = ("single", "multiple", "numeric", "ordering")
@@ -183,6 +185,9 @@ def _check_predict(step: dict) -> list[str]:
         return errors
     options = step.get("items" if kind == "ordering" else "choices", [])
     keys = [o.get("key") for o in options]
+    if not all(isinstance(key, str) for key in keys):
+        return [f"{kind} prediction keys must be text, got {keys}: quote yes, no, on and off, "
+                "which YAML reads as true and false"]
     if len(options) < (3 if kind == "ordering" else 2) or len(set(keys)) != len(keys) or not all(
             o.get("text") for o in options):
         return [f"{kind} prediction needs distinct keyed options, each with text"]
@@ -206,6 +211,13 @@ def _check_calculator(step: dict) -> list[str]:
 
     form = bound_form(step["calculator"], {}, step.get("defaults"))
     return [f"calculator defaults: {field}: {' '.join(e)}" for field, e in form.errors.items()]
+
+
+def _check_torchrun(step: dict) -> list[str]:
+    if step["script"] not in SCRIPTS:
+        return [f"unknown torchrun script {step['script']!r} (known: {', '.join(SCRIPTS)})"]
+    form = torchrun_form({}, step.get("defaults"))
+    return [f"torchrun defaults: {field}: {' '.join(e)}" for field, e in form.errors.items()]
 
 
 def _check_decision(step: dict) -> list[str]:
@@ -237,7 +249,7 @@ def _check_lab(step: dict) -> list[str]:
 
 
 _CHECKERS = {"predict": _check_predict, "teachback": _check_teachback, "calculator": _check_calculator,
-             "decision": _check_decision, "lab": _check_lab}
+             "decision": _check_decision, "lab": _check_lab, "torchrun": _check_torchrun}
 
 COURSE_MINIMUMS = {"predictions": 3, "recalls": 2, "teachbacks": 1, "calculators or labs": 1}
 
@@ -246,7 +258,7 @@ def step_counts(data: dict) -> dict[str, int]:
     kinds = [step.get("type") for step in data.get("steps", [])]
     return {"predictions": kinds.count("predict") + kinds.count("lab"), "recalls": kinds.count("recall"),
             "teachbacks": kinds.count("teachback"),
-            "calculators or labs": kinds.count("calculator") + kinds.count("lab")}
+            "calculators or labs": kinds.count("calculator") + kinds.count("lab") + kinds.count("torchrun")}
 
 
 def validate_course(lessons: list[dict]) -> list[str]:

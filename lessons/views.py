@@ -24,6 +24,8 @@ def _respond(request, step: Step, status: int = 200, **extra):
     context = step_context(request.user, step, request.GET) | extra
     if request.htmx and request.htmx.target == "calc-result":
         return render(request, "lessons/steps/calculator.html#calc_result", context, status=status)
+    if request.htmx and request.htmx.target == "torchrun-result":
+        return render(request, "lessons/steps/torchrun.html#torchrun_result", context, status=status)
     if request.htmx and request.htmx.target in ("step", "lesson-main"):
         fragment = "step" if request.htmx.target == "step" else "lesson_main"
         return render(request, f"{PAGE}#{fragment}", context, status=status)
