@@ -20,17 +20,18 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from tpworkers import costmodel
-from tpworkers.collectives import SweepConfig, run_sweep
-from tpworkers.devicegroup import DTYPES, add_device_arguments, device_group_fields
-from tpworkers.launcher import get_pool, shutdown_pool
-from tpworkers.sizes import format_size, parse_size
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.sizes import format_size, parse_size
+from tpworkers.measure.collectives import run_sweep
+from tpworkers.measure.configs import SweepConfig
+from tpworkers.measure.devicegroup import DTYPES, add_device_arguments, device_group_fields, torch_dtype
+from tpworkers.measure.launcher import get_pool, shutdown_pool
 
 
 def raw_allreduce_loop(ctx, payload) -> float:
     """Rank task: seconds per all_reduce, timed over the whole loop the way a quick script does."""
     count, dtype, warmup, iters = payload
-    buffer = torch.zeros(count, dtype=DTYPES[dtype], device=ctx.device)
+    buffer = torch.zeros(count, dtype=torch_dtype(dtype), device=ctx.device)
     for _ in range(warmup):
         dist.all_reduce(buffer)
     dist.barrier()
@@ -64,7 +65,7 @@ def compare(config: SweepConfig, rounds: int) -> Iterator[SizeComparison]:
     state."""
     pool = get_pool(config.device_group())
     for count in config.element_counts():
-        size = count * DTYPES[config.dtype].itemsize
+        size = count * DTYPES[config.dtype]
         one_size = SweepConfig(**{**config.__dict__, "min_bytes": size, "max_bytes": size})
 
         def lab():

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from labapp import views
+from tpworkers.urls import cluster_urlpatterns
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,7 +13,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("lab/", include("tpworkers.urls")),
-    path("clusters/", include("tpworkers.cluster_urls")),
+    path("clusters/", include(cluster_urlpatterns)),
     path("lessons/", include("lessons.urls")),
+    path("review/", include("lessons.review.urls")),
     path("", include("lessons.classroom.urls")),  # /teach/, /classes/, /join/<code>/
 ]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from django.urls import reverse
 
-from tpworkers.cluster_models import learner_node, node_findings
-from tpworkers.deployments import parse_deployments
-from tpworkers.findings import Finding, Inputs, diagnose
-from tpworkers.nvsmi_parse import parse
-from tpworkers.topology import merge, resolve_remote_gpus
+from tpworkers.clusters import learner_node, node_findings
+from tpworkers.diagnose.deployments import parse_deployments
+from tpworkers.diagnose.findings import Finding, Inputs, diagnose
+from tpworkers.diagnose.nvsmi_parse import parse
+from tpworkers.diagnose.topology import merge, resolve_remote_gpus
 
 EXAMPLES = Path(__file__).parent / "content" / "examples"
 EXAMPLE_NAME = "4gpu-nvlink-down"

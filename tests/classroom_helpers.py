@@ -122,10 +122,11 @@ def fast_password_hashing(settings):
 
 
 def lab_run(learner, slug: str, key: str, time_us: float, node=None):
-    """A finished run of the lab step's own preset that measured ``time_us`` at its size."""
+    """A finished run of a sweep lab step's own preset that measured ``time_us`` at its size."""
     from django.utils import timezone
 
     from lessons.labs import lab_for
+    from tpworkers.measure.configs import SweepConfig
     from tpworkers.models import ExperimentRun, Measurement
 
     lab = lab_for(step(slug, key).config)
@@ -134,5 +135,5 @@ def lab_run(learner, slug: str, key: str, time_us: float, node=None):
     Measurement.objects.bulk_create([
         Measurement(run=run, seq=seq, data={"size_bytes": size, "time_us": time_us if size == lab.target else 1.0,
                                             "busbw_GBps": 1.0})
-        for seq, size in enumerate(run.params["sizes"])])
+        for seq, size in enumerate(SweepConfig.from_params(run.params).sizes())])
     return run

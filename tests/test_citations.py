@@ -1,10 +1,10 @@
 """Every figure shown to users cites a public source: never an internal notes file or a path."""
 from pathlib import Path
 
-from tpworkers.diagnose_inputs import load
-from tpworkers.findings import diagnose
-from tpworkers.gpus import GPUS
-from tpworkers.links import LINKS, assumed_pcie, nvlink_bond, pcie_link
+from tpworkers.diagnose.inputs import load
+from tpworkers.diagnose.findings import diagnose
+from tpworkers.catalog.gpus import GPUS
+from tpworkers.catalog.links import LINKS, assumed_pcie, nvlink_bond, pcie_link
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvsmi"
 PRIVATE = ("/work/", "facts.md")

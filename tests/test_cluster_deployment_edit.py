@@ -2,8 +2,8 @@
 import pytest
 from django.urls import reverse
 
-from tpworkers.cluster_models import NodeDeployment
-from tpworkers.deployments import parse_launch_line
+from tpworkers.models import NodeDeployment
+from tpworkers.diagnose.deployments import parse_launch_line
 
 from tests.test_cluster_support import WORKED, WORKED_LINE, node_from, owned_cluster
 from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)

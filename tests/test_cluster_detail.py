@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tpworkers.cluster_models import NodeDeployment
-from tpworkers.deployments import parse_launch_line
+from tpworkers.models import NodeDeployment
+from tpworkers.diagnose.deployments import parse_launch_line
 from tpworkers.models import Cluster, Node
 
 from tests.test_cluster_support import WORKED, WORKED_LINE, finished_pair_run, node_from, owned_cluster

@@ -2,7 +2,7 @@
 only all-reduces that let NCCL use P2P/NVLink and reached a size where bus bandwidth levels off."""
 import pytest
 
-from tpworkers.cluster_models import PAIR_MIN_BYTES, pair_measurements
+from tpworkers.clusters import PAIR_MIN_BYTES, pair_measurements
 from tpworkers.models import ExperimentRun
 
 from tests.test_cluster_support import WORKED, finished_pair_run, node_from, owned_cluster

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from tpworkers.cluster_models import ClusterOwnership, paste_topology
+from tpworkers.clusters import paste_topology
+from tpworkers.models import ClusterOwnership
 from tpworkers.models import Cluster, ExperimentRun, Measurement
 
 NVSMI = Path(__file__).parent / "fixtures" / "nvsmi"

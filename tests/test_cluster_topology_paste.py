@@ -2,7 +2,7 @@
 import pytest
 from django.urls import reverse
 
-from tpworkers import clusterview
+from tpworkers.diagnose import clusterview
 from tpworkers.models import Cluster
 
 from tests.test_cluster_support import NVSMI, node_from, owned_cluster

@@ -1,10 +1,10 @@
 """The cluster page's view-model, built from the real nvidia-smi fixtures (no Django)."""
 import pytest
 
-from tpworkers import clusterview
-from tpworkers.nvsmi_parse import parse
-from tpworkers.pairlinks import group_link, nvlink_states, pair_link
-from tpworkers.topology import NVML, NvLinkLink, merge, put
+from tpworkers.diagnose import clusterview
+from tpworkers.diagnose.nvsmi_parse import parse
+from tpworkers.diagnose.pairlinks import group_link, nvlink_states, pair_link
+from tpworkers.diagnose.topology import NVML, NvLinkLink, merge, put
 
 from tests.test_cluster_support import NVSMI, WORKED
 

@@ -3,9 +3,11 @@
 import pytest
 import torch
 
-from tpworkers import collective_check
-from tpworkers.collective_check import (
-    count_wrong, exact_integer_limit, exactness_error, fill_pattern, pattern_peak)
+from tpworkers.measure.collectives import check as collective_check
+from tpworkers.measure.collectives.check import count_wrong, fill_pattern
+from tpworkers.measure.configs import exact_integer_limit, exactness_error, pattern_peak
+
+NAMES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
 
 def _rank_buffers(count: int, world: int, dtype, per_rank_shard: bool = False):
@@ -56,20 +58,20 @@ def test_it_counts_every_wrong_element():
 
 def test_it_reads_the_exact_integer_range_from_the_dtype():
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
-        limit = exact_integer_limit(dtype)
+        limit = exact_integer_limit(NAMES[dtype])
         integers = torch.arange(limit + 1, dtype=torch.float64)
         assert torch.equal(integers.to(dtype).double(), integers)          # all of 0..limit exact
         assert torch.tensor(limit + 1, dtype=torch.float64).to(dtype).item() != limit + 1
 
 
 def _largest_exact_ranks(dtype) -> int:
-    return max(n for n in range(1, 200) if exactness_error("all_reduce", n, "x", dtype) is None)
+    return max(n for n in range(1, 200) if exactness_error("all_reduce", n, NAMES[dtype]) is None)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_it_checks_sums_exactly_up_to_the_bound_and_refuses_one_rank_more(dtype):
     bound = _largest_exact_ranks(dtype)
-    assert pattern_peak("all_reduce", bound) <= exact_integer_limit(dtype) < pattern_peak("all_reduce", bound + 1)
+    assert pattern_peak("all_reduce", bound) <= exact_integer_limit(NAMES[dtype]) < pattern_peak("all_reduce", bound + 1)
     count = 5  # one element of each residue k mod 5: the peak sum is among them
     at_bound = _rank_buffers(count, bound, dtype)
     for order in (range(bound), range(bound - 1, -1, -1)):
@@ -77,9 +79,9 @@ def test_it_checks_sums_exactly_up_to_the_bound_and_refuses_one_rank_more(dtype)
     beyond = _rank_buffers(count, bound + 1, dtype)
     descending = _sum_in_order(beyond, list(range(bound, -1, -1)))       # largest terms first
     assert count_wrong("all_reduce", descending, bound + 1, rank=0) > 0    # a false alarm...
-    assert "cannot be checked exactly" in exactness_error("all_reduce", bound + 1, "x", dtype)  # ...refused
+    assert "cannot be checked exactly" in exactness_error("all_reduce", bound + 1, NAMES[dtype])  # ...refused
 
 
 def test_it_allows_every_rank_count_a_gpu_node_has_in_float32():
-    assert exactness_error("all_reduce", 72, "float32", torch.float32) is None
-    assert exactness_error("all_gather", 250, "bfloat16", torch.bfloat16) is None
+    assert exactness_error("all_reduce", 72, "float32") is None
+    assert exactness_error("all_gather", 250, "bfloat16") is None

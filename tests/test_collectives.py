@@ -6,11 +6,13 @@ import resource
 import pytest
 import torch.distributed as dist
 
-from tpworkers import collectives, costmodel, devicegroup
-from tpworkers.collectives import (
-    ConfigError, SizeStep, SweepConfig, measure_size, rank_buffer_bytes, run_sweep, summarise)
-from tpworkers.collectives_cli import main
-from tpworkers.launcher import SweepCancelled, get_pool, shutdown_pool
+from tpworkers.measure import collectives
+from tpworkers.catalog import costmodel
+from tpworkers.measure import devicegroup
+from tpworkers.measure.collectives import SizeStep, measure_size, run_sweep, summarise
+from tpworkers.measure.configs import OPS, ConfigError, SweepConfig, rank_buffer_bytes
+from tpworkers.measure.collectives.__main__ import main
+from tpworkers.measure.launcher import SweepCancelled, get_pool, shutdown_pool
 
 SMALL = dict(nproc=2, min_bytes=1024, max_bytes=16 << 10, factor=4, warmup=1, iters=3)
 
@@ -21,7 +23,7 @@ def _stop_pool_after_module():
     shutdown_pool()
 
 
-@pytest.mark.parametrize("op", collectives.OPS)
+@pytest.mark.parametrize("op", OPS)
 def test_it_measures_every_op_with_zero_wrong_elements(op):
     result = run_sweep(SweepConfig(op=op, **SMALL))
     assert [m.size_bytes for m in result.measurements] == [1024, 4096, 16384]

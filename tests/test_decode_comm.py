@@ -5,13 +5,16 @@ import dataclasses
 
 import pytest
 
-from tpworkers import collectives, costmodel, decode_comm
-from tpworkers.decode_comm import DecodeCommConfig, run_decode_comm
-from tpworkers.decode_comm_cli import main
-from tpworkers.launcher import ConfigError, SweepCancelled, shutdown_pool
-from tpworkers.links import LINKS, Link
-from tpworkers.modelshapes import get_model
-from tpworkers.sizes import sweep_sizes
+from tpworkers.measure import collectives
+from tpworkers.catalog import costmodel
+from tpworkers.measure import decode_comm
+from tpworkers.measure.decode_comm import run_decode_comm
+from tpworkers.measure.configs import DecodeCommConfig
+from tpworkers.measure.decode_comm.__main__ import main
+from tpworkers.measure.launcher import ConfigError, SweepCancelled, shutdown_pool
+from tpworkers.catalog.links import LINKS, Link
+from tpworkers.catalog.modelshapes import get_model
+from tpworkers.catalog.sizes import sweep_sizes
 
 SMALL = dict(model="llama-3.1-8b", tp=2, tokens_in_flight=2, dtype="float32", layers=3, steps=3, warmup=1,
              fit_iters=3)
@@ -120,7 +123,7 @@ def test_it_refuses_impossible_decode_runs_before_starting_any_process(monkeypat
 
 def test_it_refuses_a_fit_sweep_that_would_not_fit_in_memory(monkeypatch):
     monkeypatch.setattr(decode_comm, "get_pool", lambda group: pytest.fail("a pool was started"))
-    monkeypatch.setattr("tpworkers.devicegroup.host_memory_available", lambda: 1 << 20)
+    monkeypatch.setattr("tpworkers.measure.devicegroup.host_memory_available", lambda: 1 << 20)
     with pytest.raises(ConfigError, match="RAM available"):
         run_decode_comm(DecodeCommConfig(**SMALL))
 

@@ -3,8 +3,10 @@
 import pytest
 import torch
 
-from tpworkers import collectives_cli, decode_comm_cli, layer_bench
-from tpworkers.devicegroup import ConfigError
+from tpworkers.measure.collectives import __main__ as collectives_cli
+from tpworkers.measure.decode_comm import __main__ as decode_comm_cli
+from tpworkers.measure import layer_bench
+from tpworkers.measure.devicegroup import ConfigError
 
 PARSERS = {"collectives": collectives_cli.parse_args, "layer_bench": layer_bench.parse_args,
            "decode_comm": decode_comm_cli.parse_args}
@@ -39,7 +41,7 @@ def test_it_refuses_malformed_gpu_lists_with_a_usage_error(cli, value, capsys):
     with pytest.raises(SystemExit) as exit_:
         PARSERS[cli]([f"--gpus={value}"])
     assert exit_.value.code == 2
-    assert f"argument --gpus: expected GPU indices separated by commas, e.g. 0,1 or 2,3; got '{value}'" in (
+    assert f"argument --gpus: expected GPU indices separated by commas, like 0,1 or 2,3; got '{value}'" in (
         capsys.readouterr().err)
 
 

@@ -5,12 +5,15 @@ needs and how many torch sees, on a machine with fewer."""
 import pytest
 import torch
 
-from tpworkers.collectives import OPS, SizeStep, SweepConfig, measure_size, rank_buffer_bytes, run_sweep
-from tpworkers.collectives_cli import main as sweep_main
-from tpworkers.decode_comm import DecodeCommConfig, run_decode_comm
-from tpworkers.launcher import DeviceGroup, get_pool, shutdown_pool
-from tpworkers.layer_bench import LayerBenchConfig, run_layer_benchmark
-from tpworkers.tp_layers import max_difference
+from tpworkers.measure.collectives import SizeStep, measure_size, run_sweep
+from tpworkers.measure.configs import OPS, SweepConfig, rank_buffer_bytes
+from tpworkers.measure.collectives.__main__ import main as sweep_main
+from tpworkers.measure.decode_comm import run_decode_comm
+from tpworkers.measure.configs import DecodeCommConfig
+from tpworkers.measure.launcher import DeviceGroup, get_pool, shutdown_pool
+from tpworkers.measure.layer_bench import run_layer_benchmark
+from tpworkers.measure.configs import LayerBenchConfig
+from tpworkers.measure.tp_layers import max_difference
 
 GPUS = torch.cuda.device_count() if torch.cuda.is_available() else 0
 SIZES = dict(min_bytes=1 << 10, max_bytes=1 << 20, factor=32, warmup=1, iters=3)

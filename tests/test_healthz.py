@@ -31,7 +31,7 @@ def test_it_reports_a_crashing_gpu_probe_as_a_reason_beside_the_other_parts(clie
     def crash(*args, **kwargs):
         raise RuntimeError("Driver/library version mismatch")
 
-    monkeypatch.setattr("tpworkers.nvml_probe.probe", crash)
+    monkeypatch.setattr("tpworkers.diagnose.nvml_probe.probe", crash)
     body = client.get("/healthz").json()
     assert body["gpus"]["count"] == 0 and body["gpus"]["ok"] is False
     assert "the NVML probe failed: RuntimeError('Driver/library version mismatch')" == body["gpus"]["reason"]

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from tpworkers.launcher import (
+from tpworkers.measure.launcher import (
     ConfigError, DeviceGroup, RankFailed, get_pool, shutdown_pool)
-from tpworkers.devicegroup import parse_transports
+from tpworkers.measure.devicegroup import parse_transports
 
 TWO_CPU_RANKS = DeviceGroup(nproc=2)
 

@@ -6,8 +6,9 @@ import io
 import pytest
 from django.core.management import call_command
 
-from tpworkers.cluster_models import NodeDeployment, node_findings
-from tpworkers.deployments import parse_launch_line
+from tpworkers.clusters import node_findings
+from tpworkers.models import NodeDeployment
+from tpworkers.diagnose.deployments import parse_launch_line
 
 from tests.test_cluster_support import WORKED, WORKED_LINE, finished_pair_run, node_from, owned_cluster
 from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)

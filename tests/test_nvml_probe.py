@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pynvml
 
-from tpworkers.nvml_probe import describe, error_counter_increases, main, probe
+from tpworkers.diagnose.nvml_probe import describe, error_counter_increases, main, probe
 
 
 class FakeNVMLError(Exception):

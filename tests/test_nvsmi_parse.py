@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tpworkers.nvsmi_parse import ParseError, detect_kind, main, parse, parse_topo_matrix
+from tpworkers.diagnose.nvsmi_parse import ParseError, detect_kind, main, parse, parse_topo_matrix
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvsmi"
 

@@ -151,8 +151,8 @@ def test_it_names_the_node_only_when_the_series_ran_on_different_nodes(client, l
 
 @pytest.mark.django_db
 def test_it_draws_the_cost_models_ring_all_reduce_at_every_size(client, learner, make_run):
-    from tpworkers.costmodel import busbw_Bps, link_allreduce_time_s
-    from tpworkers.links import LINKS
+    from tpworkers.catalog.costmodel import busbw_Bps, link_allreduce_time_s
+    from tpworkers.catalog.links import LINKS
 
     run = make_run(learner)  # 1K, 4K, 16K on 2 ranks
     client.force_login(learner)
@@ -216,9 +216,10 @@ def test_it_heads_the_measured_and_modelled_decode_columns_apart(client, learner
 @pytest.mark.django_db
 def test_it_shows_a_decode_record_beside_both_predictions(client, learner, lab_node):
     """A record from a real (small, gloo) decode run, so the page and the record agree on keys."""
-    from tpworkers.decode_comm import DecodeCommConfig, run_decode_comm
+    from tpworkers.measure.decode_comm import run_decode_comm
+    from tpworkers.measure.configs import DecodeCommConfig
     from tpworkers.forms import DecodeForm
-    from tpworkers.launcher import shutdown_pool
+    from tpworkers.measure.launcher import shutdown_pool
     from tpworkers.models import ExperimentRun
 
     form = DecodeForm({**DecodeForm.defaults(), "link": "pcie5"})

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from tpworkers import runparams, tasks
-from tpworkers.collectives import SweepCancelled
-from tpworkers.devicegroup import ConfigError
+from tpworkers import experiments
+from tpworkers import tasks
+from tpworkers.measure.collectives import SweepCancelled
+from tpworkers.measure.devicegroup import ConfigError
 from tpworkers.events import MeasurementEvent, StatusEvent, run_group
-from tpworkers.launcher import RankFailed
+from tpworkers.measure.launcher import RankFailed
 from tpworkers.models import ExperimentRun
 from tpworkers.runs import cancel
 
@@ -53,8 +54,8 @@ def runner(monkeypatch):
             calls.append(config)
             return fn(config, on_record, should_stop)
 
-        experiment = runparams.EXPERIMENTS["collective_sweep"]
-        monkeypatch.setitem(runparams.EXPERIMENTS, "collective_sweep", dataclasses.replace(experiment, run=run))
+        experiment = experiments.EXPERIMENTS["collective_sweep"]
+        monkeypatch.setitem(experiments.EXPERIMENTS, "collective_sweep", dataclasses.replace(experiment, run=run))
         return calls
 
     return install

@@ -9,7 +9,7 @@ import pytest
 from django.core.management.base import CommandError
 from django.db import OperationalError
 
-from tpworkers.cluster_models import ClusterOwnership
+from tpworkers.models import ClusterOwnership
 from tpworkers.management.commands import labworker
 from tpworkers.models import Cluster, ExperimentRun, Node
 

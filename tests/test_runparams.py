@@ -1,8 +1,8 @@
 """A run's device group as its page shows it, and read back by the charts and the lessons."""
 import pytest
 
-from tpworkers.collectives import SweepConfig
-from tpworkers.runparams import described_gpus, describe_group
+from tpworkers.measure.configs import SweepConfig
+from tpworkers.experiments import described_gpus, describe_group
 
 
 @pytest.mark.parametrize("devices, gpus", [

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from tpworkers.sizes import format_size, parse_size, sweep_sizes
+from tpworkers.catalog.sizes import format_size, parse_size, sweep_sizes
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tpworkers import costmodel
-from tpworkers.nvsmi_parse import parse
-from tpworkers.topology import (MEASURED, NVML, SMI, GPU, Node, NvLinkLink, PairMeasurement,
+from tpworkers.catalog import costmodel
+from tpworkers.diagnose.nvsmi_parse import parse
+from tpworkers.diagnose.topology import (MEASURED, NVML, SMI, GPU, Node, NvLinkLink, PairMeasurement,
                                 Topology, add_measurement, merge, normalise_bus_id, put,
                                 resolve_remote_gpus)
 

@@ -8,13 +8,16 @@ import torch
 import torch.distributed as dist
 from torch.testing import assert_close
 
-from tpworkers import costmodel, layer_bench, tp_layers
-from tpworkers.launcher import ConfigError, DeviceGroup, SweepCancelled, get_pool, shutdown_pool
-from tpworkers.layer_bench import LayerBenchConfig, run_layer_benchmark
-from tpworkers.modelshapes import ModelShape
-from tpworkers.reference_layers import MLP, Attention, TransformerLayer
-from tpworkers.tp_layers import shard
-from tpworkers.tp_ops import CommLog, recording, tp_group
+from tpworkers.catalog import costmodel
+from tpworkers.measure import layer_bench
+from tpworkers.measure import tp_layers
+from tpworkers.measure.launcher import ConfigError, DeviceGroup, SweepCancelled, get_pool, shutdown_pool
+from tpworkers.measure.layer_bench import run_layer_benchmark
+from tpworkers.measure.configs import LayerBenchConfig
+from tpworkers.catalog.modelshapes import ModelShape
+from tpworkers.measure.reference_layers import MLP, Attention, TransformerLayer
+from tpworkers.measure.tp_layers import shard
+from tpworkers.measure.tp_ops import CommLog, recording, tp_group
 
 FOUR_RANKS = DeviceGroup(nproc=4)
 HIDDEN, FFN, HEADS, BATCH, SEQ = 32, 64, 8, 2, 5

@@ -8,6 +8,10 @@ Channel-layer messages are dicts whose ``type`` names the consumer method that h
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
+from tpworkers.models import ExperimentRun
+
+RUN_TASK = "tpworkers.run_experiment"  # the Celery task that runs a queued run (tpworkers/tasks.py)
+
 
 def run_group(run_id: int) -> str:
     """The one place a run's group name is built."""
@@ -42,3 +46,14 @@ class StatusEvent:
     @classmethod
     def from_message(cls, message: dict) -> "StatusEvent":
         return cls(run_id=int(message["run_id"]), status=str(message["status"]), error=str(message.get("error", "")))
+
+
+def status_events(run: ExperimentRun) -> list[tuple[str, StatusEvent]]:
+    """(group, event) pairs for a run's saved status: its own page, and once it has ended, every
+    run still queued behind it on its node, whose queue position just moved."""
+    events = [(run_group(run.pk), StatusEvent(run.pk, run.status, run.error))]
+    if not run.is_active and run.node_id:
+        behind = ExperimentRun.objects.filter(node_id=run.node_id, status=ExperimentRun.Status.QUEUED,
+                                              created_at__gt=run.created_at).values_list("pk", flat=True)
+        events += [(run_group(pk), StatusEvent(pk, ExperimentRun.Status.QUEUED)) for pk in behind]
+    return events

@@ -4,15 +4,16 @@ shares."""
 import logging
 
 from asgiref.sync import async_to_sync
+from celery import current_app
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
 from labapp.roles import can_see_owned
-from tpworkers.devicegroup import ConfigError
-from tpworkers.events import StatusEvent, run_group
+from tpworkers.events import RUN_TASK, status_events
+from tpworkers.experiments import RUN_BUDGET_S, estimate_seconds
+from tpworkers.measure.devicegroup import ConfigError
 from tpworkers.models import ExperimentRun, Node
-from tpworkers.runparams import RUN_BUDGET_S, estimate_seconds
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,15 @@ def create_runs(owner, experiment: str, params_list: list[dict], node: Node | No
                          runs=active)
     runs = [ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node,
                                          return_to=return_to) for params in params_list]
-    from tpworkers.tasks import run_experiment
-
     for run in runs:
-        transaction.on_commit(lambda run=run: run_experiment.apply_async(args=[run.pk], queue=node.queue))
+        transaction.on_commit(lambda run=run: queue_run(run))
     return runs
+
+
+def queue_run(run: ExperimentRun) -> None:
+    """Hand a saved run to its node's worker. By task name, so the web process never imports the
+    worker's modules (and torch with them)."""
+    current_app.send_task(RUN_TASK, args=[run.pk], queue=run.node.queue)
 
 
 def _check_budget(experiment: str, params: dict, node: Node) -> None:
@@ -110,17 +115,6 @@ def fail_stalled_runs(runs) -> list[ExperimentRun]:
     for run in failed:
         publish_status(run)
     return failed
-
-
-def status_events(run: ExperimentRun) -> list[tuple[str, StatusEvent]]:
-    """(group, event) pairs for a run's saved status: its own page, and once it has ended, every
-    run still queued behind it on its node, whose queue position just moved."""
-    events = [(run_group(run.pk), StatusEvent(run.pk, run.status, run.error))]
-    if not run.is_active and run.node_id:
-        behind = ExperimentRun.objects.filter(node_id=run.node_id, status=ExperimentRun.Status.QUEUED,
-                                              created_at__gt=run.created_at).values_list("pk", flat=True)
-        events += [(run_group(pk), StatusEvent(pk, ExperimentRun.Status.QUEUED)) for pk in behind]
-    return events
 
 
 def publish_status(run: ExperimentRun) -> None:

@@ -26,13 +26,12 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from tpworkers.devicegroup import ConfigError
-from tpworkers.events import MeasurementEvent, StatusEvent, run_group
-from tpworkers.launcher import START_TIMEOUT_S, RankFailed, SweepCancelled
+from tpworkers.events import RUN_TASK, MeasurementEvent, StatusEvent, run_group, status_events
+from tpworkers.experiments import EXPERIMENTS, build_config, describe_group
+from tpworkers.measure.devicegroup import ConfigError
+from tpworkers.measure.launcher import START_TIMEOUT_S, RankFailed, SweepCancelled
 from tpworkers.models import ExperimentRun
 from tpworkers.publisher import get_publisher
-from tpworkers.runparams import EXPERIMENTS, build_config, describe_group
-from tpworkers.runs import status_events
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class KeepAlive:
         self.thread.join()
 
 
-@shared_task(name="tpworkers.run_experiment", bind=True)
+@shared_task(name=RUN_TASK, bind=True)
 def run_experiment(self, run_id: int) -> None:
     run = ExperimentRun.objects.filter(pk=run_id).first()
     if run is None or run.status != ExperimentRun.Status.QUEUED:

@@ -17,12 +17,12 @@ from lessons import predictions
 from lessons.classroom.cohort_data import CohortRecords
 from lessons.labs import LABS, Lab, LabResult, lab_for
 from lessons.models import Step
-from tpworkers import clusterview
-from tpworkers.cluster_models import NodeDeployment, pair_measurements
-from tpworkers.evidence import SEVERITY_ORDER
-from tpworkers.findings import Finding, Inputs, diagnose
-from tpworkers.models import ExperimentRun, Measurement, Node
-from tpworkers.topology import PairMeasurement
+from tpworkers.clusters import pair_measurements
+from tpworkers.diagnose import clusterview
+from tpworkers.diagnose.evidence import SEVERITY_ORDER
+from tpworkers.diagnose.findings import Finding, Inputs, diagnose
+from tpworkers.diagnose.topology import PairMeasurement
+from tpworkers.models import ExperimentRun, Measurement, Node, NodeDeployment
 
 
 @dataclass

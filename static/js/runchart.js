@@ -1,7 +1,7 @@
 // Live charts for a collective sweep: busbw and time against message size, log–log.
 // The rows of the measurement table are the data: the server renders the measured ones and the
 // websocket swaps new ones in, so the chart redraws from the table after every message.
-// Series labels come from the server (tpworkers/chartdata.py), provenance included.
+// Series labels come from the server (tpworkers/views/charts.py), provenance included.
 (function () {
   "use strict";
   var COLORS = ["#2f6fde", "#e07a1f", "#1f8a4c", "#c0392b"];

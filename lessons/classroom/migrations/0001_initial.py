@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('lessons', '0003_verbose_names_and_step_opened'),
+        ('lessons', '0004_verbose_names_and_step_opened'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,197 @@
+"""The registry of experiment kinds: from a run's stored parameters to an experiment config for
+this node's devices, its estimated duration, and the torch code that runs it.
+
+The device is chosen where the run executes (the worker's node), not where it was requested:
+the GPUs the learner named, or — when none were named — NCCL on CUDA if every rank can have a
+GPU of its own, gloo on CPU otherwise.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from tpworkers.catalog import costmodel
+from tpworkers.measure.configs import KINDS, DecodeCommConfig, LayerBenchConfig, SweepConfig
+from tpworkers.measure.devicegroup import ConfigError
+
+# How long one run may hold its node: the worker runs one run at a time (solo pool), so a longer
+# run makes everyone queued behind it wait.
+RUN_BUDGET_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Floor:
+    """Slow-end speeds a run's duration is estimated with: assumptions, never shown as measured."""
+
+    alpha_s: float        # fixed cost of one collective call
+    bandwidth_Bps: float  # ring all-reduce bandwidth
+    flops: float          # dense matmul rate of one rank
+
+
+# gloo between CPU ranks of one host: ~100 µs a call, ~1 GB/s, ~10 GFLOP/s a rank; NCCL at PCIe
+# speed through the host (P2P off): ~20 µs a call, ~10 GB/s, and ~10 TFLOP/s a GPU. Most nodes
+# are faster, so the estimate errs long.
+FLOORS = {"cpu": Floor(100e-6, 1e9, 1e10), "cuda": Floor(20e-6, 10e9, 1e13)}
+
+
+def cuda_device_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _device(params: dict, nproc: int, gpus_available: int) -> dict:
+    """backend/device/gpus for a device group of `nproc` ranks on a node with `gpus_available`."""
+    wanted = tuple(int(g) for g in params.get("gpus") or ())
+    if wanted:
+        missing = [g for g in wanted if g >= gpus_available]
+        if missing:
+            raise ConfigError(f"GPU {missing[0]} was asked for, but this node has {gpus_available} GPUs")
+        return {"backend": "nccl", "device": "cuda", "gpus": wanted, "p2p": bool(params.get("p2p", True))}
+    if gpus_available >= nproc:
+        return {"backend": "nccl", "device": "cuda", "gpus": tuple(range(nproc)), "p2p": bool(params.get("p2p", True))}
+    return {"backend": "gloo", "device": "cpu", "gpus": (), "p2p": True}
+
+
+def sweep_config(params: dict, gpus_available: int) -> SweepConfig:
+    nproc = int(params["nproc"])
+    return SweepConfig.from_params(params, _device(params, nproc, gpus_available))
+
+
+def layer_config(params: dict, gpus_available: int) -> LayerBenchConfig:
+    tp_sizes = tuple(int(tp) for tp in params["tp_sizes"])
+    return LayerBenchConfig(
+        kinds=tuple(params["kinds"]), tp_sizes=tp_sizes, hidden=int(params["hidden"]), ffn=int(params["ffn"]),
+        heads=int(params["heads"]), kv_heads=int(params["kv_heads"]), seq=int(params["seq"]),
+        dtype=params["dtype"], warmup=int(params["warmup"]), iters=int(params["iters"]),
+        **_device(params, max(tp_sizes), gpus_available),
+    )
+
+
+def decode_config(params: dict, gpus_available: int) -> DecodeCommConfig:
+    tp = int(params["tp"])
+    return DecodeCommConfig(
+        model=params["model"], tp=tp, tokens_in_flight=int(params["tokens_in_flight"]), dtype=params["dtype"],
+        link=params["link"], layers=params.get("layers"), steps=int(params["steps"]), warmup=int(params["warmup"]),
+        **_device(params, tp, gpus_available),
+    )
+
+
+def _allreduce_s(size_bytes: float, ranks: int, floor: Floor) -> float:
+    return costmodel.ring_allreduce_time_s(size_bytes, ranks, floor.alpha_s, floor.bandwidth_Bps)
+
+
+def sweep_seconds(config: SweepConfig, floor: Floor) -> float:
+    """(warmup + iters) collectives per size, each costed as a ring all-reduce (the op that moves
+    the most: 2(n-1)/n of the buffer per rank)."""
+    calls = config.warmup + config.iters
+    return sum(calls * _allreduce_s(size, config.nproc, floor) for size in config.sizes())
+
+
+def layer_seconds(config: LayerBenchConfig, floor: Floor) -> float:
+    """(warmup + iters) forwards per TP size and kind, each: 2·tokens·P/TP FLOPs of matmuls (P the
+    whole layer's parameters, costmodel.param_count: an upper bound for the MLP or attention
+    alone) plus 4·tokens²·h/TP for the attention scores, and the layer's 2 all-reduces of
+    tokens·h values."""
+    shape, tokens = config.shape(), config.batch * config.seq
+    flops = 2 * tokens * costmodel.param_count(shape) + 4 * tokens**2 * config.hidden
+    message = costmodel.allreduce_bytes(config.hidden, tokens, config.dtype)
+    per_forward = {tp: flops / tp / floor.flops
+                   + costmodel.allreduces_per_token(shape) * _allreduce_s(message, tp, floor)
+                   for tp in config.tp_sizes}
+    return (config.warmup + config.iters) * len(config.kinds) * sum(per_forward.values())
+
+
+def decode_seconds(config: DecodeCommConfig, floor: Floor) -> float:
+    """(warmup + steps) decode steps of 2·layers all-reduces of tokens_in_flight·h values."""
+    shape = config.shape()
+    message = costmodel.allreduce_bytes(shape.hidden_size, config.tokens_in_flight, config.dtype)
+    per_step = costmodel.allreduces_per_token(shape) * _allreduce_s(message, config.tp, floor)
+    return (config.warmup + config.steps) * per_step
+
+
+# The runners import torch only when a worker runs them, so the web process that builds and
+# estimates configs never loads it.
+def run_sweep(config, **kwargs):
+    from tpworkers.measure.collectives import run_sweep
+
+    return run_sweep(config, **kwargs)
+
+
+def run_layer_benchmark(config, **kwargs):
+    from tpworkers.measure.layer_bench import run_layer_benchmark
+
+    return run_layer_benchmark(config, **kwargs)
+
+
+def run_decode_comm(config, **kwargs):
+    from tpworkers.measure.decode_comm import run_decode_comm
+
+    return run_decode_comm(config, **kwargs)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    build: Callable[[dict, int], object]   # (params, GPUs on this node) -> config
+    run: Callable                          # (config, on_record, should_stop, timeout_s) -> result
+    seconds: Callable[[object, Floor], float]  # (config, floor) -> rough upper duration
+    cumulative: bool = False               # each record replaces the last (a running total)
+
+
+EXPERIMENTS = {
+    "collective_sweep": Experiment(sweep_config, run_sweep, sweep_seconds),
+    "tp_layer": Experiment(layer_config, run_layer_benchmark, layer_seconds),
+    "decode_comm": Experiment(decode_config, run_decode_comm, decode_seconds, cumulative=True),
+}
+
+
+def row_labels(experiment: str, params: dict) -> list[str]:
+    """A label per row the run will measure, known before it starts (the run page lists them
+    all at once). Derived from the parameters, so a label is never stored twice."""
+    if experiment == "collective_sweep":
+        return SweepConfig.from_params(params).row_labels()
+    if experiment == "tp_layer":
+        return [f"TP={tp} {KINDS[kind]}" for tp in sorted(int(t) for t in params["tp_sizes"]) for kind in params["kinds"]]
+    if experiment == "decode_comm":
+        return [f"{params['model']} at TP={params['tp']}"]
+    raise ConfigError(f"unknown experiment {experiment!r}")
+
+
+def estimate_seconds(experiment: str, params: dict, gpus_available: int) -> tuple[float, str]:
+    """A rough, pessimistic duration of a run on a node with `gpus_available` GPUs (at the FLOORS
+    speeds of the device the worker would choose), and that device group in words. Raises
+    ConfigError, KeyError or ValueError for parameters no run could use."""
+    if experiment not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {experiment!r}")
+    config = EXPERIMENTS[experiment].build(params, gpus_available)
+    return EXPERIMENTS[experiment].seconds(config, FLOORS[config.device]), describe_group(config)
+
+
+def build_config(experiment: str, params: dict, gpus_available: int | None = None):
+    if experiment not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {experiment!r}")
+    gpus = cuda_device_count() if gpus_available is None else gpus_available
+    config = EXPERIMENTS[experiment].build(params, gpus)
+    config.validate()
+    return config
+
+
+def describe_group(config) -> str:
+    """The device group a run used, as its page shows it (ExperimentRun.device_group); read
+    back by described_gpus."""
+    group = config.device_group()
+    if group.device == "cuda":
+        wire = "" if group.p2p else ", P2P off"
+        return f"{group.backend} on GPU " + ",".join(str(g) for g in group.gpus) + wire
+    return f"{group.backend} on CPU, {group.nproc} ranks"
+
+
+_GPUS_DESCRIBED = re.compile(r" on GPU (\d+(?:,\d+)*)")
+
+
+def described_gpus(description: str) -> tuple[int, ...] | None:
+    """The GPUs a describe_group text names: () for CPU ranks, None before the run started."""
+    if not description:
+        return None
+    found = _GPUS_DESCRIBED.search(description)
+    return tuple(int(g) for g in found.group(1).split(",")) if found else ()
