@@ -68,6 +68,11 @@ def test_it_takes_the_median_time_to_the_first_guess():
     assert [row.median_seconds for row in rows] == [45, 15, None]
 
 
+def test_it_takes_retention_as_the_share_of_queue_reviews_recalled():
+    rows = stats.item_statistics(SCORES, ["q1", "q2"], recalled={"q1": [True, True, False, True]})
+    assert [(row.reviews, row.retention) for row in rows] == [(4, 0.75), (0, None)]
+
+
 def test_it_has_no_index_for_an_item_nobody_answered():
     row, = stats.item_statistics({"A": {}, "B": {}}, ["q9"])
     assert (row.answered, row.facility, row.discrimination, row.flags) == (0, None, None, ())

@@ -17,7 +17,7 @@ COLUMNS = {
     "answers": ["learner", "lesson", "step", "kind", "first_guess", "first_guess_raw", "correct", "attempts",
                 "opened_at_utc", "first_guess_at_utc", "seconds_to_first_guess"],
     "items": ["lesson", "step", "title", "kind", "learners_answered", "guesses", "facility_index",
-              "discrimination_index", "median_seconds_to_first_guess", "flags"],
+              "discrimination_index", "median_seconds_to_first_guess", "queue_reviews", "retention", "flags"],
     "misconceptions": ["lesson", "step", "title", "most_common_wrong_answer", "learners", "answered", "share"],
     "teachbacks": ["learner", "lesson", "step", "text", "ticked", "ticked_count", "checklist_count", "shared",
                    "exemplary", "comments"],

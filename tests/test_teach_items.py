@@ -1,12 +1,14 @@
 """Item statistics per prediction: facility, discrimination, attempts, median time from
-opening the step to the first guess, and the flags."""
+opening the step to the first guess, retention in the review queue, and the flags."""
 import re
 from datetime import timedelta
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from lessons.models import Guess, StepOpened
+from lessons.review.models import Rating, ReviewLog
 from tests.classroom_helpers import (  # noqa: F401
     cohort, course, fast_password_hashing, guess, join, make_learners, step, synthetic_class, teacher,
 )
@@ -28,7 +30,25 @@ def test_it_shows_facility_attempts_time_and_flags_for_a_step(teacher, cohort, d
         Guess.objects.filter(learner=learner, step=target).update(created_at=opened.created_at + timedelta(seconds=seconds))
     page = teacher.get(f"/teach/{cohort.pk}/items/").content.decode()
     # 3 of 4 right first time; 5 guesses; median of 30, 60, 90, 600 s = 75 s; one item only, so no D
-    assert row_of(page, "What does each GPU get?")[1:] == ["4", "5", "0.75", "–", "75 s", ""]
+    assert row_of(page, "What does each GPU get?")[1:] == ["4", "5", "0.75", "–", "75 s", "0", "–", ""]
+
+
+def test_it_shows_retention_from_the_classs_review_queue(teacher, cohort, learner, other_learner):
+    join(cohort, learner)
+    target, recall = step("what-tp-splits", "what-is-split"), step("what-tp-splits", "recall-col-row")
+    now = timezone.now()
+    reviews = [(learner, target, Rating.GOOD, "queue"), (learner, target, Rating.AGAIN, "queue"),
+               (learner, target, Rating.HARD, "queue"), (learner, target, Rating.EASY, "queue"),
+               (learner, target, Rating.AGAIN, "lesson"),  # rated in the lesson: not a queue review
+               (other_learner, target, Rating.AGAIN, "queue"),  # not in the cohort
+               (learner, recall, Rating.AGAIN, "queue"), (learner, recall, Rating.GOOD, "queue")]
+    for who, item, rating, source in reviews:
+        ReviewLog.objects.create(learner=who, step=item, rating=rating, source=source, reviewed_at=now,
+                                 due_after=now + timedelta(days=1))
+    page = teacher.get(f"/teach/{cohort.pk}/items/").content.decode()
+    assert row_of(page, "What does each GPU get?")[6:8] == ["4", "75%"]
+    recall_row = row_of(page, "Which dimension does a column-parallel layer split")
+    assert recall_row[1:] == ["2", "50%"]
 
 
 def test_it_flags_a_step_everyone_got_right_as_too_easy(teacher, cohort, learner, other_learner):

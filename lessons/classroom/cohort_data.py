@@ -11,6 +11,7 @@ from lessons import predictions
 from lessons.classroom import answers, charts, stats
 from lessons.classroom.models import Cohort
 from lessons.models import Guess, Step, StepOpened
+from lessons.review.models import Rating, ReviewLog
 
 
 @dataclass
@@ -74,6 +75,18 @@ def judged_steps(records: CohortRecords) -> list[Step]:
     return records.of_kind(Step.Kind.PREDICT)
 
 
+def queue_recalls(records: CohortRecords, steps: list[Step]) -> dict[int, list[bool]]:
+    """step id -> for each of the class's review-queue reviews of it, whether it was recalled
+    (rated anything but Again): one query."""
+    reviews = (ReviewLog.objects.filter(learner__in=[learner.id for learner in records.learners],
+                                        step__in=[step.id for step in steps], source=ReviewLog.Source.QUEUE)
+               .values_list("step_id", "rating"))
+    recalled = defaultdict(list)
+    for step_id, rating in reviews:
+        recalled[step_id].append(rating != Rating.AGAIN)
+    return recalled
+
+
 def item_table(records: CohortRecords) -> list[tuple[Step, stats.ItemStats, int]]:
     """(step, its statistics, all guesses including later attempts) per predict step."""
     steps = judged_steps(records)
@@ -88,8 +101,15 @@ def item_table(records: CohortRecords) -> list[tuple[Step, stats.ItemStats, int]
             took = records.seconds_to_first_guess(learner_id, step_id)
             if took is not None:
                 seconds[step_id].append(took)
-    rows = stats.item_statistics(scores, [step.id for step in steps], seconds)
+    rows = stats.item_statistics(scores, [step.id for step in steps], seconds, queue_recalls(records, steps))
     return [(step, row, guesses[step.id]) for step, row in zip(steps, rows)]
+
+
+def recall_table(records: CohortRecords) -> list[tuple[Step, int, float | None]]:
+    """(step, queue reviews, retention) per recall prompt: review-queue items with no first guess."""
+    steps = records.of_kind(Step.Kind.RECALL)
+    recalled = queue_recalls(records, steps)
+    return [(step, len(recalled[step.id]), stats.retention(recalled[step.id])) for step in steps]
 
 
 @dataclass

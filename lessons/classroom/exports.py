@@ -59,11 +59,11 @@ def _raw(answer) -> str:
 def items_table(cohort: Cohort, viewer) -> list[list]:
     records = cohort_data.cohort_records(cohort, (Step.Kind.PREDICT,), opened=True)
     table = [["lesson", "step", "title", "kind", "learners_answered", "guesses", "facility_index",
-              "discrimination_index", "median_seconds_to_first_guess", "flags"]]
+              "discrimination_index", "median_seconds_to_first_guess", "queue_reviews", "retention", "flags"]]
     for step, item, guesses in cohort_data.item_table(records):
         table.append([step.lesson.slug, step.key, step.title, step.config["kind"], item.answered, guesses,
                       _number(item.facility), _number(item.discrimination), _number(item.median_seconds),
-                      "; ".join(item.flags)])
+                      item.reviews, _number(item.retention), "; ".join(item.flags)])
     return table
 
 

@@ -19,6 +19,9 @@ taken over weeks, while a Moodle quiz attempt is taken at once).
   every score (or every rest score) the same.
 - Flags: too easy (F > 0.9), too hard (F < 0.2), negative discrimination (D < 0): the
   learners who did well elsewhere got this one wrong more often — a misleading question.
+- Retention: of the class's reviews of the item in the review queue (lessons.review), the
+  share the learner recalled (any rating but Again) — what FSRS and Anki call true retention:
+  measured on real reviews, unlike the scheduler's forecast of recall.
 
 Both indices are fractions here (Moodle prints them as percentages).
 """
@@ -41,6 +44,8 @@ class ItemStats:
     discrimination: float | None
     median_seconds: float | None  # opening the step to the first guess
     flags: tuple[str, ...]
+    reviews: int = 0  # in the review queue
+    retention: float | None = None
 
 
 def facility(scores: Iterable[int]) -> float | None:
@@ -85,19 +90,29 @@ def flags(facility_index: float | None, discrimination_index: float | None) -> t
     return tuple(found)
 
 
+def retention(recalled: Iterable[bool]) -> float | None:
+    """Share of reviews recalled; None before the first review."""
+    recalled = list(recalled)
+    return sum(recalled) / len(recalled) if recalled else None
+
+
 def median(values: Iterable[float]) -> float | None:
     values = list(values)
     return statistics.median(values) if values else None
 
 
 def item_statistics(scores: Mapping[Hashable, Mapping[Hashable, int]], items: Iterable[Hashable],
-                    seconds: Mapping[Hashable, list[float]] | None = None) -> list[ItemStats]:
+                    seconds: Mapping[Hashable, list[float]] | None = None,
+                    recalled: Mapping[Hashable, list[bool]] | None = None) -> list[ItemStats]:
     """One ItemStats per item, in the order given. ``scores``: learner -> item -> 0/1 for the
-    items they answered; ``seconds``: item -> seconds from opening it to the first guess."""
-    seconds = seconds or {}
+    items they answered; ``seconds``: item -> seconds from opening it to the first guess;
+    ``recalled``: item -> for each review of it in the queue, whether it was recalled."""
+    seconds, recalled = seconds or {}, recalled or {}
     found = []
     for item in items:
         answered = [own[item] for own in scores.values() if item in own]
         f, d = facility(answered), discrimination(scores, item)
-        found.append(ItemStats(item, len(answered), f, d, median(seconds.get(item, ())), flags(f, d)))
+        reviews = recalled.get(item, [])
+        found.append(ItemStats(item, len(answered), f, d, median(seconds.get(item, ())), flags(f, d),
+                               len(reviews), retention(reviews)))
     return found

@@ -32,4 +32,5 @@ def cohort_items(request, cohort_id: int):
     records = cohort_data.cohort_records(cohort, (Step.Kind.PREDICT,), opened=True)
     return render(request, "classroom/items.html", {
         "cohort": cohort, "tab": "items", "rows": cohort_data.item_table(records),
+        "recalls": cohort_data.recall_table(records),
         "too_easy": stats.TOO_EASY, "too_hard": stats.TOO_HARD, "learner_count": len(records.learners)})
