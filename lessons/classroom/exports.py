@@ -39,14 +39,18 @@ def answers_table(cohort: Cohort, viewer) -> list[list]:
     records = cohort_data.cohort_records(cohort, (Step.Kind.PREDICT, Step.Kind.LAB), opened=True)
     table = [["learner", "lesson", "step", "kind", "first_guess", "first_guess_raw", "correct", "attempts",
               "opened_at_utc", "first_guess_at_utc", "seconds_to_first_guess"]]
+    steps = records.of_kind(Step.Kind.PREDICT, Step.Kind.LAB)
+    described = {}  # (step id, raw answer) -> in words: a class gives the same answers again and again
     for learner in records.learners:
-        for step in records.of_kind(Step.Kind.PREDICT, Step.Kind.LAB):
+        for step in steps:
             first = records.first.get((learner.id, step.id))
             kind = step.config.get("kind", "numeric") if step.kind == Step.Kind.PREDICT else "lab"
             correct = "" if first is None or first.correct is None else ("yes" if first.correct else "no")
-            table.append([learner.username, step.lesson.slug, step.key, kind,
-                          predictions.describe(step, first.answer) if first else "",
-                          _raw(first.answer) if first else "", correct, first.attempts if first else 0,
+            raw = _raw(first.answer) if first else ""
+            if first and (step.id, raw) not in described:
+                described[step.id, raw] = predictions.describe(step, first.answer)
+            table.append([learner.username, step.lesson.slug, step.key, kind, described.get((step.id, raw), ""),
+                          raw, correct, first.attempts if first else 0,
                           _time(records.opened.get((learner.id, step.id))), _time(first.at) if first else "",
                           _number(records.seconds_to_first_guess(learner.id, step.id))])
     return table
