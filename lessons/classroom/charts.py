@@ -17,7 +17,7 @@ from lessons.figures import format_number
 BINS_PER_DECADE = 4
 MAX_BINS = 40
 WIDTH, HEIGHT = 520, 170
-LEFT, RIGHT, TOP, BOTTOM = 34, 12, 14, 30  # margins: count axis, last label, bar labels, value axis
+LEFT, RIGHT, TOP, BOTTOM = 30, 30, 14, 30  # margins: first and last axis label, bar labels, value axis
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class Bar:
     width: float
     y: float
     height: float
+
+    @property
+    def label_x(self) -> float:
+        return self.x + self.width / 2
 
 
 @dataclass(frozen=True)
