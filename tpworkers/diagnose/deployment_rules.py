@@ -113,7 +113,9 @@ def _comm(dep: Deployment, tp: int, link: Link, label: str) -> Evidence:
     est = costmodel.decode_comm_per_token(dep.shape, tp, TOKENS_IN_FLIGHT, dep.activation_dtype, link)
     return Evidence(label, est.seconds_per_token * 1e3, "ms/token", "modelled",
                     f"{est.allreduces} ring all-reduces of {costmodel.fmt_bytes(est.bytes_each)} per "
-                    f"token over {link.name}, {TOKENS_IN_FLIGHT} tokens in flight (assumed); "
+                    f"token (2 per layer + 1 for the embedding, as vLLM runs them) and a "
+                    f"{costmodel.fmt_bytes(est.gather_bytes)} logits gather over {link.name}, "
+                    f"{TOKENS_IN_FLIGHT} tokens in flight (assumed); "
                     f"{link.model_inputs()}")
 
 
@@ -262,9 +264,18 @@ def _layout(dep: Deployment, tp: int) -> str:
 
 def _weights(dep: Deployment, fit: costmodel.MemoryFit, tp: int) -> Evidence:
     split = f" / ({_layout(dep, tp)})" if tp * dep.pp > 1 else ""
+    shape, per = dep.shape, costmodel.dtype_bytes(dep.weight_dtype)
+    words = f"{costmodel.param_count(shape) / 1e9:.1f}B params x {per:g} B"
+    if per < 2:
+        words += (f" (the {costmodel.embedding_params(shape) / 1e9:.2f}B of embedding and LM head at 2 B: "
+                  "quantized releases keep them in bf16)")
+    if shape.is_moe:
+        words += (f"; mixture of experts: {costmodel.active_param_count(shape) / 1e9:.1f}B active per "
+                  f"token ({shape.experts_per_token} of {shape.num_experts} experts), every expert's FFN "
+                  "split across the TP ranks as vLLM does (--enable-expert-parallel places whole "
+                  "experts per GPU instead: the same memory, all-to-all instead of all-reduce)")
     return Evidence(f"weights per GPU at {_layout(dep, tp)}", fit.weights / GB, "GB", "modelled",
-                    f"{costmodel.param_count(dep.shape) / 1e9:.1f}B params x "
-                    f"{costmodel.dtype_bytes(dep.weight_dtype):g} B{split}; shape from {dep.shape_source}")
+                    f"{words}{split}; shape from {dep.shape_source}")
 
 
 def _sizing(node: Node, dep: Deployment, memory: float, memory_ev: Evidence) -> list[Finding]:
