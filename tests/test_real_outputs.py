@@ -1,7 +1,6 @@
 """The parsers and node findings on real nvidia-smi outputs from public sources
 (tests/fixtures/real/SOURCES.md cites each file): healthy machines of every kind collected
 give no warning, real pastes are read, impossible values are refused by name."""
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from tpworkers.diagnose.__main__ import main
 from tpworkers.diagnose.findings import Inputs, diagnose
 from tpworkers.diagnose.inputs import load
 from tpworkers.diagnose.nvsmi_parse import ParseError, parse
-from tpworkers.diagnose.pairlinks import best_ring, group_link, nvlink_states, pair_link
+from tpworkers.diagnose.pairlinks import best_ring, nvlink_states, pair_link
 from tpworkers.diagnose.deployments import parse_launch_line
 from tpworkers.diagnose.topology import merge
 

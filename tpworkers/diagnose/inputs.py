@@ -21,7 +21,8 @@ from pathlib import Path
 
 from tpworkers.diagnose.deployments import DeploymentError, NotADeployment, adopt_lone_config, parse_deployments
 from tpworkers.diagnose.findings import Inputs
-from tpworkers.diagnose.nvsmi_parse import ParseError, decode, detect_kind, parse
+from tpworkers.diagnose.nvsmi_parse import ParseError, detect_kind, parse
+from tpworkers.diagnose.textinput import decode
 from tpworkers.diagnose.topology import Node, PairMeasurement, Topology, merge, resolve_remote_gpus
 
 
@@ -76,7 +77,7 @@ def _earlier_probe(path: str) -> Node:
 
 
 def _read(path: Path) -> str:
-    """A file's text, whatever encoding a paste was saved in (nvsmi_parse.decode)."""
+    """A file's text, whatever encoding a paste was saved in (textinput.decode)."""
     try:
         return decode(path.read_bytes(), str(path))
     except OSError as exc:

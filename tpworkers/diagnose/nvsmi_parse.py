@@ -27,12 +27,14 @@ import json
 import re
 import sys
 
+from tpworkers.diagnose.nvsmi_checks import (HEADER_GPU0, blank_first, check_cell, check_consistent, columns_of,
+                                             gpu_index)
+from tpworkers.diagnose.nvsmi_errors import ParseError
+from tpworkers.diagnose.textinput import decode
 from tpworkers.diagnose.topology import NIC, SMI, NicPath, Node, NvLinkLink, Topology, put
 
 TOPO_CELLS = re.compile(r"^(X|NV\d+|PIX|PXB|PHB|NODE|SYS|SOC)$")
-MAX_BONDED_NVLINKS = 18  # NVLink 4 and 5 GPUs have 18 links, the most of any GPU so far
 P2P_CELLS = re.compile(r"^(X|OK|CNS|GNS|TNS|NS|DR|U)$")
-TRAILING_COLUMNS = ("CPU Affinity", "NUMA Affinity", "GPU NUMA ID")
 # Colour escapes, also when the copy lost the ESC byte and left "[4m" / "[0m" behind.
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\[[0-9;]*m(?=\S|$)|(?<=\S)\[[0-9;]*m")
 _GPU_HEADER = re.compile(r"^GPU (\d+): (.+?)(?: \(UUID: ([^)]*)\))?$")
@@ -45,14 +47,6 @@ _LINK_REMOTE = re.compile(r"^Link (\d+): (?:Remote Device ([0-9A-Fa-f]{4,8}:[0-9
 _LEGEND_LINE = re.compile(r"^(\S+\s*=\s*.+|NIC Legend:|NIC\d+:\s*\S+)$")
 _NVML_NOTE = re.compile(r"^NVML: .*|.*(Unable to retrieve|Not Supported|not supported).*$")
 KINDS = ("topo-m", "topo-p2p", "nvlink-status", "nvlink-remote", "nvlink-capabilities")
-_HEADER_GPU0 = re.compile(r"GPU0(?!\d)")
-
-
-class ParseError(ValueError):
-    def __init__(self, line_no: int, line: str, why: str):
-        shown = " ".join(line.split())  # tabs and space runs collapsed, the text kept
-        super().__init__(f"line {line_no}: could not read '{shown}': {why}")
-        self.line_no, self.line, self.why = line_no, line, why
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -82,7 +76,7 @@ def detect_kind(text: str) -> str:
     if any(_GPU_HEADER.match(line.strip()) for _, line in numbered if "Link" not in line):
         return "nvlink-remote" if "Remote Device" in text else "nvlink-status"
     no, first = next(((n, line) for n, line in numbered if not _elided(line)), numbered[0])
-    if _HEADER_GPU0.search(first):
+    if HEADER_GPU0.search(first):
         width = len([t for t in first.split() if re.fullmatch(r"GPU\d+", t)])
         cells = {c for _, line in numbered[1:] if re.match(r"\s*GPU\d+\s", line)
                  for c in line.split()[1:1 + width]}
@@ -107,10 +101,10 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
     if not numbered:
         raise ParseError(1, "", "the text is empty")
     header_no, header = numbered[0]
-    if not _HEADER_GPU0.search(header):
+    if not HEADER_GPU0.search(header):
         raise ParseError(header_no, header, "expected a header row starting with GPU0")
     body = _body(numbered[1:])
-    columns, trailing_names = _columns(header_no, header, [row[1].split()[0] for row in body])
+    columns, trailing_names = columns_of(header_no, header, [row[1].split()[0] for row in body])
     cells: dict[str, dict[str, str]] = {}
     trailing: dict[str, dict[str, str]] = {}
     last_no, last_line = header_no, header
@@ -125,12 +119,12 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
             raise ParseError(no, line, f"expected {len(columns)} matrix cells, found "
                                        f"{len(values)} (truncated?)")
         for value in values[:len(columns)]:
-            _check_cell(no, line, value, cell_pattern)
+            check_cell(no, line, value, cell_pattern)
         extra = values[len(columns):]
         if len(extra) > len(trailing_names):
             raise ParseError(no, line, f"{len(extra)} values after the matrix, header names "
                                        f"{len(trailing_names)}")
-        if label.startswith("GPU") and len(extra) < len(trailing_names) and not _blank_first(
+        if label.startswith("GPU") and len(extra) < len(trailing_names) and not blank_first(
                 line, len(columns), extra):
             raise ParseError(no, line, f"expected {len(trailing_names)} values after the matrix "
                                        f"({', '.join(trailing_names)}), found {len(extra)} "
@@ -144,18 +138,8 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
     if missing:
         raise ParseError(last_no, last_line, f"the matrix stops here; rows for "
                                              f"{', '.join(missing)} are missing (truncated?)")
-    _check_consistent(header_no, header, columns, cells)
+    check_consistent(header_no, header, columns, cells)
     return columns, cells, trailing, _legend(numbered[1:])
-
-
-def _blank_first(line: str, width: int, extra: list[str]) -> bool:
-    """Is the first value after the matrix (CPU Affinity) blank rather than the row cut short?
-    With tabs the empty cell shows; without them, a row whose first trailing value is no CPU
-    list ("0-55,112-167") lost it to a blank cell, not to a cut."""
-    if "\t" in line:
-        after = line.strip().split("\t")[1 + width:]
-        return bool(after) and after[0].strip() == ""
-    return bool(extra) and not re.search(r"[-,]", extra[0])
 
 
 def _body(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -183,76 +167,13 @@ def _legend(numbered: list[tuple[int, str]]) -> dict[str, str]:
     return legend
 
 
-def _columns(no: int, header: str, labels: list[str]) -> tuple[list[str], list[str]]:
-    """The header's device columns and the trailing column names after them. A header whose
-    tabs were lost ("GPU0GPU1...GPU7mlx5_0CPU Affinity") is split by the row labels, which
-    name the same devices in the same order; NIC columns without rows by their NIC# names."""
-    text = header[_HEADER_GPU0.search(header).start():]
-    cut = min((text.find(name) for name in TRAILING_COLUMNS if name in text), default=len(text))
-    devices, rest = text[:cut], text[cut:]
-    trailing_names = [name for name in TRAILING_COLUMNS if name in rest]
-    columns = devices.split()
-    if all(re.fullmatch(r"GPU\d+|NIC\d+|[A-Za-z]+\d*_\d+|[A-Za-z]+\d+", c) for c in columns):
-        return columns, trailing_names
-    glued, recovered = devices.replace(" ", "").replace("\t", ""), []
-    for label in labels:
-        if not glued.startswith(label):
-            break
-        recovered.append(label)
-        glued = glued[len(label):]
-    nics = re.findall(r"NIC\d+|[a-z]+\d*_\d+", glued)
-    if "".join(nics) != glued or not recovered:
-        raise ParseError(no, header, "cannot tell the header's columns apart (its tabs were "
-                                     "lost and the rows do not name them): paste the output "
-                                     "with its tabs, e.g. from a terminal")
-    return recovered + nics, trailing_names
-
-
-def _check_cell(no: int, line: str, value: str, cell_pattern: re.Pattern) -> None:
-    if not cell_pattern.match(value):
-        raise ParseError(no, line, f"unknown cell value {value!r}")
-    if value.startswith("NV"):
-        count = value[2:]
-        if int(count) == 0:
-            raise ParseError(no, line, "NV0 cannot be: a pair without NVLink shows its PCIe "
-                                       "path (PIX, PXB, PHB, NODE, SYS), not NV0")
-        if int(count) > MAX_BONDED_NVLINKS:
-            shown = count if len(count) <= 6 else f"{count[:3]}...({len(count)} digits)"
-            raise ParseError(no, line, f"NV{shown} cannot be: no GPU has more than "
-                                       f"{MAX_BONDED_NVLINKS} NVLinks")
-
-
-def _check_consistent(no: int, header: str, columns: list[str], cells: dict) -> None:
-    """GPU indices without gaps, X on the diagonal, and the same cell both ways round."""
-    gpus = [c for c in columns if _gpu_index(c) is not None]
-    indices = [_gpu_index(c) for c in gpus]
-    if indices != list(range(len(indices))):
-        absent = sorted(set(range(max(indices) + 1)) - set(indices))
-        raise ParseError(no, header, f"GPU indices jump ({', '.join(gpus)}): "
-                                     f"{', '.join(f'GPU{i}' for i in absent) or 'order'} missing; "
-                                     "nvidia-smi numbers GPUs 0, 1, 2, ... (was a column cut?)")
-    for i, a in enumerate(gpus):
-        if cells[a][a] != "X":
-            raise ParseError(no, header, f"{a}'s own cell is {cells[a][a]!r}, not X: the rows "
-                                         "and columns do not line up")
-        for b in gpus[i + 1:]:
-            if cells[a][b] != cells[b][a]:
-                raise ParseError(no, header, f"the matrix is not symmetric: {a}->{b} is "
-                                             f"{cells[a][b]} but {b}->{a} is {cells[b][a]}")
-
-
-def _gpu_index(label: str) -> int | None:
-    m = re.fullmatch(r"GPU(\d+)", label)
-    return int(m.group(1)) if m else None
-
-
 def parse_topo_matrix(text: str, hostname: str = "node") -> Node:
     columns, cells, trailing, legend = _matrix(text, TOPO_CELLS)
     node = Node(hostname)
-    gpus = [c for c in columns if _gpu_index(c) is not None]
-    nics = [c for c in columns if _gpu_index(c) is None]
+    gpus = [c for c in columns if gpu_index(c) is not None]
+    nics = [c for c in columns if gpu_index(c) is None]
     for label in gpus:
-        gpu = node.add_gpu(_gpu_index(label))
+        gpu = node.add_gpu(gpu_index(label))
         extra = trailing.get(label, {})
         put(gpu, SMI, cpu_affinity=extra.get("CPU Affinity"),
             numa_affinity=_number(extra.get("NUMA Affinity")),
@@ -262,13 +183,13 @@ def parse_topo_matrix(text: str, hostname: str = "node") -> Node:
     for i, a in enumerate(gpus):
         for b in gpus[i + 1:]:
             cell = cells[a][b]
-            pair = node.add_pair(_gpu_index(a), _gpu_index(b))
+            pair = node.add_pair(gpu_index(a), gpu_index(b))
             if cell.startswith("NV"):
                 put(pair, SMI, nvlink_count=int(cell[2:]))
             else:
                 put(pair, SMI, path=_level(cell), nvlink_count=0)
         for name in nics:
-            path = NicPath(_gpu_index(a), name)
+            path = NicPath(gpu_index(a), name)
             put(path, SMI, path=_level(cells[a][name]))
             node.nic_paths.append(path)
     return node
@@ -292,11 +213,11 @@ def _level(cell: str) -> str:
 def parse_p2p_matrix(text: str, hostname: str = "node") -> Node:
     columns, cells, _trailing, _legend = _matrix(text, P2P_CELLS)
     node = Node(hostname)
-    gpus = [c for c in columns if _gpu_index(c) is not None]
+    gpus = [c for c in columns if gpu_index(c) is not None]
     for i, a in enumerate(gpus):
-        node.add_gpu(_gpu_index(a))
+        node.add_gpu(gpu_index(a))
         for b in gpus[i + 1:]:
-            put(node.add_pair(_gpu_index(a), _gpu_index(b)), SMI, p2p_read=cells[a][b])
+            put(node.add_pair(gpu_index(a), gpu_index(b)), SMI, p2p_read=cells[a][b])
     return node
 
 
@@ -394,30 +315,6 @@ def parse_nvlink_capabilities(text: str, hostname: str = "node") -> Node:
     node.reasons.append("nvlink --capabilities lists what each link supports, not whether it is "
                         "up: paste `nvidia-smi nvlink -s` for the link states")
     return node
-
-
-def decode(data: bytes, name: str = "input") -> str:
-    """Text of a pasted or saved file: UTF-8 (with or without a BOM), UTF-16 or UTF-32 with a
-    BOM (PowerShell 5.1's `>` writes UTF-16 LE with a BOM), or UTF-16 LE without one (every
-    other byte NUL). Anything else raises ValueError naming the first byte that is not UTF-8."""
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"),
-                       (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if data.startswith(bom):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError as exc:
-                raise ValueError(f"{name}: starts with a {codec.upper()} byte-order mark but is "
-                                 f"not valid {codec.upper()} (byte {exc.start})") from None
-    if len(data) >= 4 and data[1::2].count(0) > len(data) // 4:  # ASCII text in UTF-16 LE
-        try:
-            return data.decode("utf-16-le")
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-                         f"{exc.start}); save the output as UTF-8 and try again") from None
 
 
 def main(argv: list[str]) -> int:
