@@ -53,6 +53,17 @@ def test_it_sees_no_fault_in_the_dgx1_cube_mesh_under_tp8():
     assert pair_link(node, 0, 1).name == "NVLink 2 x1 links"  # a V100, not "NVLink 4"
 
 
+def test_it_sees_no_fault_in_the_cube_mesh_from_topo_m_alone():
+    node = node_from("v100-dgx1.topo-m.txt")
+    dep = parse_launch_line("vllm serve meta-llama/Llama-3.1-8B -tp 8")
+    assert not [f for f in diagnose(Inputs(node, [dep])) if f.severity != "info"]
+
+
+def test_it_reads_a_p2p_matrix_by_its_worse_direction():
+    text = (REAL / "rtx5090-2gpu.p2p-rw.txt").read_text().replace(" GPU0\tX\tGNS", " GPU0\tX\tOK")
+    assert parse(text)[1].find_pair(0, 1).p2p_read == "GNS"
+
+
 def test_it_still_sends_a_tp_group_without_an_nvlink_ring_over_pcie():
     node = node_from("v100-dgx1.topo-m.txt")
     dep = parse_launch_line("CUDA_VISIBLE_DEVICES=0,5 vllm serve meta-llama/Llama-3.1-8B -tp 2")

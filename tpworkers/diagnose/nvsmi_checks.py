@@ -68,8 +68,9 @@ def check_cell(no: int, line: str, value: str, cell_pattern: re.Pattern) -> None
                                        f"{MAX_BONDED_NVLINKS} NVLinks")
 
 
-def check_consistent(no: int, header: str, columns: list[str], cells: dict) -> None:
-    """GPU indices without gaps, X on the diagonal, and the same cell both ways round."""
+def check_consistent(no: int, header: str, columns: list[str], cells: dict, symmetric: bool = True) -> None:
+    """GPU indices without gaps, X on the diagonal, and (``symmetric``: topo -m, whose links and
+    PCIe paths have no direction) the same cell both ways round."""
     gpus = [c for c in columns if gpu_index(c) is not None]
     indices = [gpu_index(c) for c in gpus]
     if indices != list(range(len(indices))):
@@ -82,6 +83,6 @@ def check_consistent(no: int, header: str, columns: list[str], cells: dict) -> N
             raise ParseError(no, header, f"{a}'s own cell is {cells[a][a]!r}, not X: the rows "
                                          "and columns do not line up")
         for b in gpus[i + 1:]:
-            if cells[a][b] != cells[b][a]:
+            if symmetric and cells[a][b] != cells[b][a]:
                 raise ParseError(no, header, f"the matrix is not symmetric: {a}->{b} is "
                                              f"{cells[a][b]} but {b}->{a} is {cells[b][a]}")

@@ -138,7 +138,7 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
     if missing:
         raise ParseError(last_no, last_line, f"the matrix stops here; rows for "
                                              f"{', '.join(missing)} are missing (truncated?)")
-    check_consistent(header_no, header, columns, cells)
+    check_consistent(header_no, header, columns, cells, symmetric=cell_pattern is TOPO_CELLS)
     return columns, cells, trailing, _legend(numbered[1:])
 
 
@@ -217,7 +217,9 @@ def parse_p2p_matrix(text: str, hostname: str = "node") -> Node:
     for i, a in enumerate(gpus):
         node.add_gpu(gpu_index(a))
         for b in gpus[i + 1:]:
-            put(node.add_pair(gpu_index(a), gpu_index(b)), SMI, p2p_read=cells[a][b])
+            # Peer access is asked per direction: a pair is as good as its worse direction.
+            value = cells[a][b] if cells[b][a] == "OK" else cells[b][a]
+            put(node.add_pair(gpu_index(a), gpu_index(b)), SMI, p2p_read=value)
     return node
 
 
