@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from tpworkers.catalog.gpus import find_gpu
 from tpworkers.diagnose.deployment_rules import deployment_findings
 from tpworkers.diagnose.deployments import Deployment
 from tpworkers.diagnose.evidence import SEVERITY_ORDER, Evidence, Finding
@@ -48,7 +49,6 @@ def _links_evidence(state) -> Evidence:
 
 
 def _wired_evidence(state) -> Evidence:
-    from tpworkers.catalog.gpus import find_gpu
     product = find_gpu(state.name)
     return Evidence(f"NVLinks a healthy {product.key} has up", state.wired, "links", "modelled",
                     f"catalog wiring ({product.topology}): {product.source}")
