@@ -8,7 +8,8 @@ does not resolve, outside URL not listed in the lesson's sources), a glossary te
 definition, a figure expression the cost model cannot evaluate, a ``checks`` claim the cost
 model disagrees with, and a hand-typed figure (lessons.handtyped): a number with a unit, a
 multiplier, a count the cost model knows, or the same in words, written straight into prose
-instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``.
+instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``; and a generated variant
+(lessons.variants) that fails for any combination of its inputs.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from lessons.content_format import FIGURE_RE, TERM_RE, glossary, split_calc
 from lessons.figures import UNITS, FigureError, evaluate, format_value
 from lessons.handtyped import CODE_RE, hand_typed_figures
 from lessons.labs import lab_for, versus_errors
+from lessons.variants import combinations, variant_errors
 
 LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -41,7 +43,9 @@ LESSON_FIELDS = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "s
 PREDICT_KINDS = ("single", "multiple", "numeric", "ordering")
 
 
-def check_prose(where: str, text, sources: set[str], known_slugs: set[str]) -> list[str]:
+def check_prose(where: str, text, sources: set[str], known_slugs: set[str],
+                names: dict | None = None) -> list[str]:
+    """``names``: a variant's inputs, for the figures of a variant's prompt and why."""
     if not isinstance(text, str):
         return [f"{where}: expected text, got {type(text).__name__}"]
     errors = [f"{where}: hand-typed figure {f!r}: write it as {{{{ calc: ... }}}}, "
@@ -51,7 +55,7 @@ def check_prose(where: str, text, sources: set[str], known_slugs: set[str]) -> l
         if kind == "calc":
             expression, unit = split_calc(body)
             try:
-                format_value(evaluate(expression), unit)
+                format_value(evaluate(expression, names), unit)
             except (FigureError, KeyError) as exc:
                 errors.append(f"{where}: {exc}")
         elif kind == "fact" and not body.partition("|")[2].strip():
@@ -129,12 +133,25 @@ def validate_step(where: str, step: dict, sources: set[str], known_slugs: set[st
     for text in _nested_prose(step):
         errors += check_prose(f"{where}", text, sources, known_slugs)
     errors += [f"{where}: {e}" for e in _CHECKERS.get(kind, lambda s: [])(step)]
+    errors += _variant_errors(where, step, sources, known_slugs)
     for claim in step.get("checks", []):
         try:
             if evaluate(claim) is not True:
                 errors.append(f"{where}: the cost model disagrees with the claim {claim!r}")
         except FigureError as exc:
             errors.append(f"{where}: {exc}")
+    return errors
+
+
+def _variant_errors(where: str, step: dict, sources: set[str], known_slugs: set[str]) -> list[str]:
+    """Generated variants (lessons.variants): every combination evaluated, then the prompt and
+    why templates checked as prose (with the first variant's values for their figures)."""
+    errors = [f"{where}: {e}" for e in variant_errors(step)]
+    if "variants" not in step or errors:
+        return errors
+    names = combinations(step["variants"])[0]
+    for key in ("prompt", "why"):
+        errors += check_prose(f"{where}.variants.{key}", step["variants"][key], sources, known_slugs, names)
     return errors
 
 

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.links import LINKS
 from tpworkers.catalog.modelshapes import list_models
 from tpworkers.catalog.sizes import format_size, parse_size, sweep_sizes
@@ -13,7 +14,6 @@ from tpworkers.templatetags.lab_format import binary_size
 MAX_BYTES = 256 << 20  # per-rank buffer; larger sweeps belong to nccl-tests, not a teaching lab
 MAX_SIZES = 24
 MAX_RANKS = 8
-MAX_GPU_INDEX = 63  # beyond any single node; the worker still checks the node's real count
 
 
 class SizeField(forms.CharField):
@@ -35,12 +35,9 @@ class GpuListField(forms.CharField):
         if value in self.empty_values:
             return []
         try:
-            gpus = [int(part) for part in value.replace(" ", "").split(",")]
-        except ValueError:
-            raise forms.ValidationError(f"{value!r} is not a list of GPU indices such as 0,1") from None
-        if any(g < 0 or g > MAX_GPU_INDEX for g in gpus) or len(set(gpus)) != len(gpus):
-            raise forms.ValidationError(f"GPU indices must be distinct, from 0 to {MAX_GPU_INDEX}")
-        return gpus
+            return list(parse_gpu_list(value))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 def runnable_nodes(user=None):

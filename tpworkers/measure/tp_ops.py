@@ -17,12 +17,13 @@ device is synchronized around it; in tensor parallelism nothing can overlap that
 because the next layer needs its result.
 """
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
+
+from tpworkers.measure.timing import wall_seconds
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,6 @@ class CommLog:
 
     device: torch.device
     calls: list[CollectiveCall] = field(default_factory=list)
-
-    def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
 
     def select(self, phase: str) -> list[CollectiveCall]:
         return [call for call in self.calls if call.phase == phase]
@@ -73,12 +70,8 @@ def all_reduce(tensor: torch.Tensor, group, phase: str) -> torch.Tensor:
     if log is None:
         dist.all_reduce(tensor, group=group)
         return tensor
-    log.synchronize()
-    begin = time.perf_counter()
-    dist.all_reduce(tensor, group=group)
-    log.synchronize()
-    log.calls.append(CollectiveCall("all_reduce", phase, tensor.numel() * tensor.element_size(),
-                                    time.perf_counter() - begin))
+    seconds = wall_seconds(lambda: dist.all_reduce(tensor, group=group), log.device)
+    log.calls.append(CollectiveCall("all_reduce", phase, tensor.numel() * tensor.element_size(), seconds))
     return tensor
 
 
