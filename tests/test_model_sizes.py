@@ -67,6 +67,13 @@ def test_it_takes_the_fp8_of_a_pasted_checkpoint_and_says_what_stays_bf16(tmp_pa
     assert "1.05B of embedding and LM head at 2 B" in weights.source
 
 
+def test_it_takes_the_fp8_of_the_lone_config_adopted_for_an_unknown_model(tmp_path):
+    (tmp_path / "whatever.json").write_text((CONFIGS / "llama-3.1-8b-instruct-fp8.json").read_text())
+    (tmp_path / "launch.txt").write_text("vllm serve /models/unknown-name -tp 2\n")
+    [dep] = load([str(tmp_path / "whatever.json"), str(tmp_path / "launch.txt")]).deployments
+    assert dep.weight_dtype == "fp8" and "the only pasted config.json" in dep.shape_source
+
+
 def test_it_counts_the_embedding_all_reduce_and_the_logits_gather():
     node = load([str(REAL_NVSMI / "nv12-2gpu-mlx5.topo-m.txt")]).node
     dep = parse_launch_line("CUDA_VISIBLE_DEVICES=0,1 vllm serve mistralai/Mixtral-8x7B-v0.1 -tp 2")

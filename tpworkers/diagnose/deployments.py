@@ -143,8 +143,12 @@ def adopt_lone_config(deployments: list[Deployment], configs: dict[str, dict]) -
     dep = deployments[unknown[0]]
     source = (f"the only pasted config.json ('{key}'), taken for {dep.model_ref}: "
               "its name does not match, but no other model was unknown")
+    fields = _from_config(dep.model_ref, key, config, source)
+    shape = fields.get("shape")
+    if shape and shape.quantization and dep.weight_dtype == dep.activation_dtype:  # no --quantization given
+        fields["weight_dtype"] = shape.quantization
     adopted = list(deployments)
-    adopted[unknown[0]] = dataclasses.replace(dep, **_from_config(dep.model_ref, key, config, source))
+    adopted[unknown[0]] = dataclasses.replace(dep, **fields)
     return adopted
 
 
