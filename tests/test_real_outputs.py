@@ -24,6 +24,7 @@ HEALTHY = [
     ("rtx3090-4gpu-pairs.topo-m.txt",),
     ("rtx-a6000-3gpu.topo-m.txt", "rtx-a6000-3gpu.nvlink-s.txt"),
     ("nv12-2gpu-lost-esc.topo-m.txt",),
+    ("sglang-check-env-a100-2gpu.txt",),
     ("nv12-2gpu-mlx5.topo-m.txt",),
     ("h20-8gpu-blank-affinity.topo-m.txt",),
     ("v100-dgx1-lost-tabs.topo-m.txt",),
@@ -95,6 +96,12 @@ def test_it_reads_the_lost_escape_bytes_of_sglang_check_env():
     kind, node = parse((REAL / "nv12-2gpu-lost-esc.topo-m.txt").read_text())
     assert kind == "topo-m" and node.find_pair(0, 1).nvlink_count == 12
     assert [n.name for n in node.nics] == ["NIC0", "NIC1"] and node.gpus[1].numa_affinity == 1
+
+
+def test_it_reads_a_whole_sglang_check_env_paste_with_its_gpu_names():
+    node = node_from("sglang-check-env-a100-2gpu.txt")
+    assert [g.name for g in node.gpus] == ["NVIDIA A100-SXM4-80GB"] * 2
+    assert node.find_pair(0, 1).nvlink_count == 12 and len(node.nics) == 5
 
 
 def test_it_reads_a_blank_cpu_affinity_cell():

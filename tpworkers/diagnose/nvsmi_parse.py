@@ -55,7 +55,10 @@ def _lines(text: str) -> list[tuple[int, str]]:
     out = []
     for no, line in enumerate(_ANSI.sub("", text.lstrip("\ufeff")).replace("\r", "").split("\n"), start=1):
         stripped = line.strip()
-        if ("nvidia-smi" in line and "GPU0" not in line) or re.fullmatch(r"[\w ]*Topology:", stripped):
+        if re.fullmatch(r"[\w ]*Topology:", stripped):
+            out = []  # an environment check (sglang/lmdeploy check_env): what came before is versions
+            continue
+        if "nvidia-smi" in line and "GPU0" not in line:
             continue
         out.append((no, line.rstrip()))
     return out
@@ -172,10 +175,11 @@ def parse_topo_matrix(text: str, hostname: str = "node") -> Node:
     node = Node(hostname)
     gpus = [c for c in columns if gpu_index(c) is not None]
     nics = [c for c in columns if gpu_index(c) is None]
+    names = _env_check_names(text)
     for label in gpus:
         gpu = node.add_gpu(gpu_index(label))
         extra = trailing.get(label, {})
-        put(gpu, SMI, cpu_affinity=extra.get("CPU Affinity"),
+        put(gpu, SMI, name=names.get(gpu.index), cpu_affinity=extra.get("CPU Affinity"),
             numa_affinity=_number(extra.get("NUMA Affinity")),
             gpu_numa_id=_number(extra.get("GPU NUMA ID")))
     for name in nics:
@@ -193,6 +197,15 @@ def parse_topo_matrix(text: str, hostname: str = "node") -> Node:
             put(path, SMI, path=_level(cells[a][name]))
             node.nic_paths.append(path)
     return node
+
+
+def _env_check_names(text: str) -> dict[int, str]:
+    """GPU names an environment check prints above its topology ("GPU 0,1: NVIDIA A100-SXM4-80GB",
+    sglang/lmdeploy check_env): they let the findings size models on these GPUs."""
+    names = {}
+    for m in re.finditer(r"^GPU ([\d,]+): (.+?)\s*$", text, re.M):
+        names.update({int(i): m.group(2) for i in m.group(1).split(",") if i})
+    return names
 
 
 def _number(value: str | None) -> int | None:
