@@ -154,8 +154,8 @@ def cohort_json(cohort: Cohort, live_steps: list[Step]) -> dict:
                      for p in Progress.objects.filter(learner__in=ids).values(
                          "learner_id", "lesson__slug", "finished_at", "updated_at")],
         "runs": [{"learner": alias[r["owner_id"]], "run": r["id"], "experiment": r["experiment"],
-                  "status": r["status"], "params": r["params"], "device_group": r["device_group"],
+                  "status": r["status"], "params": r["params"], "devices": r["devices"],
                   "created_at": _time(r["created_at"]), "finished_at": _time(r["finished_at"])}
                  for r in ExperimentRun.objects.filter(owner__in=ids).order_by("created_at").values(
-                     "owner_id", "id", "experiment", "status", "params", "device_group", "created_at", "finished_at")],
+                     "owner_id", "id", "experiment", "status", "params", "devices", "created_at", "finished_at")],
     }
