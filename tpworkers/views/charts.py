@@ -13,6 +13,7 @@
 
 from tpworkers.catalog.costmodel import busbw_Bps, link_allreduce_time_s
 from tpworkers.catalog.links import LINKS
+from tpworkers.catalog.sizes import binary_size
 from tpworkers.measure.configs import SweepConfig
 from tpworkers.models import ExperimentRun
 
@@ -99,4 +100,6 @@ def chart_payload(run: ExperimentRun) -> dict | None:
         "current": {"run": run.pk, "label": _label(run, wheres[0], show_node) + " (this run, measured)"},
         "compare": series,
         "references": _references(params.get("op", ""), int(params.get("nproc") or 0), sizes),
+        # The one size formatter (catalog.sizes.binary_size) labels the chart's axis too.
+        "size_labels": {str(size): binary_size(size) for size in sizes},
     }
