@@ -98,5 +98,5 @@ def test_it_explains_why_the_tempting_interview_answer_is_wrong(logged_in, learn
     page = logged_in.post(url + "reveal/", follow=True).content.decode()
     assert "Yes: four GPUs are four GPUs" in page and "not quite" in page
     assert "The tempting answer counts GPUs and ignores the wire" in page
-    assert 'title="computed by the cost model: allreduces_per_token(&quot;Llama-3.1-8B&quot;)">64<' in page
+    assert 'title="computed by the cost model: allreduces_per_token(&quot;Llama-3.1-8B&quot;)">65<' in page
     assert list(Guess.objects.filter(learner=learner).values_list("answer", "correct")) == [("same", False)]

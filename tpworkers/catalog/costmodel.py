@@ -281,10 +281,16 @@ def decode_weight_read_s(shape: ModelShape, dtype: str, tp: int, hbm_Bps: float)
     return weight_bytes(shape, dtype) / tp / hbm_Bps
 
 
+def layer_allreduces(shape: ModelShape) -> int:
+    """2 per decoder layer: after attention's o projection, after the MLP's down projection or
+    the MoE block (Megatron's column-then-row pairing)."""
+    return 2 * shape.num_hidden_layers
+
+
 def allreduces_per_token(shape: ModelShape) -> int:
-    """2 per layer (after attention's o projection, after the MLP's down projection or the MoE
-    block) + 1 for vLLM's vocabulary-parallel embedding (see the module docstring)."""
-    return 2 * shape.num_hidden_layers + 1
+    """The decoder layers' all-reduces + 1 for vLLM's vocabulary-parallel embedding (see the
+    module docstring)."""
+    return layer_allreduces(shape) + 1
 
 
 def logits_gather_bytes(shape: ModelShape, tokens_in_flight: int, dtype: str) -> float:
