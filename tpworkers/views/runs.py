@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from tpworkers.forms import FORMS, SweepForm
 from tpworkers.models import ExperimentRun
@@ -82,13 +83,20 @@ def run_detail(request, run_id: int):
     return render(request, "tpworkers/run_detail.html", context)
 
 
+def _go_to_run(request, run_id: int):
+    """A run page: htmx (the status block's buttons) is told to navigate there, a plain form
+    follows a redirect."""
+    url = reverse("run_detail", args=[run_id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 @login_required
 @require_POST
 def run_cancel(request, run_id: int):
     run = _get_run_for_user(request.user, run_id)
     if run.is_active:
         cancel(run)
-    return redirect("run_detail", run_id=run.pk)
+    return _go_to_run(request, run.pk)
 
 
 @login_required
@@ -99,8 +107,8 @@ def run_rerun(request, run_id: int):
         again = rerun(run, request.user)
     except RunRefused as refused:
         _refused(request, refused)
-        return redirect("run_detail", run_id=run.pk)
-    return redirect("run_detail", run_id=again.pk)
+        return _go_to_run(request, run.pk)
+    return _go_to_run(request, again.pk)
 
 
 @login_required
