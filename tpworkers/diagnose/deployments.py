@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from tpworkers.catalog.costmodel import dtype_bytes
+from tpworkers.catalog.costmodel import default_kv_dtype, dtype_bytes
 from tpworkers.catalog.modelshapes import ModelShape, catalog_source, get_model
 
 _TP_FLAGS = ("--tensor-parallel-size", "-tp", "--tp", "--tp-size", "--tp_size")
@@ -286,7 +286,7 @@ def _from_mapping(entry: object, configs: dict[str, dict]) -> Deployment:
     pp = _int(entry.get("pp", 1), "pp")
     tp = _int(entry.get("tp", len(gpus) // pp if gpus and len(gpus) >= pp else 1), "tp")
     weights = _dtype(str(entry.get("dtype", "bf16")), "dtype")
-    activation = "bf16" if dtype_bytes(weights) < 2 else weights
+    activation = default_kv_dtype(weights)  # the activation dtype, where K and V live by default
     kv = _dtype(str(entry.get("kv_dtype", activation)), "kv_dtype")
     context = entry.get("context_tokens")
     return Deployment(engine="yaml", model_ref=model, tp=tp, gpus=gpus, weight_dtype=weights,
