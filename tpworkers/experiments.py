@@ -180,6 +180,20 @@ def describe_group(config) -> str:
     return f"{group.backend} on CPU, {group.nproc} ranks"
 
 
+def sharing_note(device_group: str, ranks: int, cpu_cores: int) -> str:
+    """Why a run's compute times cannot be compared across rank counts, for the page to say
+    beside them: more ranks than CPU cores (they take turns on a core), or ranks sharing a GPU;
+    empty when every rank had a device of its own, or when that is not known."""
+    gpus = described_gpus(device_group)
+    if gpus == () and cpu_cores and ranks > cpu_cores:
+        return (f"{ranks} ranks on {cpu_cores} CPU cores: compute times are not comparable; "
+                "this measures oversubscription, not tensor parallelism.")
+    if gpus and len(set(gpus)) < ranks:
+        return (f"{ranks} ranks share {len(set(gpus))} GPUs: compute times are not comparable; "
+                "this measures ranks queueing for a GPU, not tensor parallelism.")
+    return ""
+
+
 _GPUS_DESCRIBED = re.compile(r" on GPU (\d+(?:,\d+)*)")
 
 

@@ -71,6 +71,11 @@ class RunForm(forms.Form):
     def defaults(cls) -> dict:
         return {name: field.initial for name, field in cls.base_fields.items() if field.initial is not None}
 
+    @classmethod
+    def defaults_for(cls, node: Node | None) -> dict:
+        """The defaults, trimmed to what ``node`` runs with a device per rank (see LayerForm)."""
+        return cls.defaults()
+
     def ranks(self) -> int:
         raise NotImplementedError
 
@@ -160,6 +165,16 @@ class LayerForm(RunForm):
     dtype = forms.ChoiceField(choices=[(d, d) for d in ("float32", "bfloat16", "float16")], initial="float32")
     warmup = forms.IntegerField(initial=2, min_value=0, max_value=20)
     iters = forms.IntegerField(initial=5, min_value=1, max_value=50, label="timed forwards")
+
+    @classmethod
+    def defaults_for(cls, node: Node | None) -> dict:
+        """Only the TP sizes the node gives each rank a GPU or a CPU core of its own: 4 gloo ranks
+        on 2 cores take turns, and their compute times measure that, not the split."""
+        defaults = cls.defaults()
+        capacity = node.rank_capacity() if node else 0
+        if capacity:
+            defaults["tp_sizes"] = [tp for tp in defaults["tp_sizes"] if tp <= capacity] or [1]
+        return defaults
 
     def ranks(self) -> int:
         return max(self.cleaned_data.get("tp_sizes") or [1])

@@ -36,6 +36,7 @@ class Node(models.Model):
     topology_at = models.DateTimeField(null=True, blank=True)
     gpu_count = models.PositiveIntegerField(default=0)
     cpu_ranks = models.PositiveIntegerField(default=2)
+    cpu_cores = models.PositiveIntegerField(default=0)  # as its worker reported them; 0: not known
     torch_version = models.CharField(max_length=50, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
@@ -53,6 +54,10 @@ class Node(models.Model):
 
     def beat(self) -> None:
         Node.objects.filter(pk=self.pk).update(last_heartbeat_at=timezone.now())
+
+    def rank_capacity(self) -> int:
+        """Ranks that each get a device of their own: its GPUs, else its CPU cores; 0 not known."""
+        return self.gpu_count or self.cpu_cores
 
     @classmethod
     def default(cls) -> "Node | None":

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from tpworkers.experiments import sharing_note
 from tpworkers.models.clusters import Node
 
 
@@ -49,6 +50,14 @@ class ExperimentRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    def ranks(self) -> int:
+        """The most ranks the run starts at once: a sweep's nproc, a layer's largest TP, decode's TP."""
+        return int(self.params.get("nproc") or max(self.params.get("tp_sizes") or [0]) or self.params.get("tp") or 1)
+
+    @property
+    def sharing_note(self) -> str:
+        return sharing_note(self.device_group, self.ranks(), self.node.cpu_cores if self.node else 0)
 
     def planned_rows(self) -> list[str]:
         """A label per row the experiment will measure, known before it starts."""

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from tpworkers.forms import FORMS, SweepForm
-from tpworkers.models import ExperimentRun
+from tpworkers.models import ExperimentRun, Node
 from tpworkers.runs import RunRefused, cancel, create_run, fail_stalled_runs, rerun, run_for_user, run_rows
 from tpworkers.views.charts import chart_payload
 
@@ -38,7 +38,9 @@ def _refused(request, refused: RunRefused) -> None:
 def _lab_page(request, forms_by_experiment=None, status=200):
     # A worker killed while nobody watched leaves runs active: end them before they are listed.
     fail_stalled_runs(request.user.runs.filter(status__in=ExperimentRun.ACTIVE))
-    forms = {exp: form_class(initial=form_class.defaults(), user=request.user) for exp, form_class in FORMS.items()}
+    node = Node.default()
+    forms = {exp: form_class(initial=form_class.defaults_for(node), user=request.user)
+             for exp, form_class in FORMS.items()}
     prefill = FORMS.get(request.GET.get("experiment"))
     if prefill:  # /lab/?experiment=…&op=…: the form filled in, its button saying what it runs
         forms[prefill.experiment] = prefill(initial={**prefill.defaults(), **request.GET.dict()}, user=request.user)
