@@ -90,6 +90,8 @@ def _predict(learner, step, query) -> dict:
                "options": predictions.options(step), "unit_label": predictions.unit_label(step)}
     for guess in guesses:
         guess.text = predictions.describe(step, guess.answer)
+    if step.config["kind"] == "numeric":
+        context["tolerance_text"] = predictions.tolerance_text(step)
     if revealed:
         answer = step.config["answer"]
         if step.config["kind"] == "numeric":

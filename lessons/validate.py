@@ -147,6 +147,29 @@ def _nested_prose(step: dict) -> list[str]:
     return texts
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tolerance_errors(step: dict) -> list[str]:
+    """A numeric guess is judged by exactly one rule: a relative ``tolerance`` in [0, 1], or
+    ``within_factor`` > 1 (a log scale). A prompt that promises the order of magnitude must be
+    judged on the log scale, or the grading breaks its word (±25% of 2.65 ms refuses 1 ms)."""
+    tolerance, factor = step.get("tolerance"), step.get("within_factor")
+    if factor is not None:
+        if tolerance is not None:
+            return ["numeric prediction takes a tolerance or a within_factor, not both"]
+        return [] if _is_number(factor) and factor > 1 else [
+            f"within_factor must be a number above 1 (3: from a third of the answer to 3 times it), got {factor!r}"]
+    if not _is_number(tolerance) or not 0 <= tolerance <= 1:
+        return ["numeric prediction needs a relative tolerance in [0, 1] (0: exact, for a count), "
+                "or a within_factor above 1"]
+    if "order of magnitude" in str(step.get("prompt", "")).lower():
+        return ["the prompt promises the order of magnitude: judge it with within_factor (a log scale), "
+                "not a relative tolerance"]
+    return []
+
+
 def _check_predict(step: dict) -> list[str]:
     kind, answer = step["kind"], step["answer"]
     if kind not in PREDICT_KINDS:
@@ -160,10 +183,7 @@ def _check_predict(step: dict) -> list[str]:
             f"numeric answer {answer!r} is not a number"]
         if step.get("unit") not in UNITS:
             errors.append(f"numeric prediction needs a unit from {', '.join(UNITS)}")
-        tolerance = step.get("tolerance")
-        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1:
-            errors.append("numeric prediction needs a relative tolerance in [0, 1] (0: exact, for a count)")
-        return errors
+        return errors + _tolerance_errors(step)
     options = step.get("items" if kind == "ordering" else "choices", [])
     keys = [o.get("key") for o in options]
     if len(options) < (3 if kind == "ordering" else 2) or len(set(keys)) != len(keys) or not all(

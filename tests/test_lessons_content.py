@@ -189,3 +189,15 @@ def test_it_rejects_a_lab_experiment_no_lab_step_can_run():
     step = {"id": "x", "type": "lab", "experiment": "decode_comm", "prompt": "?", "why": "w",
             "preset": {"tp": 2}}
     assert any("unknown lab experiment 'decode_comm'" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_refuses_a_relative_tolerance_on_a_step_that_promises_the_order_of_magnitude():
+    step = {"id": "x", "type": "predict", "kind": "numeric", "why": "w", "unit": "ms",
+            "prompt": "Guess; what matters is the order of magnitude.",
+            "answer": 'comm_per_token("Gemma-3-27B", 2, 8, "bf16", "pcie5")', "tolerance": 0.25}
+    assert any("order of magnitude" in e and "within_factor" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+    del step["tolerance"]
+    step["within_factor"] = 3
+    assert validate_lesson(_lesson_with(step), SLUGS) == []
+    step["within_factor"] = 1
+    assert any("within_factor" in e for e in validate_lesson(_lesson_with(step), SLUGS))
