@@ -252,6 +252,58 @@ def step_counts(data: dict) -> dict[str, int]:
             "calculators or labs": kinds.count("calculator") + kinds.count("lab")}
 
 
+def _figures_in(value):
+    """Every computed figure in a step's text, as the page prints it ("48.6 GB")."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _figures_in(item)
+    elif isinstance(value, str):
+        for match in FIGURE_RE.finditer(value):
+            if match.group(1) == "calc":
+                expression, unit = split_calc(match.group(2))
+                try:
+                    yield format_value(evaluate(expression), unit)
+                except (FigureError, KeyError):
+                    continue  # reported by check_prose
+
+
+def _calculator_defaults_shown(step: dict) -> list[str]:
+    from lessons.calculators import bound_form
+
+    form = bound_form(step["calculator"], {}, step.get("defaults"))
+    return [row.value for row in form.result(form.cleaned_data)] if form.is_valid() else []
+
+
+def spoiled_answers(lessons: list[dict]) -> list[str]:
+    """A numeric answer (with a unit) that the course prints before the step asks for it: in an
+    earlier lesson, an earlier step, the step's own prompt, or as a calculator's default result.
+    Only the formatted figure is compared, as a learner would recognise it."""
+    shown: dict[str, str] = {}  # figure text -> where a learner first sees it
+    errors = []
+    for lesson in sorted(lessons, key=lambda item: item.get("order") or 0):
+        for step in lesson.get("steps", []):
+            where = f"{lesson.get('slug')}: {step.get('id')}"
+            if step.get("type") == "predict" and step.get("kind") == "numeric" and step.get("unit") in UNITS \
+                    and step.get("unit"):
+                try:
+                    answer = format_value(evaluate(str(step["answer"])), step["unit"])
+                except (FigureError, KeyError):
+                    answer = None  # reported by _check_predict
+                seen = shown.get(answer) or (f"{where} (its own prompt)"
+                                             if answer in _figures_in(step.get("prompt")) else None)
+                if answer and seen:
+                    errors.append(f"{where}: the answer {answer} is already shown in {seen}: the learner "
+                                  "sees it before guessing; ask about another case or move the figure after it")
+            for figure in _figures_in({k: v for k, v in step.items() if k not in ("answer", "checks")}):
+                shown.setdefault(figure, where)
+            if step.get("type") == "calculator" and step.get("calculator") in CALCULATORS:
+                for figure in _calculator_defaults_shown(step):
+                    shown.setdefault(figure, f"{where} (the calculator's default result)")
+    return errors
+
+
 def validate_course(lessons: list[dict]) -> list[str]:
     slugs = [lesson.get("slug") for lesson in lessons]
     errors = [f"lesson slug {s!r} is used twice" for s in set(slugs) if slugs.count(s) > 1]
@@ -262,4 +314,4 @@ def validate_course(lessons: list[dict]) -> list[str]:
         for what, count in step_counts(lesson).items():
             if count < COURSE_MINIMUMS[what]:
                 errors.append(f"{lesson.get('slug')}: has {count} {what}, needs {COURSE_MINIMUMS[what]}")
-    return errors
+    return errors + spoiled_answers(lessons)
