@@ -90,6 +90,9 @@ class NodeDeployment(models.Model):
     # The pasted launch line or YAML it came from: re-parsed so flags the form lacks (KV-cache
     # dtype, context length) still count; cleared once the learner edits it through the form.
     source = models.TextField(blank=True)
+    # The model's HF config.json, pasted with it (bounded and checked by the forms): the shape of
+    # a model outside the catalog, reported by the learner.
+    config_json = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,14 +102,16 @@ class NodeDeployment(models.Model):
         return f"{self.model} TP={self.tp} on {self.gpus or 'GPUs 0..'}"
 
     def to_deployment(self) -> Deployment:
+        configs = {self.model: self.config_json} if self.config_json else {}  # named as the model it is for
         if self.source:
-            return parse_deployments(self.source)[0]
+            return parse_deployments(self.source, configs)[0]
         mapping = {"model": self.model, "tp": self.tp, "dtype": self.dtype}
         if self.gpus:
             mapping["gpus"] = self.gpus
-        return parse_yaml(yaml.safe_dump(mapping))[0]
+        return parse_yaml(yaml.safe_dump(mapping), configs)[0]
 
     @classmethod
-    def from_deployment(cls, node: Node, owner, dep: Deployment) -> "NodeDeployment":
+    def from_deployment(cls, node: Node, owner, dep: Deployment, config: dict | None = None) -> "NodeDeployment":
         return cls(node=node, owner=owner, model=dep.model_ref, tp=dep.tp, dtype=dep.weight_dtype,
-                   gpus=",".join(map(str, dep.gpus)) if dep.gpus is not None else "", source=dep.text)
+                   gpus=",".join(map(str, dep.gpus)) if dep.gpus is not None else "", source=dep.text,
+                   config_json=config)
