@@ -78,3 +78,18 @@ def test_it_follows_a_run_to_the_end_with_javascript_off_and_runs_it_again(live_
 
     page.wait_for_url(lambda url: "/lab/runs/" in url and not url.endswith(f"/runs/{run_id}/"), timeout=5_000)
     assert page.locator(".run-status strong.status").text_content().strip() in ("queued", "running", "done")
+
+
+def test_it_names_the_devices_in_the_legend_once_a_queued_run_starts(live_lab, browser):
+    """Issue 11: the live chart's legend said "#N devices not chosen yet" until a reload."""
+    client, page = _page(live_lab, browser, "legend")
+    busy = client.start_run(**LONG_SWEEP)
+    run_id = client.start_run(**SHORT_SWEEP)
+    page.goto(f"{live_lab.url}/lab/runs/{run_id}/")
+    legend = page.locator(".u-legend").first
+    assert "devices not chosen yet" in legend.inner_text()  # queued behind the busy run
+    client.post(f"/lab/runs/{busy}/cancel/", {})  # the worker takes this run next
+
+    page.wait_for_selector(".run-status.done", timeout=90_000)
+    page.wait_for_function("document.querySelector('.u-legend').innerText.includes('CPU (gloo)')", timeout=5_000)
+    assert "not chosen yet" not in legend.inner_text()

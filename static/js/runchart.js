@@ -86,7 +86,19 @@
     return { data: data, series: series };
   }
 
+  // A queued run's devices are chosen when it starts: take them from the status block the
+  // socket swapped in, so the legend stops saying "devices not chosen yet" without a reload.
+  function followSetting(payload) {
+    var status = document.querySelector(".run-status[data-setting]");
+    var now = status && status.dataset.setting;
+    if (now && now !== payload.current.setting) {
+      payload.current.label = payload.current.label.replace(payload.current.setting, now);
+      payload.current.setting = now;
+    }
+  }
+
   function draw(container, payload) {
+    followSetting(payload);
     var tbody = document.getElementById(container.dataset.runChart);
     container.querySelectorAll(".chart").forEach(function (el) {
       var metric = el.dataset.metric;

@@ -5,10 +5,17 @@ from django.utils.safestring import mark_safe
 
 from tpworkers.catalog.links import LINKS
 from tpworkers.diagnose import clusterview
+from tpworkers.views.charts import setting_text
 
 register = template.Library()
 
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+@register.filter
+def run_setting(run) -> str:
+    """The devices and wire a run's chart series is labelled with ("GPU0+GPU1, P2P on")."""
+    return setting_text(run)
 
 
 @register.filter
