@@ -3,7 +3,8 @@
 from django import forms
 
 from tpworkers.catalog.links import LINKS
-from tpworkers.catalog.modelshapes import list_models
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.modelshapes import ModelShape, get_model, list_models
 from tpworkers.catalog.sizes import format_size, parse_size, sweep_sizes
 from tpworkers.clusters import visible_clusters
 from tpworkers.measure.configs import KINDS
@@ -179,6 +180,19 @@ class LayerForm(RunForm):
     def ranks(self) -> int:
         return max(self.cleaned_data.get("tp_sizes") or [1])
 
+    def clean(self):
+        """Every TP size must split this layer by the cost model's rule, the one the calculators,
+        findings and the worker's own check (LayerBenchConfig.validate) use."""
+        data = super().clean()
+        if not self.errors:
+            shape = ModelShape(hidden_size=data["hidden"], num_hidden_layers=1, num_attention_heads=data["heads"],
+                               num_key_value_heads=data["kv_heads"], intermediate_size=data["ffn"], vocab_size=1,
+                               name="layer benchmark")
+            for tp in data["tp_sizes"]:
+                for error in costmodel.tp_constraint_errors(shape, tp):
+                    self.add_error("tp_sizes", error)
+        return data
+
     def run_params(self) -> dict:
         data = self.cleaned_data
         params = {name: data[name] for name in ("kinds", "hidden", "ffn", "heads", "kv_heads", "seq",
@@ -204,6 +218,13 @@ class DecodeForm(RunForm):
 
     def ranks(self) -> int:
         return self.cleaned_data.get("tp") or 2
+
+    def clean(self):
+        data = super().clean()  # the cost model's TP rule, as in LayerForm.clean
+        if data.get("model") and data.get("tp"):
+            for error in costmodel.tp_constraint_errors(get_model(data["model"]), data["tp"]):
+                self.add_error("tp", error)
+        return data
 
     def run_params(self) -> dict:
         data = self.cleaned_data
