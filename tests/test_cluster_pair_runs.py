@@ -66,7 +66,7 @@ def test_it_polls_only_while_a_pair_run_is_active(client, learner):
 
 def test_it_lists_only_pair_runs_not_lesson_or_wider_runs(client, learner, lab_node):
     """Issue 11: on a GPU-less node it listed lesson runs as pairs and called 4-rank runs "2 CPU ranks"."""
-    from tpworkers.diagnose.clusterview import pair_sweep_params
+    from tpworkers.clusters import pair_sweep_params
     from tpworkers.models import ExperimentRun
 
     pair = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="collective_sweep",

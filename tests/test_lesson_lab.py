@@ -9,6 +9,7 @@ from django.core.management import call_command
 from lessons.models import Guess
 from tpworkers.forms import LayerForm, SweepForm
 from tpworkers.models import ExperimentRun
+from tests.support_runs import cpu_ranks, nccl_gpus
 
 SWEEP_STEP = "/lessons/all-reduce-tax/lab-256k/"
 MLP_STEP = "/lessons/tp-or-replicas/lab-mlp/"
@@ -82,7 +83,7 @@ def test_it_runs_the_sharded_mlp_at_three_tp_sizes_and_links_back(logged_in, lea
     run = ExperimentRun.objects.get()
     assert response["Location"] == f"/lab/runs/{run.pk}/"
     assert run.experiment == "tp_layer" and run.params["tp_sizes"] == [1, 2, 4] and run.params["kinds"] == ["mlp"]
-    assert run.params["rows"] == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"] and run.params["seq"] == 8
+    assert run.planned_rows() == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"] and run.params["seq"] == 8
     assert run.return_to == MLP_STEP
     assert f'href="{MLP_STEP}"' in logged_in.get(response["Location"]).content.decode()
 
@@ -117,11 +118,11 @@ PAIR_PRESET = {"op": "all_reduce", "min_size": "1M", "max_size": "64M", "factor"
                "nproc": "2", "warmup": "2", "iters": "10"}
 
 
-def sweep_run(owner, times_us: dict[int, float], device_group="nccl on GPU 0,1", **overrides):
+def sweep_run(owner, times_us: dict[int, float], devices=nccl_gpus(0, 1), **overrides):
     form = SweepForm({**SweepForm.defaults(), **PAIR_PRESET, **overrides})
     assert form.is_valid(), form.errors
     run = ExperimentRun.objects.create(owner=owner, experiment="collective_sweep", params=form.run_params(),
-                                       device_group=device_group)
+                                       devices=devices)
     for seq, (size, time_us) in enumerate(sorted(times_us.items())):
         run.record(seq, {"size_bytes": size, "time_us": time_us})
     run.finish("done")
@@ -182,8 +183,8 @@ def test_it_predicts_the_p2p_off_ratio_and_sets_both_series_side_by_side(logged_
 
 def test_it_says_when_both_series_ran_on_cpu_where_p2p_does_not_apply(logged_in, learner):
     logged_in.post(P2P_OFF_STEP + "guess/", {"value": "1"})
-    sweep_run(learner, {64 << 20: 1000.0}, device_group="gloo on CPU, 2 ranks")
-    sweep_run(learner, {64 << 20: 1050.0}, device_group="gloo on CPU, 2 ranks", p2p="", p2p_shown="True")
+    sweep_run(learner, {64 << 20: 1000.0}, devices=cpu_ranks(2))
+    sweep_run(learner, {64 << 20: 1050.0}, devices=cpu_ranks(2), p2p="", p2p_shown="True")
     page = logged_in.get(P2P_OFF_STEP).content.decode()
     assert measured_value(page) == "1.05 ×" and "gloo on CPU, where NCCL and its P2P setting do not apply" in page
 
@@ -208,6 +209,6 @@ def test_it_warns_beside_the_split_when_tp_ranks_outnumbered_the_cores(logged_in
     assert "TP=4 runs 4 ranks on this node&#x27;s 2 CPU cores" in page  # said before the guess
     logged_in.post(MLP_STEP + "guess/", {"value": "50"})
     run = layer_run(learner, [mlp_row(1, 100.0, 0.0), mlp_row(2, 60.0, 30.0), mlp_row(4, 120.0, 75.0)])
-    ExperimentRun.objects.filter(pk=run.pk).update(node=lab_node, device_group="gloo on CPU, 4 ranks")
+    ExperimentRun.objects.filter(pk=run.pk).update(node=lab_node, devices=cpu_ranks(4))
     page = logged_in.get(MLP_STEP).content.decode()
     assert "4 ranks on 2 CPU cores: compute times are not comparable; this measures oversubscription" in page

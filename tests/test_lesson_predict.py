@@ -106,3 +106,13 @@ def test_it_judges_an_order_of_magnitude_guess_on_a_log_scale_and_says_so(logged
 def test_it_states_a_relative_tolerance_on_the_step(logged_in):
     page = logged_in.get("/lessons/all-reduce-tax/bytes/").content.decode()
     assert "Judged right within ±5% of the answer" in page
+
+
+def test_it_explains_why_the_tempting_interview_answer_is_wrong(logged_in, learner):
+    url = "/lessons/interview-questions/replicas-vs-tp/"
+    logged_in.post(url + "guess/", {"choice": "same"})  # the common wrong answer is a choice
+    page = logged_in.post(url + "reveal/", follow=True).content.decode()
+    assert "Yes: four GPUs are four GPUs" in page and "not quite" in page
+    assert "The tempting answer counts GPUs and ignores the wire" in page
+    assert 'title="computed by the cost model: allreduces_per_token(&quot;Llama-3.1-8B&quot;)">64<' in page
+    assert list(Guess.objects.filter(learner=learner).values_list("answer", "correct")) == [("same", False)]

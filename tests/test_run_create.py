@@ -1,6 +1,7 @@
 import pytest
 
 from tpworkers.models import ExperimentRun
+from tests.support_runs import cpu_ranks
 
 SWEEP_FIELDS = {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4", "dtype": "float32",
                 "nproc": "2", "warmup": "1", "iters": "5"}
@@ -16,8 +17,9 @@ def test_it_creates_a_default_sweep_owned_by_the_learner_and_queues_it(client, l
     assert response.status_code == 302 and response["Location"] == f"/lab/runs/{run.pk}/"
     assert run.owner == learner and run.status == "queued"
     assert run.params["op"] == "all_reduce"
-    assert run.params["sizes"][0] == 1024 and run.params["sizes"][-1] == 64 << 20
-    assert run.params["rows"][0] == "1 KiB" and run.params["rows"][-1] == "64 MiB"
+    assert (run.params["min_bytes"], run.params["max_bytes"], run.params["factor"]) == (1024, 64 << 20, 4)
+    assert "sizes" not in run.params and "rows" not in run.params  # derived from the sweep, never stored twice
+    assert run.planned_rows()[0] == "1 KiB" and run.planned_rows()[-1] == "64 MiB"
     assert run.node == lab_node and run.params["p2p"] is True and run.params["gpus"] == []
     assert len(callbacks) == 1  # the Celery task is sent only once the run is committed
 
@@ -28,7 +30,7 @@ def test_it_refuses_bad_parameters_with_the_reason(client, learner, lab_node):
     response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "2G", "factor": "4",
                                           "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
     assert response.status_code == 400
-    assert "at most 256M per rank" in response.content.decode()
+    assert "at most 256 MiB per rank" in response.content.decode()
     assert not ExperimentRun.objects.exists()
 
 
@@ -83,7 +85,7 @@ def test_it_creates_a_sharded_layer_run_with_a_row_per_tp_size(client, learner, 
                                "dtype": "float32", "warmup": "1", "iters": "2"})
     run = ExperimentRun.objects.get()
     assert run.experiment == "tp_layer"
-    assert run.params["rows"] == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"]
+    assert run.planned_rows() == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"]
 
 
 @pytest.mark.django_db
@@ -130,7 +132,7 @@ def test_it_refuses_a_gpu_index_beyond_any_node(client, learner, lab_node):
                                           "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
                                           "gpus": "0,64"})
     assert response.status_code == 400
-    assert "GPU indices must be distinct, from 0 to 63" in response.content.decode()
+    assert "GPU indices go from 0 to 63" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -173,7 +175,7 @@ def test_it_budgets_by_the_device_the_node_would_use(client, learner, lab_node):
 def test_it_names_and_links_the_runs_that_count_towards_the_limit(client, learner, make_run, settings):
     settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2
     first, second = make_run(learner), make_run(learner)
-    second.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    second.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     client.force_login(learner)
     page = client.post("/lab/runs/", follow=True).content.decode()
     assert (f'(the limit is 2): <a href="/lab/runs/{first.pk}/">#{first.pk} (queued)</a>, '
@@ -190,7 +192,7 @@ def test_it_frees_the_limit_held_by_runs_whose_worker_died_unwatched(client, lea
     settings.MAX_ACTIVE_RUNS_PER_LEARNER = 1
     settings.RUN_STALL_TIMEOUT_S = 30
     orphan = make_run(learner)
-    orphan.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    orphan.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     ExperimentRun.objects.filter(pk=orphan.pk).update(last_progress_at=timezone.now() - timedelta(seconds=31))
     client.force_login(learner)
     response = client.post("/lab/runs/")

@@ -6,13 +6,11 @@ the GPUs the learner named, or — when none were named — NCCL on CUDA if ever
 GPU of its own, gloo on CPU otherwise.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Callable
 
 from tpworkers.catalog import costmodel
-from tpworkers.catalog.sizes import sweep_sizes
-from tpworkers.measure.configs import DecodeCommConfig, LayerBenchConfig, SweepConfig
+from tpworkers.measure.configs import KINDS, DecodeCommConfig, LayerBenchConfig, SweepConfig
 from tpworkers.measure.devicegroup import ConfigError
 
 # How long one run may hold its node: the worker runs one run at a time (solo pool), so a longer
@@ -56,11 +54,7 @@ def _device(params: dict, nproc: int, gpus_available: int) -> dict:
 
 def sweep_config(params: dict, gpus_available: int) -> SweepConfig:
     nproc = int(params["nproc"])
-    return SweepConfig(
-        op=params["op"], nproc=nproc, min_bytes=int(params["min_bytes"]), max_bytes=int(params["max_bytes"]),
-        factor=int(params["factor"]), dtype=params["dtype"], warmup=int(params["warmup"]),
-        iters=int(params["iters"]), **_device(params, nproc, gpus_available),
-    )
+    return SweepConfig.from_params(params, _device(params, nproc, gpus_available))
 
 
 def layer_config(params: dict, gpus_available: int) -> LayerBenchConfig:
@@ -90,8 +84,7 @@ def sweep_seconds(config: SweepConfig, floor: Floor) -> float:
     """(warmup + iters) collectives per size, each costed as a ring all-reduce (the op that moves
     the most: 2(n-1)/n of the buffer per rank)."""
     calls = config.warmup + config.iters
-    return sum(calls * _allreduce_s(size, config.nproc, floor)
-               for size in sweep_sizes(config.min_bytes, config.max_bytes, config.factor))
+    return sum(calls * _allreduce_s(size, config.nproc, floor) for size in config.sizes())
 
 
 def layer_seconds(config: LayerBenchConfig, floor: Floor) -> float:
@@ -151,6 +144,18 @@ EXPERIMENTS = {
 }
 
 
+def row_labels(experiment: str, params: dict) -> list[str]:
+    """A label per row the run will measure, known before it starts (the run page lists them
+    all at once). Derived from the parameters, so a label is never stored twice."""
+    if experiment == "collective_sweep":
+        return SweepConfig.from_params(params).row_labels()
+    if experiment == "tp_layer":
+        return [f"TP={tp} {KINDS[kind]}" for tp in sorted(int(t) for t in params["tp_sizes"]) for kind in params["kinds"]]
+    if experiment == "decode_comm":
+        return [f"{params['model']} at TP={params['tp']}"]
+    raise ConfigError(f"unknown experiment {experiment!r}")
+
+
 def estimate_seconds(experiment: str, params: dict, gpus_available: int) -> tuple[float, str]:
     """A rough, pessimistic duration of a run on a node with `gpus_available` GPUs (at the FLOORS
     speeds of the device the worker would choose), and that device group in words. Raises
@@ -158,7 +163,7 @@ def estimate_seconds(experiment: str, params: dict, gpus_available: int) -> tupl
     if experiment not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {experiment!r}")
     config = EXPERIMENTS[experiment].build(params, gpus_available)
-    return EXPERIMENTS[experiment].seconds(config, FLOORS[config.device]), describe_group(config)
+    return EXPERIMENTS[experiment].seconds(config, FLOORS[config.device]), describe_devices(device_fields(config))
 
 
 def build_config(experiment: str, params: dict, gpus_available: int | None = None):
@@ -170,36 +175,35 @@ def build_config(experiment: str, params: dict, gpus_available: int | None = Non
     return config
 
 
-def describe_group(config) -> str:
-    """The device group a run used, as its page shows it (ExperimentRun.device_group); read
-    back by described_gpus."""
+def device_fields(config) -> dict:
+    """The device group a config runs on, as a run stores it (ExperimentRun.devices)."""
     group = config.device_group()
-    if group.device == "cuda":
-        wire = "" if group.p2p else ", P2P off"
-        return f"{group.backend} on GPU " + ",".join(str(g) for g in group.gpus) + wire
-    return f"{group.backend} on CPU, {group.nproc} ranks"
+    return {"backend": group.backend, "device": group.device, "gpus": list(group.gpus), "p2p": group.p2p,
+            "nproc": group.nproc}
 
 
-def sharing_note(device_group: str, ranks: int, cpu_cores: int) -> str:
+def describe_devices(devices: dict) -> str:
+    """A stored device group in words, as the run page shows it: "nccl on GPU 0,1, P2P off",
+    "gloo on CPU, 2 ranks"; "" before the run started."""
+    if not devices:
+        return ""
+    if devices["device"] == "cuda":
+        wire = "" if devices["p2p"] else ", P2P off"
+        return f"{devices['backend']} on GPU " + ",".join(str(g) for g in devices["gpus"]) + wire
+    return f"{devices['backend']} on CPU, {devices['nproc']} ranks"
+
+
+def sharing_note(devices: dict, cpu_cores: int) -> str:
     """Why a run's compute times cannot be compared across rank counts, for the page to say
     beside them: more ranks than CPU cores (they take turns on a core), or ranks sharing a GPU;
     empty when every rank had a device of its own, or when that is not known."""
-    gpus = described_gpus(device_group)
-    if gpus == () and cpu_cores and ranks > cpu_cores:
+    if not devices:
+        return ""
+    ranks, gpus = devices["nproc"], devices.get("gpus") or []
+    if devices["device"] == "cpu" and cpu_cores and ranks > cpu_cores:
         return (f"{ranks} ranks on {cpu_cores} CPU cores: compute times are not comparable; "
                 "this measures oversubscription, not tensor parallelism.")
-    if gpus and len(set(gpus)) < ranks:
+    if devices["device"] == "cuda" and gpus and len(set(gpus)) < ranks:
         return (f"{ranks} ranks share {len(set(gpus))} GPUs: compute times are not comparable; "
                 "this measures ranks queueing for a GPU, not tensor parallelism.")
     return ""
-
-
-_GPUS_DESCRIBED = re.compile(r" on GPU (\d+(?:,\d+)*)")
-
-
-def described_gpus(description: str) -> tuple[int, ...] | None:
-    """The GPUs a describe_group text names: () for CPU ranks, None before the run started."""
-    if not description:
-        return None
-    found = _GPUS_DESCRIBED.search(description)
-    return tuple(int(g) for g in found.group(1).split(",")) if found else ()

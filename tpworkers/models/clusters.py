@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
-import yaml
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tpworkers.diagnose.deployments import Deployment, parse_deployments, parse_yaml
+from tpworkers.catalog.gpus import parse_gpu_list
+from tpworkers.diagnose.deployments import Deployment, from_fields, parse_deployments
 
 
 class Cluster(models.Model):
@@ -105,10 +105,8 @@ class NodeDeployment(models.Model):
         configs = {self.model: self.config_json} if self.config_json else {}  # named as the model it is for
         if self.source:
             return parse_deployments(self.source, configs)[0]
-        mapping = {"model": self.model, "tp": self.tp, "dtype": self.dtype}
-        if self.gpus:
-            mapping["gpus"] = self.gpus
-        return parse_yaml(yaml.safe_dump(mapping), configs)[0]
+        gpus = parse_gpu_list(self.gpus) if self.gpus else None
+        return from_fields(self.model, self.tp, self.dtype, gpus, configs=configs, text=str(self))
 
     @classmethod
     def from_deployment(cls, node: Node, owner, dep: Deployment, config: dict | None = None) -> "NodeDeployment":

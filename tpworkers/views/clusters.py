@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, list_models
 from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, paste_topology,
                                 queue_pair_runs, visible_clusters)
@@ -40,8 +41,7 @@ class TopologyPasteForm(forms.Form):
 
 
 class ConfigJsonField(forms.CharField):
-    """A pasted HF config.json: valid JSON, at most MAX_CONFIG_CHARS, a shape the cost model can
-    use (ModelShape.from_hf_config names the missing or bad field). Empty: None."""
+    """A pasted HF config.json: valid JSON, at most MAX_CONFIG_CHARS, a shape ModelShape.from_hf_config accepts."""
 
     MAX_CONFIG_CHARS = 64_000  # real configs are a few KB; this bounds what is stored per deployment
     def __init__(self, **kwargs):
@@ -89,9 +89,9 @@ class DeploymentForm(forms.ModelForm):
         data = super().clean()
         gpus, tp = data.get("gpus", ""), data.get("tp")
         try:
-            named = [int(g) for g in gpus.split(",") if g.strip()]
-        except ValueError:
-            raise forms.ValidationError({"gpus": "GPU indices separated by commas, like 0,1"}) from None
+            named = parse_gpu_list(gpus)
+        except ValueError as exc:
+            raise forms.ValidationError({"gpus": str(exc)}) from None
         if named and tp and len(named) != tp:
             self.add_error("gpus", f"TP={tp} needs {tp} GPUs; {len(named)} named")
         known = {g.index for g in clusterview.topology_node(self.node.topology, self.node.hostname).gpus}

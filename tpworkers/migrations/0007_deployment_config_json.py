@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tpworkers', '0005_node_cpu_cores'),
+        ('tpworkers', '0006_node_cpu_cores'),
     ]
 
     operations = [

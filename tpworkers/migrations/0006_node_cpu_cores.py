@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tpworkers', '0004_run_return_to'),
+        ('tpworkers', '0005_run_devices'),
     ]
 
     operations = [
