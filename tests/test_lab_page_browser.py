@@ -44,7 +44,7 @@ def test_it_says_why_a_field_was_refused_beside_that_field(live_lab, browser):
     page.fill("input[name=max_size]", "512M")
     page.locator("#sweep-run-button").click()
     error = page.locator("input[name=max_size]").locator("xpath=..").locator(".errorlist")
-    assert "at most 256M per rank" in error.inner_text()
+    assert "at most 256" in error.inner_text() and "per rank" in error.inner_text()
     style = error.evaluate("el => [getComputedStyle(el).listStyleType, getComputedStyle(el).color]")
     assert style[0] == "none" and style[1] == "rgb(192, 57, 43)"  # --bad, no bullet
 
