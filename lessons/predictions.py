@@ -62,10 +62,24 @@ def judge(step: Step, answer) -> bool | None:
     kind, expected = step.config["kind"], step.config["answer"]
     if kind == "numeric":
         target = answer_value(step)
+        factor = step.config.get("within_factor")
+        if factor:  # judged on a log scale: target/factor <= answer <= target·factor
+            return answer > 0 and target > 0 and max(answer / target, target / answer) <= float(factor)
         return abs(answer - target) <= float(step.config["tolerance"]) * abs(target)
     if kind == "multiple":
         return sorted(answer) == sorted(expected)
     return answer == expected
+
+
+def tolerance_text(step: Step) -> str:
+    """How a numeric guess is judged, said on the step before the learner guesses."""
+    factor = step.config.get("within_factor")
+    if factor:
+        return (f"Judged right within a factor of {format_number(factor)} either way (a log scale: from "
+                f"1/{format_number(factor)} of the answer to {format_number(factor)} times it).")
+    tolerance = float(step.config["tolerance"])
+    return (f"Judged right within ±{format_number(100 * tolerance)}% of the answer." if tolerance
+            else "Judged right only when exact.")
 
 
 def commit(learner, step: Step, answer) -> Guess:

@@ -17,6 +17,7 @@ from lessons.content_format import TERM_RE, glossary
 from lessons.labs import lab_for
 from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
 from lessons.torchrun import torchrun_context
+from tpworkers.models import Node
 
 
 SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER, Step.Kind.TORCHRUN)
@@ -90,6 +91,8 @@ def _predict(learner, step, query) -> dict:
                "options": predictions.options(step), "unit_label": predictions.unit_label(step)}
     for guess in guesses:
         guess.text = predictions.describe(step, guess.answer)
+    if step.config["kind"] == "numeric":
+        context["tolerance_text"] = predictions.tolerance_text(step)
     if revealed:
         answer = step.config["answer"]
         if step.config["kind"] == "numeric":
@@ -113,7 +116,8 @@ def _lab(learner, step, query) -> dict:
         guess.text = predictions.describe(step, guess.answer)
     first = guesses[0] if guesses else None  # the prediction, kept for good: the one compared
     context = {"guesses": guesses, "first_guess": first, "lab": lab, "baseline_step": baseline,
-               "unit_label": predictions.unit_label(step), "result": lab.latest_result(learner)}
+               "unit_label": predictions.unit_label(step), "result": lab.latest_result(learner),
+               "sharing_note": lab.sharing_note(Node.default())}
     result = context["result"]
     if result and result.value is not None:
         context["modelled"] = [] if baseline else lab.modelled_times()

@@ -60,3 +60,29 @@ async def _receives_nothing(layer, channel) -> bool:
     except asyncio.TimeoutError:
         return True
     return False
+
+
+@pytest.mark.django_db
+def test_it_cancels_from_the_status_block_the_socket_sent(learner, make_run, memory_layer):
+    """The socket renders the status block without a request (no token in its form): the button
+    posts through htmx with the page's X-CSRFToken header and is sent to the run page."""
+    import re
+
+    from django.test import Client
+
+    from tpworkers.consumers import _status_now
+
+    run = make_run(learner)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    _, fragment = _status_now(run.pk)
+    assert "csrfmiddlewaretoken" not in fragment
+    assert f'hx-post="/lab/runs/{run.pk}/cancel/"' in fragment
+
+    response = client.post(f"/lab/runs/{run.pk}/cancel/", HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
+
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/lab/runs/{run.pk}/"
+    run.refresh_from_db()
+    assert run.status == "cancelled"

@@ -235,3 +235,19 @@ def test_it_refuses_another_learners_private_node_and_nodes_without_a_worker(cli
     client.post("/lab/runs/", {**SWEEP_FIELDS, "node": str(lab_node.pk)})
     assert ExperimentRun.objects.get().node == lab_node
 
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_tp_size_the_layer_or_model_cannot_split_by_the_cost_models_rule(client, learner, lab_node):
+    """Issue 11: one validity rule (costmodel.tp_constraint_errors) for every form; the lab's
+    layer and decode forms queued what the worker would then refuse."""
+    from tpworkers.forms import DecodeForm, LayerForm
+
+    client.force_login(learner)
+    layer = client.post("/lab/runs/", {**LayerForm.defaults(), "experiment": "tp_layer", "heads": 6, "kv_heads": 2,
+                                       "hidden": 1536, "tp_sizes": [1, 4]})
+    assert layer.status_code == 400 and "6 heads are not divisible by TP=4" in layer.content.decode()
+    decode = client.post("/lab/runs/", {**DecodeForm.defaults(), "experiment": "decode_comm", "model": "Gemma-3-27B",
+                                        "tp": 3})
+    assert decode.status_code == 400 and "32 heads are not divisible by TP=3" in decode.content.decode()
+    assert not ExperimentRun.objects.exists()

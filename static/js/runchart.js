@@ -86,14 +86,28 @@
     return { data: data, series: series };
   }
 
-  // A new row: hand the chart its new data. The series only change when a reference line gets
-  // its first point inside the measured range, and then the chart is built again.
+  // A queued run's devices are chosen when it starts: take them from the status block the
+  // socket swapped in, so the legend stops saying "devices not chosen yet" without a reload.
+  // True when the legend changed.
+  function followSetting(payload) {
+    var status = document.querySelector(".run-status[data-setting]");
+    var now = status && status.dataset.setting;
+    if (now && now !== payload.current.setting) {
+      payload.current.label = payload.current.label.replace(payload.current.setting, now);
+      payload.current.setting = now;
+      return true;
+    }
+    return false;
+  }
+
+  // A new row: hand the chart its new data. A changed legend or set of series (a reference line
+  // getting its first point inside the measured range) builds the chart again.
   function update(container, payload) {
     var tbody = document.getElementById(container.dataset.runChart);
-    var rebuild = false;
+    var rebuild = followSetting(payload);
     container.querySelectorAll(".chart").forEach(function (el) {
       var built = build(payload, tbody, el.dataset.metric);
-      if (el._plot && el._plot.series.length === built.series.length && built.data[0].length) {
+      if (!rebuild && el._plot && el._plot.series.length === built.series.length && built.data[0].length) {
         el._plot.setData(built.data);
       } else {
         rebuild = true;
@@ -103,6 +117,7 @@
   }
 
   function draw(container, payload) {
+    followSetting(payload);
     var tbody = document.getElementById(container.dataset.runChart);
     container.querySelectorAll(".chart").forEach(function (el) {
       var metric = el.dataset.metric;

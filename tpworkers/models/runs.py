@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from tpworkers.experiments import describe_devices, row_labels
+from tpworkers.experiments import describe_devices, row_labels, sharing_note
 from tpworkers.models.clusters import Node
 
 
@@ -50,6 +50,10 @@ class ExperimentRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def sharing_note(self) -> str:
+        return sharing_note(self.devices, self.node.cpu_cores if self.node else 0)
 
     def planned_rows(self) -> list[str]:
         """A label per row the experiment will measure, known before it starts."""

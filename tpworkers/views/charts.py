@@ -33,6 +33,13 @@ def setting(run: ExperimentRun) -> dict:
     return {"node": run.node.hostname if run.node else "", "devices": devices, "wire": wire}
 
 
+def setting_text(run: ExperimentRun) -> str:
+    """Devices and wire in words. The status block carries it too, so the live chart's legend
+    follows a queued run once the worker chooses its devices (runchart.js)."""
+    where = setting(run)
+    return ", ".join(part for part in (where["devices"], where["wire"]) if part)
+
+
 def _label(run: ExperimentRun, where: dict, show_node: bool) -> str:
     parts = [where["devices"], where["wire"], f"on {where['node']}" if show_node and where["node"] else ""]
     return f"#{run.pk} " + ", ".join(part for part in parts if part)
@@ -97,7 +104,8 @@ def chart_payload(run: ExperimentRun) -> dict | None:
     return {
         "op": params.get("op"),
         "like": f"{params.get('op', '').replace('_', '-')}, {params.get('dtype')}, {params.get('nproc')} ranks",
-        "current": {"run": run.pk, "label": _label(run, wheres[0], show_node) + " (this run, measured)"},
+        "current": {"run": run.pk, "label": _label(run, wheres[0], show_node) + " (this run, measured)",
+                    "setting": setting_text(run)},
         "compare": series,
         "references": _references(params.get("op", ""), int(params.get("nproc") or 0), sizes),
         # The one size formatter (catalog.sizes.binary_size) labels the chart's axis too.

@@ -24,7 +24,7 @@ def register_node(cluster_name: str, hostname: str) -> Node:
 
     from tpworkers.diagnose.nvml_probe import probe
     from tpworkers.diagnose.topology import Topology
-    from tpworkers.measure.devicegroup import max_cpu_ranks
+    from tpworkers.measure.devicegroup import cpu_cores, max_cpu_ranks
 
     cluster = Cluster.objects.get_or_create(name=cluster_name)[0]
     owner = getattr(getattr(cluster, "ownership", None), "owner", None)
@@ -40,6 +40,7 @@ def register_node(cluster_name: str, hostname: str) -> Node:
             "topology_at": timezone.now(),
             "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
             "cpu_ranks": max_cpu_ranks(),
+            "cpu_cores": cpu_cores(),
             "torch_version": torch.__version__,
             "last_heartbeat_at": timezone.now(),
         },
