@@ -40,7 +40,7 @@ class Row:
 def publisher(monkeypatch):
     recording = RecordingPublisher()
     monkeypatch.setattr(tasks, "get_publisher", lambda: recording)
-    monkeypatch.setattr(runparams, "cuda_device_count", lambda: 0)  # this node: CPU only
+    monkeypatch.setattr(experiments, "cuda_device_count", lambda: 0)  # this node: CPU only
     return recording
 
 
@@ -193,7 +193,7 @@ def test_it_tells_the_runs_queued_behind_that_their_position_moved(learner, othe
     runner(lambda config, on_record, should_stop: None)
     first, behind = make_run(learner), make_run(other_learner)
     tasks.run_experiment(first.pk)
-    assert (run_group(behind.pk), StatusEvent(behind.pk, "queued")) in publisher.sent
+    assert (run_group(behind.pk), StatusEvent(behind.pk, "queued", position=1)) in publisher.sent
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,7 +220,7 @@ def test_it_keeps_a_long_step_alive_so_the_pools_hung_rank_reason_wins(learner, 
     assert run.status == "failed" and run.error == "rank 1 did not finish measure_size within 600 s (hung?)"
 
 
-def test_it_stops_keeping_alive_a_task_silent_longer_than_any_legal_step(db):
+def test_it_stops_keeping_alive_a_task_silent_longer_than_any_legal_step(transactional_db):
     keep_alive = tasks.KeepAlive(run_id=0, every_s=0.01, max_silent_s=0.05)
     with keep_alive:
         keep_alive.thread.join(timeout=5)
