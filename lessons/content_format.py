@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 from pathlib import Path
 
@@ -79,8 +79,17 @@ def render_term(match: re.Match) -> str:
 
 
 def render(text: str, inline: bool = False) -> str:
-    """Lesson Markdown -> safe HTML. Content is written by the course team (files or admin)."""
-    text = FIGURE_RE.sub(render_figure, text or "")
+    """Lesson Markdown -> safe HTML. Content is written by the course team (files or admin).
+
+    Cached by content: the same text renders to the same HTML for as long as the process runs
+    (its figures come from the cost model's code, which only a restart changes), and Markdown
+    was most of a step page's time. An edited step is new text, so a new entry."""
+    return _render(text or "", inline)
+
+
+@lru_cache(maxsize=4096)
+def _render(text: str, inline: bool) -> str:
+    text = FIGURE_RE.sub(render_figure, text)
     text = TERM_RE.sub(render_term, text)
     text = LESSON_LINK_RE.sub(lambda m: f"](/lessons/{m.group(1)}/)", text)
     html = markdown.markdown(text, extensions=["fenced_code", "tables"])

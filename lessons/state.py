@@ -46,12 +46,18 @@ def lesson_terms(lesson: Lesson, steps: list[Step]) -> list[tuple[str, str]]:
 
 
 def remember_position(learner, step: Step) -> None:
-    """The learner opened ``step``: resume here next time, and count it as opened."""
-    progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
+    """The learner opened ``step``: resume here next time, and count it as opened. Reopening
+    the step they are on writes nothing: a class reloading pages must not queue for SQLite's
+    one writer."""
+    progress = Progress.objects.filter(learner=learner, lesson=step.lesson).first()
+    if progress and progress.current_step_id == step.pk and step.key in progress.visited:
+        return
+    if progress is None:
+        progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
     progress.current_step = step
     if step.key not in progress.visited:
         progress.visited = [*progress.visited, step.key]
-    progress.save()
+    progress.save(update_fields=["current_step", "visited", "updated_at"])
     note_finished(learner, step.lesson)
 
 

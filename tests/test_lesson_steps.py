@@ -8,6 +8,8 @@ from django.core.management import call_command
 
 from lessons.models import ChecklistTick, Progress, RecallRating, TeachBack
 
+QUERIES_PER_STEP_PAGE = 14  # session, user, the step, the position, the steps, neighbours, what is done, the rating
+
 
 @pytest.fixture
 def logged_in(client, learner, db):
@@ -142,3 +144,23 @@ def test_it_makes_glossary_terms_focusable_with_a_visible_definition(logged_in):
                      page)
     assert term and "every GPU ends with the element-wise sum" in term.group(1)
     assert '<section class="glossary">' in page  # the list in the side rail stays
+
+
+def test_it_writes_nothing_when_a_learner_reopens_the_step_they_are_on(logged_in, learner,
+                                                                       django_assert_num_queries):
+    """Every GET used to save the learner's position: a class reloading pages queued on SQLite's
+    one writer. Reopening the same step now reads only, in a bounded number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = "/lessons/what-tp-splits/recall-col-row/"
+    logged_in.get(url)  # the first visit records the position
+    with CaptureQueriesContext(connection) as queries:
+        assert logged_in.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == []
+    with django_assert_num_queries(QUERIES_PER_STEP_PAGE):
+        logged_in.get(url)
+    other = "/lessons/what-tp-splits/teach/"
+    logged_in.get(other)  # moving on is a change: saved
+    assert Progress.objects.get(learner=learner).current_step.key == "teach"
