@@ -49,6 +49,9 @@ def runner(monkeypatch):
     """Install a fake sweep runner: runner(fn) makes fn(config, on_record, should_stop) the run."""
     calls = []
 
+    warmed = []
+    monkeypatch.setattr(tasks, "warm_pool", warmed.append)  # no real ranks in these tests
+
     def install(fn):
         def run(config, on_record=None, should_stop=lambda: False, timeout_s=0):
             calls.append(config)
@@ -58,6 +61,7 @@ def runner(monkeypatch):
         monkeypatch.setitem(experiments.EXPERIMENTS, "collective_sweep", dataclasses.replace(experiment, run=run))
         return calls
 
+    install.warmed = warmed
     return install
 
 
@@ -95,6 +99,7 @@ def test_it_fails_a_run_whose_rank_died_naming_the_rank_and_cause(learner, make_
     assert run.status == "failed" and run.error == "rank 1 died: killed by SIGKILL (exit code -9)"
     assert run.measurements.count() == 1  # what was measured before stays
     assert _statuses(publisher, run)[-1] == "failed"
+    assert [group.nproc for group in runner.warmed] == [2]  # the pool it took down starts again at once
 
 
 @pytest.mark.django_db
