@@ -2,14 +2,13 @@
 layer (how a class would be served), each of which must receive every row and the final status.
 The real pieces: a private Redis, a real lab worker (Celery), daphne twice."""
 
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from labapp.redis_server import free_port
-from labapp.runner import wait_until_ready
+from labapp.runner import wait_until_ready, web_server_command
 from tests.live import Browserless
 from tests.test_live_allreduce import SLOW_SWEEP, SMALL_SWEEP, _listen
 
@@ -21,8 +20,7 @@ WATCHERS_PER_PROCESS = 4
 def _second_web_server(lab) -> int:
     """Another daphne on the same database and Redis, as `lab.py run` documents for a class."""
     port = free_port()
-    lab.children.start("second web server", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                             "labapp.asgi:application"], lab.env)
+    lab.children.start("second web server", web_server_command("127.0.0.1", port), lab.env)
     wait_until_ready(lab.children, lab.redis, "127.0.0.1", port, threading.Event())
     return port
 

@@ -33,6 +33,38 @@ def _snapshot(run_id: int) -> tuple[StatusEvent, list[str]]:
     return status, [row_fragment(run, row["seq"], row["data"]) for row in run_rows(run) if row["data"]]
 
 
+class _Snapshots:
+    """One snapshot read per run for a crowd of watchers connecting at once (a class opening the
+    same run): each joins the next read that starts after it joined the group, so it still
+    misses no row, and reads of one run take turns. Off the one thread Django's sync code
+    shares in this process (thread_sensitive=False), where every socket's login check waits."""
+
+    def __init__(self):
+        self.next: dict[int, asyncio.Future] = {}
+        self.turns: dict[int, asyncio.Lock] = {}
+
+    async def get(self, run_id: int) -> tuple[StatusEvent, list[str]]:
+        future = self.next.get(run_id)
+        if future is None:
+            future = self.next[run_id] = asyncio.get_running_loop().create_future()
+            asyncio.create_task(self._read(run_id, future))
+        return await asyncio.shield(future)
+
+    async def _read(self, run_id: int, future: asyncio.Future) -> None:
+        turn = self.turns.setdefault(run_id, asyncio.Lock())
+        async with turn:
+            del self.next[run_id]  # watchers who join from now on need a later read
+            try:
+                future.set_result(await database_sync_to_async(_snapshot, thread_sensitive=False)(run_id))
+            except Exception as exc:
+                future.set_exception(exc)
+        if run_id not in self.next:
+            self.turns.pop(run_id, None)
+
+
+_snapshots = _Snapshots()
+
+
 def _watch_interval_s() -> float:
     return max(1.0, settings.RUN_STALL_TIMEOUT_S / 4)
 
@@ -47,7 +79,7 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        status, rows = await database_sync_to_async(_snapshot)(self.run_id)
+        status, rows = await _snapshots.get(self.run_id)
         await self._send_status(status)
         for fragment in rows:
             await self.send(text_data=fragment)
