@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from lessons.models import ChecklistTick, Progress, RecallRating, TeachBack
 
-QUERIES_PER_STEP_PAGE = 14  # session, user, the step, the position, the steps, neighbours, what is done, the rating
+QUERIES_PER_STEP_PAGE = 10  # session, user, the step, the position, the steps, 2 neighbours, what is done (1 UNION), opened, the rating
 
 
 @pytest.fixture
