@@ -114,6 +114,14 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+def web_server_command(host: str, port: int) -> list[str]:
+    """daphne for the lab's ASGI app. A whole class opening one run at once makes its sockets
+    queue for their login check; daphne's default 5 s to finish a websocket handshake dropped
+    the late ones, so they get 30 s. More than one of these may serve one lab (README: "A class")."""
+    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "--websocket_connect_timeout", "30",
+            "labapp.asgi:application"]
+
+
 def start_lab(children: Children, env: dict, host: str, port: int) -> tuple[Child, Child]:
     manage("migrate", "--noinput", "-v", "0", env=env)
     manage("loadlessons", env=env)
@@ -121,11 +129,7 @@ def start_lab(children: Children, env: dict, host: str, port: int) -> tuple[Chil
     if env.get("TPLAB_MODE") == "production":
         manage("collectstatic", "--noinput", "-v", "0", env=env)
     worker = children.start("lab worker", [sys.executable, "manage.py", "labworker"], env, ready_line=WORKER_READY)
-    web = children.start(
-        "web server",
-        [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "labapp.asgi:application"],
-        env,
-    )
+    web = children.start("web server", web_server_command(host, port), env)
     return worker, web
 
 

@@ -23,17 +23,19 @@ from tpworkers.models import Node
 SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER, Step.Kind.TORCHRUN)
 
 
-def done_keys(learner, lesson: Lesson) -> set[str]:
-    steps = lesson.live_steps()
-    done = set()
-    for model in (Reveal, RecallRating, TeachBack):
-        done |= set(model.objects.filter(learner=learner, step__in=steps).values_list("step__key", flat=True))
-    done |= set(Guess.objects.filter(learner=learner, step__in=steps, step__kind=Step.Kind.LAB)
-                .values_list("step__key", flat=True))
+def done_keys(learner, lesson: Lesson, steps: list[Step] | None = None) -> set[str]:
+    """Keys of the live steps this learner has done: one query for what they did (the records
+    of every kind, as one UNION) and one for what they opened, whatever the lesson's length."""
+    steps = list(lesson.live_steps()) if steps is None else steps
+    key_of = {step.pk: step.key for step in steps}
+    records = [model.objects.filter(learner=learner, step_id__in=list(key_of)).order_by()
+               .values_list("step_id", flat=True) for model in (Reveal, RecallRating, TeachBack)]
+    labs = [step.pk for step in steps if step.kind == Step.Kind.LAB]
+    records.append(Guess.objects.filter(learner=learner, step_id__in=labs).order_by().values_list("step_id", flat=True))
+    done = {key_of[step_id] for step_id in records[0].union(*records[1:])}
     progress = Progress.objects.filter(learner=learner, lesson=lesson).first()
     visited = set(progress.visited) if progress else set()
-    done |= set(steps.filter(kind__in=SHOWN_ONLY, key__in=visited).values_list("key", flat=True))
-    return done
+    return done | {step.key for step in steps if step.kind in SHOWN_ONLY and step.key in visited}
 
 
 def lesson_progress(learner, lesson: Lesson) -> tuple[int, int]:
@@ -48,12 +50,18 @@ def lesson_terms(lesson: Lesson, steps: list[Step]) -> list[tuple[str, str]]:
 
 
 def remember_position(learner, step: Step) -> None:
-    """The learner opened ``step``: resume here next time, and count it as opened."""
-    progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
+    """The learner opened ``step``: resume here next time, and count it as opened. Reopening
+    the step they are on writes nothing: a class reloading pages must not queue for SQLite's
+    one writer."""
+    progress = Progress.objects.filter(learner=learner, lesson=step.lesson).first()
+    if progress and progress.current_step_id == step.pk and step.key in progress.visited:
+        return
+    if progress is None:
+        progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
     progress.current_step = step
     if step.key not in progress.visited:
         progress.visited = [*progress.visited, step.key]
-    progress.save()
+    progress.save(update_fields=["current_step", "visited", "updated_at"])
     note_finished(learner, step.lesson)
 
 
@@ -75,7 +83,7 @@ def step_context(learner, step: Step, query) -> dict:
         "previous_step": steps[index - 1] if index else None,
         "next_step": steps[index + 1] if index + 1 < len(steps) else None,
         "previous_lesson": previous_lesson, "next_lesson": next_lesson,
-        "done": done_keys(learner, lesson), "terms": lesson_terms(lesson, steps),
+        "done": done_keys(learner, lesson, steps), "terms": lesson_terms(lesson, steps),
     }
     add = _KIND_CONTEXT.get(step.kind)
     if add:

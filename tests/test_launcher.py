@@ -181,3 +181,17 @@ def test_it_reads_the_transport_from_every_ranks_nccl_log_in_the_pool_directory(
     finally:
         for name in logs:
             os.remove(os.path.join(pool.log_dir, name))
+
+
+def test_it_warms_a_pool_in_the_background_that_the_next_run_finds_ready():
+    from tpworkers.measure.launcher import warm_pool
+
+    shutdown_pool()
+    try:
+        warm_pool(TWO_CPU_RANKS).join(timeout=120)
+        started = time.monotonic()
+        pool = get_pool(TWO_CPU_RANKS)
+        assert time.monotonic() - started < 0.5 and pool.alive()  # already started: no cold start
+        assert sorted(pool.run(_sum_of_ranks, 0)) == [(0, 2, 1.0), (1, 2, 1.0)]
+    finally:
+        shutdown_pool()

@@ -14,6 +14,8 @@ from tpworkers.catalog.gpus import get_gpu
 from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 
+QUERIES_PER_STEP_PAGE = 10  # session, user, the step, the position, the steps, 2 neighbours, what is done (1 UNION), opened, the rating
+
 
 @pytest.fixture
 def logged_in(client, learner, db):
@@ -199,3 +201,23 @@ def test_it_refuses_a_tp_size_the_model_cannot_split_in_the_communication_calcul
                          {"model": "Gemma-3-27B", "tp": "3", "tokens": "8", "dtype": "bf16"}).content.decode()
     assert "32 heads are not divisible by TP=3" in page
     assert "communication per token on" not in page
+
+
+def test_it_writes_nothing_when_a_learner_reopens_the_step_they_are_on(logged_in, learner,
+                                                                       django_assert_num_queries):
+    """Every GET used to save the learner's position: a class reloading pages queued on SQLite's
+    one writer. Reopening the same step now reads only, in a bounded number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = "/lessons/what-tp-splits/recall-col-row/"
+    logged_in.get(url)  # the first visit records the position
+    with CaptureQueriesContext(connection) as queries:
+        assert logged_in.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == []
+    with django_assert_num_queries(QUERIES_PER_STEP_PAGE):
+        logged_in.get(url)
+    other = "/lessons/what-tp-splits/teach/"
+    logged_in.get(other)  # moving on is a change: saved
+    assert Progress.objects.get(learner=learner).current_step.key == "teach"

@@ -48,7 +48,9 @@ def test_it_tells_the_runs_queued_behind_that_they_moved_up(client, learner, oth
     client.force_login(learner)
     client.post(f"/lab/runs/{mine.pk}/cancel/")
     message = async_to_sync(layer.receive)(channels[behind.pk])
-    assert StatusEvent.from_message(message) == StatusEvent(behind.pk, "queued")
+    event = StatusEvent.from_message(message)
+    assert event == StatusEvent(behind.pk, "queued", position=2)
+    assert "1 run ahead of yours" in event.html  # rendered once by the sender, for every watcher
     assert async_to_sync(_receives_nothing)(layer, channels[earlier.pk])  # a run ahead did not move
 
 

@@ -251,3 +251,43 @@ def test_it_refuses_a_tp_size_the_layer_or_model_cannot_split_by_the_cost_models
                                         "tp": 3})
     assert decode.status_code == 400 and "32 heads are not divisible by TP=3" in decode.content.decode()
     assert not ExperimentRun.objects.exists()
+
+
+def _in_parallel(press, times: int) -> list:
+    """`press()` from `times` threads at once, each with its own database connection."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    start = threading.Barrier(times)
+
+    def one(_):
+        start.wait()
+        try:
+            return press()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(one, range(times)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_holds_the_run_limit_when_presses_arrive_at_once(learner, lab_node, settings, monkeypatch):
+    """200 parallel POSTs once made 14 active runs out of a limit of 2."""
+    from django.test import Client
+
+    from tpworkers import runs
+
+    monkeypatch.setattr(runs, "queue_run", lambda run: None)  # no broker here; the rows are what count
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2
+
+    def press():
+        client = Client()
+        client.force_login(learner)
+        return client.post("/lab/runs/", {**SWEEP_FIELDS, "max_size": "4K"}).status_code
+
+    codes = _in_parallel(press, 12)
+    assert ExperimentRun.objects.filter(owner=learner).count() == 2
+    assert sorted(set(codes)) == [302]  # every press answered, the refused ones with their reason: no 500

@@ -49,6 +49,9 @@ def runner(monkeypatch):
     """Install a fake sweep runner: runner(fn) makes fn(config, on_record, should_stop) the run."""
     calls = []
 
+    warmed = []
+    monkeypatch.setattr(tasks, "warm_pool", warmed.append)  # no real ranks in these tests
+
     def install(fn):
         def run(config, on_record=None, should_stop=lambda: False, timeout_s=0):
             calls.append(config)
@@ -58,6 +61,7 @@ def runner(monkeypatch):
         monkeypatch.setitem(experiments.EXPERIMENTS, "collective_sweep", dataclasses.replace(experiment, run=run))
         return calls
 
+    install.warmed = warmed
     return install
 
 
@@ -95,6 +99,7 @@ def test_it_fails_a_run_whose_rank_died_naming_the_rank_and_cause(learner, make_
     assert run.status == "failed" and run.error == "rank 1 died: killed by SIGKILL (exit code -9)"
     assert run.measurements.count() == 1  # what was measured before stays
     assert _statuses(publisher, run)[-1] == "failed"
+    assert [group.nproc for group in runner.warmed] == [2]  # the pool it took down starts again at once
 
 
 @pytest.mark.django_db
@@ -193,7 +198,7 @@ def test_it_tells_the_runs_queued_behind_that_their_position_moved(learner, othe
     runner(lambda config, on_record, should_stop: None)
     first, behind = make_run(learner), make_run(other_learner)
     tasks.run_experiment(first.pk)
-    assert (run_group(behind.pk), StatusEvent(behind.pk, "queued")) in publisher.sent
+    assert (run_group(behind.pk), StatusEvent(behind.pk, "queued", position=1)) in publisher.sent
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,7 +225,7 @@ def test_it_keeps_a_long_step_alive_so_the_pools_hung_rank_reason_wins(learner, 
     assert run.status == "failed" and run.error == "rank 1 did not finish measure_size within 600 s (hung?)"
 
 
-def test_it_stops_keeping_alive_a_task_silent_longer_than_any_legal_step(db):
+def test_it_stops_keeping_alive_a_task_silent_longer_than_any_legal_step(transactional_db):
     keep_alive = tasks.KeepAlive(run_id=0, every_s=0.01, max_silent_s=0.05)
     with keep_alive:
         keep_alive.thread.join(timeout=5)

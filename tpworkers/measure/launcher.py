@@ -18,6 +18,7 @@ worker, pytest and `python -m tpworkers.measure.collectives` all qualify; code p
 """
 
 import atexit
+import logging
 import multiprocessing
 import os
 import pickle
@@ -38,7 +39,9 @@ import torch.distributed as dist
 from tpworkers.measure.devicegroup import ConfigError, DeviceGroup, parse_transports
 from tpworkers.measure.timing import synchronize
 
-__all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool",
+log = logging.getLogger(__name__)
+
+__all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool", "warm_pool",
            "run_command", "shutdown_pool"]
 
 
@@ -278,6 +281,22 @@ def get_pool(group: DeviceGroup) -> RankPool:
         if _pool is None:
             _pool = RankPool(group)
         return _pool
+
+
+def warm_pool(group: DeviceGroup) -> threading.Thread:
+    """Start `group`'s pool in the background, so the next run finds its ranks ready (a cold
+    start is 1–4 s of the learner's first click). A run that arrives meanwhile waits for the
+    same start in get_pool() rather than starting a second one. A failure is only logged: the
+    run that needs the pool will start it again and report why it cannot."""
+    def warm() -> None:
+        try:
+            get_pool(group)
+        except Exception:
+            log.warning("could not warm the rank pool for %s", group, exc_info=True)
+
+    thread = threading.Thread(target=warm, name="warm-rank-pool", daemon=True)
+    thread.start()
+    return thread
 
 
 def shutdown_pool() -> None:

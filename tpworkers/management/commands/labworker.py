@@ -10,6 +10,7 @@ from django.utils import timezone
 from labapp.celery import app
 from tpworkers.models import Cluster, ExperimentRun, Node
 from tpworkers.runs import publish_status
+from tpworkers.tasks import warm_default_pool
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Node {hostname} of cluster {cluster!r} consumes queue {node.queue}")
         stop = threading.Event()
         threading.Thread(target=heartbeat_forever, args=(node, stop), daemon=True, name="heartbeat").start()
+        warm_default_pool()  # in the background: ranks ready before the first learner presses
         # A prefork child is daemonic and may not start rank processes; solo runs the task in
         # the worker's main process, one run at a time, which is also what a GPU wants. It also
         # takes the shared default queue's light tasks (fitting a learner's review parameters).
