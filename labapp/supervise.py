@@ -99,6 +99,7 @@ class Supervisor:
                     part.restarted = False
                     self.say(f"The {part.name} is ready again.")
                 continue
+            _kill_group(part.child.process)  # its rank processes, even stopped ones
             part.child.finish_output()
             report = part.child.exit_report()
             self._spend(part.starts, part.name, report)
