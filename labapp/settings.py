@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "labapp",
     "tpworkers",
     "lessons",
+    "lessons.review",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "labapp.context_processors.roles",
+                "lessons.review.context_processors.review_due",
             ],
         },
     },

@@ -44,6 +44,7 @@ import torch
 import torch.distributed as dist
 
 from tpworkers.measure.devicegroup import ConfigError, DeviceGroup, parse_transports
+from tpworkers.measure.timing import synchronize
 
 __all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool",
            "remove_stale_log_dirs", "run_command", "shutdown_pool", "step_timeout"]
@@ -78,8 +79,7 @@ class RankContext:
 
     def synchronize(self) -> None:
         """Wait for queued GPU work; a no-op on CPU where gloo collectives block."""
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)
 
 
 def run_command(body) -> int:
