@@ -11,8 +11,8 @@ import torch
 import torch.distributed as dist
 
 from tpworkers.measure.launcher import (
-    LOG_DIR_PREFIX, ConfigError, DeviceGroup, RankFailed, RankPool, SweepCancelled, get_pool, remove_stale_log_dirs,
-    shutdown_pool)
+    ConfigError, DeviceGroup, RankFailed, RankPool, SweepCancelled, get_pool, shutdown_pool)
+from tpworkers.measure.rankhealth import LOG_DIR_PREFIX, remove_stale_log_dirs
 from tpworkers.measure.devicegroup import parse_transports
 
 TWO_CPU_RANKS = DeviceGroup(nproc=2)

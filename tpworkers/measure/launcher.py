@@ -44,10 +44,12 @@ import torch
 import torch.distributed as dist
 
 from tpworkers.measure.devicegroup import ConfigError, DeviceGroup, parse_transports
+from tpworkers.measure.rankhealth import (
+    HEARTBEAT_S, HEARTBEAT_TIMEOUT_S, LOG_DIR_PREFIX, beat_forever, exit_when_parent_exits)
 from tpworkers.measure.timing import synchronize
 
 __all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool",
-           "remove_stale_log_dirs", "run_command", "shutdown_pool", "step_timeout"]
+           "run_command", "shutdown_pool", "step_timeout"]
 
 
 class SweepCancelled(Exception):
@@ -97,43 +99,13 @@ def run_command(body) -> int:
 
 # Starting ranks and joining the process group: NCCL's first init on a big node can take a minute.
 START_TIMEOUT_S = 180.0
-# A rank beats every HEARTBEAT_S; silent for HEARTBEAT_TIMEOUT_S it is called stopped. Ten missed
-# beats: a thread of a live process is scheduled far more often than that, even on a busy machine.
-HEARTBEAT_S = 0.5
-HEARTBEAT_TIMEOUT_S = 5.0
 STOP_CHECK_S = 1.0  # how often a waiting parent asks should_stop(): a cancel lands within ~1 s
-LOG_DIR_PREFIX = "tplab-ranks-"
 
 
 def step_timeout(timeout_s, key) -> float:
     """A step's deadline: `timeout_s` itself, or `timeout_s(key)` when the caller gave one per
     step (a sweep's deadlines per size, from the run's own estimate)."""
     return float(timeout_s(key)) if callable(timeout_s) else float(timeout_s)
-
-
-def remove_stale_log_dirs(tmp: str | None = None) -> list[str]:
-    """Remove the rank directories of pools whose parent process is gone (a worker killed with
-    SIGKILL cannot remove its own); each directory's name carries its parent's pid."""
-    tmp = tmp or tempfile.gettempdir()
-    removed = []
-    for name in os.listdir(tmp):
-        if not name.startswith(LOG_DIR_PREFIX):
-            continue
-        pid = name[len(LOG_DIR_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
-            removed.append(name)
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: not ours to judge
-    return True
 
 
 class RankPool:
@@ -286,8 +258,8 @@ def _describe_exit(exitcode: int) -> str:
 
 def _rank_main(rank: int, group: DeviceGroup, store_port: int, conn, log_dir: str, beats) -> None:
     """Body of one rank process: join the group, then serve tasks until told to stop."""
-    _exit_when_parent_exits()
-    _beat_forever(rank, beats)
+    exit_when_parent_exits()
+    beat_forever(rank, beats)
     for key, value in group.rank_env(log_dir).items():
         if value is None:
             os.environ.pop(key, None)
@@ -326,23 +298,6 @@ def _rank_main(rank: int, group: DeviceGroup, store_port: int, conn, log_dir: st
 
 def _describe_exception(exc: BaseException) -> tuple[str, str]:
     return f"{type(exc).__name__}: {exc}", traceback.format_exc()
-
-
-def _beat_forever(rank: int, beats) -> None:
-    """A thread that writes this rank's heartbeat: it stops only when the whole process does."""
-    def beat():
-        while True:
-            beats[rank] = time.monotonic()
-            time.sleep(HEARTBEAT_S)
-
-    threading.Thread(target=beat, name="heartbeat", daemon=True).start()
-
-
-def _exit_when_parent_exits() -> None:
-    """A rank must not outlive the parent, even when the parent is SIGKILLed mid-collective."""
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
 
 
 _pool: RankPool | None = None

@@ -108,7 +108,7 @@ class Command(BaseCommand):
         parser.add_argument("--hostname", default=socket.gethostname())
 
     def handle(self, *args, cluster, hostname, **options):
-        from tpworkers.measure.launcher import remove_stale_log_dirs
+        from tpworkers.measure.rankhealth import remove_stale_log_dirs
         from tpworkers.tasks import worker_stopping
 
         for name in remove_stale_log_dirs():
