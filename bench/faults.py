@@ -205,7 +205,8 @@ def trial(lab: Lab, fault: str) -> dict:
     probe = lab.start(TINY)
     _until(lambda: lab.run(probe)["status"] in ENDED, 300)
     recovered = time.monotonic() - at if lab.run(probe)["status"] == "done" else float("nan")
-    outcome = final["status"] + (f": {final['error'][:60]}" if final["error"] else "")
+    error = final["error"] if len(final["error"]) <= 90 else f"{final['error'][:40]} … {final['error'][-45:]}"
+    outcome = final["status"] + (f": {error}" if error else "")
     if queued:
         outcome += f"; queued runs done {done_queued}/{len(queued)}"
     return {"fault": fault, "detect_s": detected, "outcome": outcome,
