@@ -54,7 +54,9 @@ class LiveLab:
 
     def manage(self, *args: str) -> str:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise AssertionError(f"manage.py {args[0]} failed:\n{done.stderr[-600:]}")
         return done.stdout
 
     def create_user(self, username: str, password: str, staff: bool = False) -> None:

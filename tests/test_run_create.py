@@ -291,3 +291,21 @@ def test_it_holds_the_run_limit_when_presses_arrive_at_once(learner, lab_node, s
     codes = _in_parallel(press, 12)
     assert ExperimentRun.objects.filter(owner=learner).count() == 2
     assert sorted(set(codes)) == [302]  # every press answered, the refused ones with their reason: no 500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_a_run_queued_and_shows_its_page_while_the_broker_is_down(client, learner, lab_node, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from tpworkers import runs
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(runs.current_app, "send_task", broker_down)
+    client.force_login(learner)
+    response = client.post("/lab/runs/", SWEEP_FIELDS)
+    run = ExperimentRun.objects.get()
+    # the worker that starts next queues it again from the database (labworker.requeue_waiting_runs)
+    assert response.status_code == 302 and response["Location"] == f"/lab/runs/{run.pk}/"
+    assert run.status == "queued"

@@ -147,6 +147,40 @@ def test_it_cancels_after_the_row_in_flight_and_keeps_the_rows(learner, make_run
 
 
 @pytest.mark.django_db
+def test_it_fails_the_run_in_flight_naming_why_its_worker_is_stopping(learner, make_run, publisher, runner,
+                                                                     monkeypatch):
+    monkeypatch.setattr(tasks, "_stopping", [])
+
+    def sweep(config, on_record, should_stop):
+        on_record(Row(1024))
+        tasks.worker_stopping("The lab was stopped (Ctrl-C on python3 lab.py run).")  # Celery's SIGTERM handler
+        if should_stop():
+            raise SweepCancelled([])
+        on_record(Row(4096))
+
+    runner(sweep)
+    run = make_run(learner)
+    tasks.run_experiment(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error == "The lab was stopped (Ctrl-C on python3 lab.py run). The rows measured before are kept."
+    assert run.measurements.count() == 1
+
+
+def test_each_size_of_a_sweep_gets_its_own_deadline_from_the_estimate_with_a_floor():
+    config = experiments.build_config("collective_sweep", {
+        "op": "all_reduce", "nproc": 2, "min_bytes": 1024, "max_bytes": 1 << 30, "factor": 4, "dtype": "float32",
+        "warmup": 2, "iters": 10}, gpus_available=0)
+    deadline = experiments.step_deadlines("collective_sweep", config, cap_s=600)
+    assert deadline(1024) == experiments.DEADLINE_FLOOR_S
+    # 13 calls (2 warm-up, 10 timed, 1 check) of a 1 GiB ring all-reduce of 2 ranks at the CPU
+    # floor's 1 GB/s take 13 × 1.07 s; the deadline is ten times that
+    assert 130 < deadline(1 << 30) < 150
+    assert experiments.DEADLINE_FLOOR_S < deadline(1 << 28) < deadline(1 << 30)
+    assert experiments.step_deadlines("collective_sweep", config, cap_s=60)(1 << 30) == 60
+
+
+@pytest.mark.django_db
 def test_it_stops_measuring_a_run_the_stall_check_failed_and_keeps_that_failure(learner, make_run, publisher,
                                                                                  runner):
     def sweep(config, on_record, should_stop):

@@ -109,6 +109,29 @@ def decode_seconds(config: DecodeCommConfig, floor: Floor) -> float:
     return (config.warmup + config.steps) * per_step
 
 
+# A step (one size, one layer, one decode step) is called hung after DEADLINE_FACTOR times its
+# pessimistic estimate, never sooner than DEADLINE_FLOOR_S (a first collective may set up its
+# communicator; a busy machine slows everything) nor later than the cap the task gives. A stopped
+# rank is caught sooner by the rank pool's heartbeat; this catches ranks alive but stuck.
+DEADLINE_FACTOR = 10
+DEADLINE_FLOOR_S = 30.0
+
+
+def step_deadlines(experiment: str, config, cap_s: float):
+    """The timeout_s an experiment's runner takes: for a sweep, a function of the size in bytes
+    (each size its own deadline, from its share of the run's estimate); for the others, one
+    number from the whole run's estimate (no step takes longer than the run)."""
+    floor = FLOORS[config.device]
+
+    def bounded(estimate_s: float) -> float:
+        return min(cap_s, max(DEADLINE_FLOOR_S, DEADLINE_FACTOR * estimate_s))
+
+    if experiment == "collective_sweep":
+        calls = config.warmup + config.iters + 1  # the extra call checks the result
+        return lambda size_bytes: bounded(calls * _allreduce_s(size_bytes, config.nproc, floor))
+    return bounded(EXPERIMENTS[experiment].seconds(config, floor))
+
+
 # The runners import torch only when a worker runs them, so the web process that builds and
 # estimates configs never loads it.
 def run_sweep(config, **kwargs):

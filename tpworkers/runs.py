@@ -82,8 +82,16 @@ def create_runs(owner, experiment: str, params_list: list[dict], node: Node | No
 
 def queue_run(run: ExperimentRun) -> None:
     """Hand a saved run to its node's worker. By task name, so the web process never imports the
-    worker's modules (and torch with them)."""
-    current_app.send_task(RUN_TASK, args=[run.pk], queue=run.node.queue)
+    worker's modules (and torch with them).
+
+    The saved run is the truth, the message only a wake-up: with the broker down (a Redis being
+    restarted) the run stays queued, and the worker that starts next sends it again
+    (labworker.requeue_waiting_runs) — the learner gets the run's page, not an error."""
+    try:
+        current_app.send_task(RUN_TASK, args=[run.pk], queue=run.node.queue)
+    except Exception:  # kombu's OperationalError, or whatever a dead broker raises
+        log.warning("could not queue run %s now; its node's worker will queue it again when it starts",
+                    run.pk, exc_info=True)
 
 
 def _check_budget(experiment: str, params: dict, node: Node) -> None:
