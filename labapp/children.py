@@ -2,7 +2,8 @@
 its last lines kept to explain an exit, and all of them stopped together, newest first.
 
 A session of its own means a Ctrl-C in the terminal reaches the runner alone; the runner then
-signals each child's whole process group, so rank processes a worker started go too.
+signals each child, and kills each child's whole process group, so rank processes a worker
+started go too.
 """
 
 import collections
@@ -81,9 +82,13 @@ def _echo(text: str, target: TextIO | str) -> None:
         pass
 
 
+def describe_exit(code: int) -> str:
+    """How a process ended, from its return code: "was killed by signal 9 (Killed)"."""
+    return f"was killed by signal {-code} ({signal.strsignal(-code)})" if code < 0 else f"exited with code {code}"
+
+
 def exit_report(name: str, code: int, last_lines: list[str]) -> str:
-    how = f"was killed by signal {-code} ({signal.strsignal(-code)})" if code < 0 else f"exited with code {code}"
-    report = f"The {name} {how}"
+    report = f"The {name} {describe_exit(code)}"
     lines = [line for line in last_lines if line.strip()]
     if lines:
         report += "; its last lines:\n" + "\n".join(f"    {line}" for line in lines)
@@ -106,8 +111,11 @@ class Children:
         return next((child for child in self.started if child.process.poll() is not None), None)
 
     def stop_all(self, grace_s: float = 10.0) -> None:
+        """SIGTERM each child itself (a worker then ends its run with a reason, not with rank
+        processes killed under it), then SIGKILL each whole group after the grace period."""
         for child in reversed(self.started):
-            _signal_group(child.process, signal.SIGTERM)
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         for child in reversed(self.started):
             try:

@@ -111,6 +111,13 @@ class PrivateRedis:
         self.stop()
         raise RuntimeError(f"redis-server did not answer on {self.host}:{self.port} within {timeout_s}s")
 
+    def restart(self) -> "PrivateRedis":
+        """A fresh, empty server on the same port: the URL every client was given stays right."""
+        self.stop()
+        self.workdir = tempfile.mkdtemp(prefix="tplab-redis-")
+        self.logfile = os.path.join(self.workdir, "redis.log")
+        return self.start()
+
     def log_tail(self, lines: int = 10) -> str:
         """The last lines of the server's log: why it stopped, when it did."""
         try:

@@ -2,22 +2,26 @@
 
 Started, in order: Redis (unless REDIS_URL is set), migrations, lesson content, the instructor
 account, one lab worker (Celery, solo pool) and daphne (ASGI). The URL is printed last, once the
-web server listens and the worker has said it is ready. If any of them dies, the runner says
-which and why, stops the rest and exits non-zero.
+web server listens and the worker has said it is ready. A part that dies at start-up stops the
+lab with the reason; once it runs, a part that dies is restarted with its cause printed, and
+Redis's users with it (labapp.supervise); a part that keeps dying stops everything.
 """
 
 import argparse
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
-from labapp.children import ROOT, Child, Children, exit_report
+from labapp.children import ROOT, Children, exit_report
 from labapp.redis_server import PrivateRedis, choose_redis, free_port, redacted
+from labapp.supervise import GaveUp, Part, Supervisor
 
 WORKER_READY = r"@\S+ ready\.$"  # Celery's "tplab@host ready." once it consumes its queue
 ANY_ADDRESS = ("0.0.0.0", "::")
@@ -114,19 +118,26 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def start_lab(children: Children, env: dict, host: str, port: int) -> tuple[Child, Child]:
+def web_server_command(host: str, port: int) -> list[str]:
+    """daphne for the lab's ASGI app. A whole class opening one run at once makes its sockets
+    queue for their login check; daphne's default 5 s to finish a websocket handshake dropped
+    the late ones, so they get 30 s. More than one of these may serve one lab (README: "A class")."""
+    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "--websocket_connect_timeout", "30",
+            "labapp.asgi:application"]
+
+
+def start_lab(supervisor: Supervisor, env: dict, host: str, port: int) -> None:
     manage("migrate", "--noinput", "-v", "0", env=env)
     manage("loadlessons", env=env)
     manage("ensure_instructor", env=env)
     if env.get("TPLAB_MODE") == "production":
         manage("collectstatic", "--noinput", "-v", "0", env=env)
-    worker = children.start("lab worker", [sys.executable, "manage.py", "labworker"], env, ready_line=WORKER_READY)
-    web = children.start(
-        "web server",
-        [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "labapp.asgi:application"],
-        env,
-    )
-    return worker, web
+    supervisor.add(Part("lab worker", [sys.executable, "manage.py", "labworker"], env, ready_line=WORKER_READY))
+    supervisor.add(Part("web server", web_server_command(host, port), env))
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,12 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    stopped_by = []
+    for signum, words in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
+        signal.signal(signum, lambda signum, frame, words=words: (stopped_by.append(words), stop.set()))
 
     children = Children()
     redis = None
+    state_dir = tempfile.mkdtemp(prefix="tplab-run-")
+    supervisor = Supervisor(children, state_dir, say=_say)
     exit_code = 0
+    why = "The lab was stopped"
     try:
         port = options.port or free_port(options.host)
         check_can_listen(options.host, port)
@@ -151,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         if choice.kind == "external":
             env["REDIS_URL"] = choice.url
         else:
-            redis = PrivateRedis(choice.binary).start()
+            redis = supervisor.redis = PrivateRedis(choice.binary).start()
+            supervisor.redis_starts.append(time.monotonic())
             env["REDIS_URL"] = redis.url
         print(f"Redis: {choice.describe()} at {redacted(env['REDIS_URL'])}", flush=True)
 
-        start_lab(children, env, options.host, port)
+        start_lab(supervisor, env, options.host, port)
         wait_until_ready(children, redis, options.host, port, stop)
         if not stop.is_set():
             here, elsewhere = urls(options.host, port)
@@ -164,19 +180,20 @@ def main(argv: list[str] | None = None) -> int:
                       "DJANGO_ALLOWED_HOSTS)", flush=True)
             print(f"\nTP Lab is running at {here}  (Ctrl-C stops everything)\n", flush=True)
         while not stop.wait(0.3):
-            death = first_death(children, redis)
-            if death:
-                print(f"{death}\nStopping the lab.", file=sys.stderr, flush=True)
-                exit_code = 1
-                break
+            supervisor.check()
+    except GaveUp as exc:
+        _say(f"{exc}\nStopping the lab.")
+        why = f"The lab stopped (its {exc.part} kept dying)"
+        exit_code = 1
     except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
         if not stop.is_set():  # a Ctrl-C during start-up also ends a migration: no error then
-            print(f"Could not start the lab: {exc}", file=sys.stderr, flush=True)
+            _say(f"Could not start the lab: {exc}")
             exit_code = 1
     finally:
-        children.stop_all()
-        if redis:
-            redis.stop()
+        if stopped_by:
+            why = f"The lab was stopped ({stopped_by[0]} on python3 lab.py run)"
+        supervisor.stop_all(f"{why} while this run was measuring.")
+        shutil.rmtree(state_dir, ignore_errors=True)
         print("Stopped every process the lab started.", flush=True)
     return exit_code
 

@@ -109,8 +109,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web server, the Celery worker and the tests write at once: wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A class writes at once (guesses, runs, the worker's rows). WAL lets readers go on while one
+    # writer writes; IMMEDIATE takes the write lock when a transaction begins, so two writers
+    # queue on the busy timeout instead of one failing at once with "database is locked" when
+    # its read lock cannot be upgraded; synchronous=NORMAL is WAL's safe setting (no corruption,
+    # the last commits may be lost on power loss, not on a crash). WAL needs a file database:
+    # the tests' own database is one too, so threads in a test share it as processes do.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20, "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -152,12 +162,17 @@ REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "labapp.channel_layer.PooledRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 defaults socket_timeout to 5 s, the same as channels-redis' blocking
                 # pop, so idle websockets die every 5 s (channels_redis#422). 15 s outlasts the
                 # pop and still notices a Redis that went away.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # A blocking pool (labapp/channel_layer.py): when a whole class connects at once,
+                # a websocket waits up to `timeout` s for a free connection instead of failing
+                # with MaxConnectionsError (a plain pool's limit, 100 in redis-py 8). 64 per
+                # process: a group message is one connection for every watcher in the process,
+                # so only connects and disconnects compete; Redis allows 10000 clients.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 64, "timeout": 20}],
                 "capacity": 500,
                 "expiry": 60,
             },

@@ -19,10 +19,10 @@ def healthz(request):
 
 def signup(request):
     if request.user.is_authenticated:
-        return redirect("lab")
+        return redirect("lessons")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user)
-        return redirect("lab")
+        return redirect("lessons")  # a new learner starts with the course, not an empty lab
     return render(request, "registration/signup.html", {"form": form})

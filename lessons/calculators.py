@@ -51,13 +51,9 @@ class ShardForm(forms.Form):
                 Row("bytes per all-reduce (after the row-parallel layer)", format_value(size, "KiB"))]
 
 
-class MemoryFitForm(forms.Form):
-    model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
-    dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="weight dtype")
-    gpu = forms.ChoiceField(choices=[(g.key, g.key) for g in sized_gpus()], initial="H100", label="GPU")
-    tp = forms.IntegerField(min_value=1, max_value=64, initial=1, label="TP size")
-    context = forms.IntegerField(min_value=1, max_value=1 << 20, initial=8192, label="context tokens")
-    batch = forms.IntegerField(min_value=1, max_value=4096, initial=8, label="sequences in flight")
+class ModelTPForm(forms.Form):
+    """A model and a TP size, refused by the cost model's one rule (costmodel.tp_constraint_errors),
+    the same one the findings and the lab's layer forms use."""
 
     def clean(self):
         data = super().clean()
@@ -66,14 +62,27 @@ class MemoryFitForm(forms.Form):
                 self.add_error("tp", error)
         return data
 
+
+class MemoryFitForm(ModelTPForm):
+    model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
+    dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="weight dtype")
+    kv_dtype = forms.ChoiceField(choices=[("", "default: bf16 for fp8/int4 weights, else the weight dtype"),
+                                          *DTYPES], required=False, initial="", label="KV cache dtype")
+    gpu = forms.ChoiceField(choices=[(g.key, g.key) for g in sized_gpus()], initial="H100", label="GPU")
+    tp = forms.IntegerField(min_value=1, max_value=64, initial=1, label="TP size")
+    context = forms.IntegerField(min_value=1, max_value=1 << 20, initial=8192, label="context tokens")
+    batch = forms.IntegerField(min_value=1, max_value=4096, initial=8, label="sequences in flight")
+
     @staticmethod
     def result(d) -> list[Row]:
         gpu = get_gpu(d["gpu"])
+        kv_dtype = d.get("kv_dtype") or costmodel.default_kv_dtype(d["dtype"])
         fit = costmodel.memory_fit(get_model(d["model"]), d["dtype"], gpu.memory_bytes,
-                                   d["context"], d["batch"], tp=d["tp"])
+                                   d["context"], d["batch"], kv_dtype=kv_dtype, tp=d["tp"])
         overhead = format_value(costmodel.DEFAULT_OVERHEAD_FRACTION, "%")
+        kv_words = kv_dtype if d.get("kv_dtype") else f"{kv_dtype}, the default for {d['dtype']} weights"
         return [Row("weights per GPU", format_value(fit.weights, "GB")),
-                Row("KV cache per GPU", format_value(fit.kv, "GB")),
+                Row(f"KV cache per GPU (in {kv_words})", format_value(fit.kv, "GB")),
                 Row(f"overhead ({overhead} of the GPU's memory)", format_value(fit.overhead, "GB")),
                 Row("total per GPU", format_value(fit.total, "GB")),
                 Row(f"{d['gpu']} memory", format_value(fit.gpu_mem, "GB"), source=f"GPU catalog: {gpu.source}"),
@@ -97,7 +106,7 @@ class ValidTPForm(forms.Form):
         return rows
 
 
-class CommPerTokenForm(forms.Form):
+class CommPerTokenForm(ModelTPForm):
     model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
     tp = forms.IntegerField(min_value=1, max_value=64, initial=4, label="TP size")
     tokens = forms.IntegerField(min_value=1, max_value=65536, initial=8, label="tokens in flight")

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 from pathlib import Path
 
@@ -84,8 +84,18 @@ def render_term(match: re.Match) -> str:
 
 def render(text: str, inline: bool = False, names: dict | None = None) -> str:
     """Lesson Markdown -> safe HTML. Content is written by the course team (files or admin);
-    ``names`` are a variant's inputs (lessons.variants)."""
-    text = FIGURE_RE.sub(lambda match: render_figure(match, names), text or "")
+    ``names`` are a variant's inputs (lessons.variants).
+
+    Cached by content: the same text (and variant inputs) renders to the same HTML for as long
+    as the process runs (its figures come from the cost model's code, which only a restart
+    changes), and Markdown was most of a step page's time. An edited step is new text, so a new
+    entry."""
+    return _render(text or "", inline, tuple(sorted((names or {}).items())))
+
+
+@lru_cache(maxsize=4096)
+def _render(text: str, inline: bool, names: tuple) -> str:
+    text = FIGURE_RE.sub(lambda match: render_figure(match, dict(names) or None), text)
     text = TERM_RE.sub(render_term, text)
     text = LESSON_LINK_RE.sub(lambda m: f"](/lessons/{m.group(1)}/)", text)
     html = markdown.markdown(text, extensions=["fenced_code", "tables"])

@@ -32,6 +32,7 @@ def _comm(model, tp, tokens, dtype, link):
 FUNCTIONS = {
     "allreduce_bytes": lambda hidden, tokens, dtype: costmodel.allreduce_bytes(hidden, tokens, dtype),
     "allreduces_per_token": lambda model: costmodel.allreduces_per_token(get_model(model)),
+    "layer_allreduces": lambda model: costmodel.layer_allreduces(get_model(model)),
     "layers": lambda model: get_model(model).num_hidden_layers,
     "hidden": lambda model: get_model(model).hidden_size,
     "heads": lambda model: get_model(model).num_attention_heads,

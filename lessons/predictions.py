@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
+from django.db import IntegrityError, transaction
+
 from lessons.figures import evaluate, format_number, in_unit
 from lessons.models import Guess, Reveal, Step
 
@@ -13,6 +15,10 @@ CLASS_MINIMUM = 5  # first guesses needed before the class's answers are shown
 
 class GuessError(ValueError):
     pass
+
+
+class GuessRefused(GuessError):
+    """The guess was readable but is not taken (the step is closed, or it is already saved)."""
 
 
 def options(step: Step) -> list[dict]:
@@ -62,16 +68,44 @@ def judge(step: Step, answer) -> bool | None:
     kind, expected = step.config["kind"], step.config["answer"]
     if kind == "numeric":
         target = answer_value(step)
+        factor = step.config.get("within_factor")
+        if factor:  # judged on a log scale: target/factor <= answer <= target·factor
+            return answer > 0 and target > 0 and max(answer / target, target / answer) <= float(factor)
         return abs(answer - target) <= float(step.config["tolerance"]) * abs(target)
     if kind == "multiple":
         return sorted(answer) == sorted(expected)
     return answer == expected
 
 
+def tolerance_text(step: Step) -> str:
+    """How a numeric guess is judged, said on the step before the learner guesses."""
+    factor = step.config.get("within_factor")
+    if factor:
+        return (f"Judged right within a factor of {format_number(factor)} either way (a log scale: from "
+                f"1/{format_number(factor)} of the answer to {format_number(factor)} times it).")
+    tolerance = float(step.config["tolerance"])
+    return (f"Judged right within ±{format_number(100 * tolerance)}% of the answer." if tolerance
+            else "Judged right only when exact.")
+
+
 def commit(learner, step: Step, answer) -> Guess:
-    attempt = Guess.objects.filter(learner=learner, step=step).count() + 1
-    return Guess.objects.create(learner=learner, step=step, attempt=attempt, answer=answer,
-                                correct=judge(step, answer))
+    """Save the guess as the next attempt; GuessRefused when the step is closed, or when this very
+    answer is already the latest (a double click, a form sent twice). Atomic under concurrent
+    requests: SQLite's IMMEDIATE transaction serialises them, and where two still pick the same
+    attempt number (PostgreSQL) the unique constraint refuses the second instead of a 500."""
+    try:
+        with transaction.atomic():
+            refusal = why_closed(learner, step)
+            latest = Guess.objects.filter(learner=learner, step=step).order_by("-attempt").first()
+            if refusal:
+                raise GuessRefused(refusal)
+            if latest and latest.answer == answer:
+                raise GuessRefused(f"This guess is already committed (attempt {latest.attempt}); it was not saved again.")
+            return Guess.objects.create(learner=learner, step=step, attempt=latest.attempt + 1 if latest else 1,
+                                        answer=answer, correct=judge(step, answer))
+    except IntegrityError:
+        raise GuessRefused("Another request committed a guess at the same moment; that one was kept "
+                           "and this one was not saved.") from None
 
 
 def describe(step: Step, answer) -> str:

@@ -20,35 +20,43 @@ from lessons.content_format import TERM_RE, glossary
 from lessons.labs import lab_for
 from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, StepOpened, TeachBack
 from lessons.torchrun import torchrun_context
+from tpworkers.models import Node
 
 
 SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER, Step.Kind.TORCHRUN)
 
 
 def done_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
-    """learner id -> ids of the given steps that learner has done, by the rules above, in the
-    same five queries for one learner or a whole class (``learners``: ids or a queryset)."""
-    by_id = {step.id: step for step in steps}
+    """learner id -> ids of the given steps that learner has done, by the rules above: one query
+    for what they did (the records of every kind, as one UNION) and one for what they opened,
+    for one learner or a whole class (``learners``: ids or a queryset of user ids)."""
+    ids = [step.pk for step in steps]
+    labs = [step.pk for step in steps if step.kind == Step.Kind.LAB]
+    records = [model.objects.filter(learner__in=learners, step_id__in=ids).order_by().values_list("learner_id", "step_id")
+               for model in (Reveal, RecallRating, TeachBack)]
+    records.append(Guess.objects.filter(learner__in=learners, step_id__in=labs).order_by()
+                   .values_list("learner_id", "step_id"))
     done: dict[int, set[int]] = defaultdict(set)
-    records = [model.objects.filter(learner__in=learners, step__in=list(by_id)) for model in (Reveal, RecallRating, TeachBack)]
-    records.append(Guess.objects.filter(learner__in=learners, step__in=[s for s in steps if s.kind == Step.Kind.LAB]))
-    for query in records:
-        for learner_id, step_id in query.values_list("learner_id", "step_id"):
-            done[learner_id].add(step_id)
+    for learner_id, step_id in records[0].union(*records[1:]):
+        done[learner_id].add(step_id)
     shown = defaultdict(dict)  # lesson id -> key -> id of its steps done once opened
     for step in steps:
         if step.kind in SHOWN_ONLY:
-            shown[step.lesson_id][step.key] = step.id
-    opened = Progress.objects.filter(learner__in=learners, lesson__in=list(shown)).values_list("learner_id", "lesson_id", "visited")
-    for learner_id, lesson_id, visited in opened:
-        done[learner_id] |= {shown[lesson_id][key] for key in visited if key in shown[lesson_id]}
+            shown[step.lesson_id][step.key] = step.pk
+    if shown:
+        opened = Progress.objects.filter(learner__in=learners, lesson_id__in=list(shown)).values_list(
+            "learner_id", "lesson_id", "visited")
+        for learner_id, lesson_id, visited in opened:
+            done[learner_id] |= {shown[lesson_id][key] for key in visited if key in shown[lesson_id]}
     return done
 
 
-def done_keys(learner, lesson: Lesson) -> set[str]:
-    steps = list(lesson.live_steps())
-    done = done_step_ids([learner.id], steps).get(learner.id, set())
-    return {step.key for step in steps if step.id in done}
+def done_keys(learner, lesson: Lesson, steps: list[Step] | None = None) -> set[str]:
+    """Keys of the live steps this learner has done: done_step_ids for one learner, two queries
+    whatever the lesson's length."""
+    steps = list(lesson.live_steps()) if steps is None else steps
+    done = done_step_ids([learner.pk], steps).get(learner.pk, set())
+    return {step.key for step in steps if step.pk in done}
 
 
 def lesson_progress(learner, lesson: Lesson) -> tuple[int, int]:
@@ -63,13 +71,19 @@ def lesson_terms(lesson: Lesson, steps: list[Step]) -> list[tuple[str, str]]:
 
 
 def remember_position(learner, step: Step) -> None:
-    """The learner opened ``step``: resume here next time, and count it as opened."""
-    progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
+    """The learner opened ``step``: resume here next time, and count it as opened. Reopening
+    the step they are on writes nothing: a class reloading pages must not queue for SQLite's
+    one writer."""
+    progress = Progress.objects.filter(learner=learner, lesson=step.lesson).first()
+    if progress and progress.current_step_id == step.pk and step.key in progress.visited:
+        return
+    if progress is None:
+        progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
     progress.current_step = step
     if step.key not in progress.visited:
         progress.visited = [*progress.visited, step.key]
         StepOpened.objects.get_or_create(learner=learner, step=step)  # the first open only; kept for good
-    progress.save()
+    progress.save(update_fields=["current_step", "visited", "updated_at"])
     note_finished(learner, step.lesson)
 
 
@@ -91,7 +105,7 @@ def step_context(learner, step: Step, query) -> dict:
         "previous_step": steps[index - 1] if index else None,
         "next_step": steps[index + 1] if index + 1 < len(steps) else None,
         "previous_lesson": previous_lesson, "next_lesson": next_lesson,
-        "done": done_keys(learner, lesson), "terms": lesson_terms(lesson, steps),
+        "done": done_keys(learner, lesson, steps), "terms": lesson_terms(lesson, steps),
     }
     add = _KIND_CONTEXT.get(step.kind)
     if add:
@@ -107,6 +121,8 @@ def _predict(learner, step, query) -> dict:
                "options": predictions.options(step), "unit_label": predictions.unit_label(step)}
     for guess in guesses:
         guess.text = predictions.describe(step, guess.answer)
+    if step.config["kind"] == "numeric":
+        context["tolerance_text"] = predictions.tolerance_text(step)
     if revealed:
         answer = step.config["answer"]
         if step.config["kind"] == "numeric":
@@ -130,7 +146,8 @@ def _lab(learner, step, query) -> dict:
         guess.text = predictions.describe(step, guess.answer)
     first = guesses[0] if guesses else None  # the prediction, kept for good: the one compared
     context = {"guesses": guesses, "first_guess": first, "lab": lab, "baseline_step": baseline,
-               "unit_label": predictions.unit_label(step), "result": lab.latest_result(learner)}
+               "unit_label": predictions.unit_label(step), "result": lab.latest_result(learner),
+               "sharing_note": lab.sharing_note(Node.default())}
     result = context["result"]
     if result and result.value is not None:
         context["modelled"] = [] if baseline else lab.modelled_times()

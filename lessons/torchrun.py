@@ -48,7 +48,7 @@ def torchrun_context(step_config: dict, query) -> dict:
         return {"form": form}
     tp, config = form.cleaned_data["nproc"], HFCheckConfig(layers=form.cleaned_data["layers"])
     context = {"form": form, "command": torchrun_command(tp, config), "config": config, "tp": tp,
-               "allreduces_in_layers": costmodel.allreduces_per_token(config.shape()),
+               "allreduces_in_layers": costmodel.layer_allreduces(config.shape()),
                "missing": hf_tp_config.missing()}
     if context["missing"]:
         return context

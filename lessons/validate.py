@@ -166,6 +166,29 @@ def _nested_prose(step: dict) -> list[str]:
     return texts
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tolerance_errors(step: dict) -> list[str]:
+    """A numeric guess is judged by exactly one rule: a relative ``tolerance`` in [0, 1], or
+    ``within_factor`` > 1 (a log scale). A prompt that promises the order of magnitude must be
+    judged on the log scale, or the grading breaks its word (±25% of 2.65 ms refuses 1 ms)."""
+    tolerance, factor = step.get("tolerance"), step.get("within_factor")
+    if factor is not None:
+        if tolerance is not None:
+            return ["numeric prediction takes a tolerance or a within_factor, not both"]
+        return [] if _is_number(factor) and factor > 1 else [
+            f"within_factor must be a number above 1 (3: from a third of the answer to 3 times it), got {factor!r}"]
+    if not _is_number(tolerance) or not 0 <= tolerance <= 1:
+        return ["numeric prediction needs a relative tolerance in [0, 1] (0: exact, for a count), "
+                "or a within_factor above 1"]
+    if "order of magnitude" in str(step.get("prompt", "")).lower():
+        return ["the prompt promises the order of magnitude: judge it with within_factor (a log scale), "
+                "not a relative tolerance"]
+    return []
+
+
 def _check_predict(step: dict) -> list[str]:
     kind, answer = step["kind"], step["answer"]
     if kind not in PREDICT_KINDS:
@@ -179,10 +202,7 @@ def _check_predict(step: dict) -> list[str]:
             f"numeric answer {answer!r} is not a number"]
         if step.get("unit") not in UNITS:
             errors.append(f"numeric prediction needs a unit from {', '.join(UNITS)}")
-        tolerance = step.get("tolerance")
-        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1:
-            errors.append("numeric prediction needs a relative tolerance in [0, 1] (0: exact, for a count)")
-        return errors
+        return errors + _tolerance_errors(step)
     options = step.get("items" if kind == "ordering" else "choices", [])
     keys = [o.get("key") for o in options]
     if not all(isinstance(key, str) for key in keys):
@@ -261,6 +281,58 @@ def step_counts(data: dict) -> dict[str, int]:
             "calculators or labs": kinds.count("calculator") + kinds.count("lab") + kinds.count("torchrun")}
 
 
+def _figures_in(value):
+    """Every computed figure in a step's text, as the page prints it ("48.6 GB")."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _figures_in(item)
+    elif isinstance(value, str):
+        for match in FIGURE_RE.finditer(value):
+            if match.group(1) == "calc":
+                expression, unit = split_calc(match.group(2))
+                try:
+                    yield format_value(evaluate(expression), unit)
+                except (FigureError, KeyError):
+                    continue  # reported by check_prose
+
+
+def _calculator_defaults_shown(step: dict) -> list[str]:
+    from lessons.calculators import bound_form
+
+    form = bound_form(step["calculator"], {}, step.get("defaults"))
+    return [row.value for row in form.result(form.cleaned_data)] if form.is_valid() else []
+
+
+def spoiled_answers(lessons: list[dict]) -> list[str]:
+    """A numeric answer (with a unit) that the course prints before the step asks for it: in an
+    earlier lesson, an earlier step, the step's own prompt, or as a calculator's default result.
+    Only the formatted figure is compared, as a learner would recognise it."""
+    shown: dict[str, str] = {}  # figure text -> where a learner first sees it
+    errors = []
+    for lesson in sorted(lessons, key=lambda item: item.get("order") or 0):
+        for step in lesson.get("steps", []):
+            where = f"{lesson.get('slug')}: {step.get('id')}"
+            if step.get("type") == "predict" and step.get("kind") == "numeric" and step.get("unit") in UNITS \
+                    and step.get("unit"):
+                try:
+                    answer = format_value(evaluate(str(step["answer"])), step["unit"])
+                except (FigureError, KeyError):
+                    answer = None  # reported by _check_predict
+                seen = shown.get(answer) or (f"{where} (its own prompt)"
+                                             if answer in _figures_in(step.get("prompt")) else None)
+                if answer and seen:
+                    errors.append(f"{where}: the answer {answer} is already shown in {seen}: the learner "
+                                  "sees it before guessing; ask about another case or move the figure after it")
+            for figure in _figures_in({k: v for k, v in step.items() if k not in ("answer", "checks")}):
+                shown.setdefault(figure, where)
+            if step.get("type") == "calculator" and step.get("calculator") in CALCULATORS:
+                for figure in _calculator_defaults_shown(step):
+                    shown.setdefault(figure, f"{where} (the calculator's default result)")
+    return errors
+
+
 def validate_course(lessons: list[dict]) -> list[str]:
     slugs = [lesson.get("slug") for lesson in lessons]
     errors = [f"lesson slug {s!r} is used twice" for s in set(slugs) if slugs.count(s) > 1]
@@ -271,4 +343,4 @@ def validate_course(lessons: list[dict]) -> list[str]:
         for what, count in step_counts(lesson).items():
             if count < COURSE_MINIMUMS[what]:
                 errors.append(f"{lesson.get('slug')}: has {count} {what}, needs {COURSE_MINIMUMS[what]}")
-    return errors
+    return errors + spoiled_answers(lessons)

@@ -82,7 +82,10 @@ def guess(request, slug: str, key: str):
         answer = predictions.read_guess(step, request.POST)
     except predictions.GuessError as exc:
         return _respond(request, step, status=400, error=str(exc))
-    predictions.commit(request.user, step, answer)
+    try:
+        predictions.commit(request.user, step, answer)
+    except predictions.GuessRefused as exc:
+        return _respond(request, step, status=409, error=str(exc))
     return _after_post(request, step)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from labapp.redis_server import PrivateRedis, choose_redis, free_port
 from labapp.children import Children
-from labapp.runner import WORKER_READY, wait_until_ready
+from labapp.runner import WORKER_READY, wait_until_ready, web_server_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,11 +43,7 @@ class LiveLab:
         self.manage("migrate", "--noinput", "-v", "0")
         self.worker = self.children.start("lab worker", [sys.executable, "manage.py", "labworker"], self.env,
                                           ready_line=WORKER_READY).process
-        self.children.start(
-            "web server",
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "labapp.asgi:application"],
-            self.env,
-        )
+        self.children.start("web server", web_server_command("127.0.0.1", self.port), self.env)
         wait_until_ready(self.children, self.redis, "127.0.0.1", self.port, threading.Event())
 
     def stop(self) -> None:
@@ -58,7 +54,9 @@ class LiveLab:
 
     def manage(self, *args: str) -> str:
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise AssertionError(f"manage.py {args[0]} failed:\n{done.stderr[-600:]}")
         return done.stdout
 
     def create_user(self, username: str, password: str, staff: bool = False) -> None:

@@ -39,3 +39,23 @@ def test_it_moves_the_deployment_to_the_nvlinked_pair(client, learner, pasted):
 def test_it_keeps_another_learner_out(client, other_learner, pasted):
     client.force_login(other_learner)
     assert client.get(reverse("cluster_deployment_edit", args=[pasted.pk])).status_code == 404
+
+
+def test_it_takes_a_config_json_for_a_model_outside_the_catalog(client, learner):
+    from tests.test_cluster_deployments_paste import QWEN_CONFIG, QWEN_LINE
+
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    deployment = NodeDeployment.from_deployment(node, learner, parse_launch_line(QWEN_LINE))
+    deployment.save()
+    client.force_login(learner)
+    url = reverse("cluster_deployment_edit", args=[deployment.pk])
+    page = client.get(url).content.decode()
+    assert 'name="config_json"' in page and "Qwen/Qwen3.5-27B-FP8" in page
+    bad = client.post(url, {"model": "Qwen/Qwen3.5-27B-FP8", "gpus": "0,1", "tp": 2, "dtype": "fp8",
+                            "config_json": "[1, 2]"})
+    assert bad.status_code == 400 and "config must be a JSON object" in bad.content.decode()
+    response = client.post(url, {"model": "Qwen/Qwen3.5-27B-FP8", "gpus": "0,1", "tp": 2, "dtype": "fp8",
+                                 "config_json": QWEN_CONFIG})
+    assert response.status_code == 302
+    deployment.refresh_from_db()
+    assert deployment.to_deployment().shape.hidden_size == 5120

@@ -141,3 +141,15 @@ def test_it_shows_the_commands_a_recommendation_names_as_code(client, learner):
     client.force_login(learner)
     html = page(client, cluster)
     assert "confirm with <code>nvidia-smi nvlink -s</code>" in html and "`" not in html
+
+
+def test_it_does_not_offer_a_paste_box_the_shared_cluster_lacks(client, learner, lab_node, instructor):
+    """Issue 11: the shared `local` cluster said "paste ... below" with no paste form for a learner."""
+    client.force_login(learner)
+    html = page(client, lab_node.cluster)
+    assert "No topology yet" in html and "topology-paste" not in html
+    assert "below" not in html.split("No topology yet")[1].split("</p>")[0]
+    assert "add your own cluster on" in html
+    client.force_login(instructor)
+    html = page(client, lab_node.cluster)
+    assert "topology-paste" in html and "paste <code>nvidia-smi topo -m</code> below" in html

@@ -62,3 +62,20 @@ def test_it_polls_only_while_a_pair_run_is_active(client, learner):
     assert 'hx-trigger="every 3s"' in running and 'http-equiv="refresh"' in running
     fragment = client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<div id="pair-progress"') and "<html" not in fragment
+
+
+def test_it_lists_only_pair_runs_not_lesson_or_wider_runs(client, learner, lab_node):
+    """Issue 11: on a GPU-less node it listed lesson runs as pairs and called 4-rank runs "2 CPU ranks"."""
+    from tpworkers.clusters import pair_sweep_params
+    from tpworkers.models import ExperimentRun
+
+    pair = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="collective_sweep",
+                                        params=pair_sweep_params(()))
+    lesson = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="collective_sweep",
+                                          params=pair_sweep_params(()), return_to="/lessons/all-reduce-tax/lab-256k/")
+    wide = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="collective_sweep",
+                                        params={**pair_sweep_params(()), "nproc": 4})
+    client.force_login(learner)
+    html = client.get(reverse("cluster_pair_runs", args=[lab_node.pk])).content.decode()
+    assert f"/lab/runs/{pair.pk}/" in html and "<td>2 CPU ranks</td>" in html
+    assert f"/lab/runs/{lesson.pk}/" not in html and f"/lab/runs/{wide.pk}/" not in html

@@ -227,7 +227,10 @@ def test_it_adds_a_decode_steps_weight_reads_and_all_reduces():
     assert step.total_s == pytest.approx(step.weight_read_s + step.comm_s)
     assert step.comm_share == pytest.approx(step.comm_s / step.total_s)
     fp8 = cm.decode_step_floor(shape, "fp8", 4, 8, 2.0e12, link)  # fp8 weights, bf16 activations
-    assert fp8.weight_read_s == pytest.approx(step.weight_read_s / 2) and fp8.comm_s == step.comm_s
+    # FP8 halves every weight but the embedding and LM head, which FP8 checkpoints keep in bf16.
+    embedding_s = cm.embedding_params(shape) * 2 / 4 / 2.0e12
+    assert fp8.weight_read_s == pytest.approx((step.weight_read_s - embedding_s) / 2 + embedding_s)
+    assert fp8.comm_s == step.comm_s
     assert cm.decode_step_floor(shape, "bf16", 1, 8, 2.0e12, link).comm_share == 0
 
 
@@ -280,3 +283,20 @@ def test_it_names_the_missing_or_invalid_config_field():
 def test_it_formats_bytes_in_decimal_units():
     assert cm.fmt_bytes(27.2e9) == "27.2 GB" and cm.fmt_bytes(512) == "512 B"
     assert math.isclose(cm.DEFAULT_OVERHEAD_FRACTION, 0.1)
+
+
+def test_it_keeps_the_kv_cache_of_quantized_weights_in_the_activation_dtype():
+    shape = get_model("Gemma-3-27B")
+    fp8 = cm.memory_fit(shape, "fp8", 80e9, 8192, 8)
+    assert fp8.kv == cm.memory_fit(shape, "bf16", 80e9, 8192, 8).kv
+    assert cm.default_kv_dtype("fp8") == cm.default_kv_dtype("int4") == "bf16"
+    assert cm.default_kv_dtype("fp32") == "fp32"
+    assert cm.memory_fit(shape, "fp8", 80e9, 8192, 8, kv_dtype="fp8").kv == fp8.kv / 2
+
+
+def test_it_refuses_to_price_or_size_a_tp_the_model_cannot_split():
+    shape = get_model("Gemma-3-27B")
+    with pytest.raises(ValueError, match="32 heads are not divisible by TP=3"):
+        cm.decode_comm_per_token(shape, 3, 8, "bf16", get_link("nvlink4"))
+    with pytest.raises(ValueError, match="32 heads are not divisible by TP=3"):
+        cm.memory_fit(shape, "bf16", 80e9, 8192, 8, tp=3)

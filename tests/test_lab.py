@@ -55,3 +55,16 @@ def test_it_ends_runs_whose_worker_died_while_nobody_watched(client, learner, ma
     run.refresh_from_db()
     assert run.status == "failed"
     assert '<span class="status failed">failed</span>' in page
+
+
+@pytest.mark.django_db
+def test_it_offers_only_the_rank_counts_the_node_has_cores_for(client, learner, lab_node):
+    """Issue 11: the layer form defaulted to TP=4 on a 2-core node, which measures oversubscription."""
+    import re
+
+    lab_node.cpu_cores = 2
+    lab_node.save()
+    client.force_login(learner)
+    page = client.get("/lab/").content.decode()
+    tp_select = re.search(r'<select name="tp_sizes".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="(\d)" selected>', tp_select) == ["1", "2"]

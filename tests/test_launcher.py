@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import threading
 import time
 
 import pytest
@@ -9,7 +11,8 @@ import torch
 import torch.distributed as dist
 
 from tpworkers.measure.launcher import (
-    ConfigError, DeviceGroup, RankFailed, get_pool, shutdown_pool)
+    ConfigError, DeviceGroup, RankFailed, RankPool, SweepCancelled, get_pool, shutdown_pool)
+from tpworkers.measure.rankhealth import LOG_DIR_PREFIX, remove_stale_log_dirs
 from tpworkers.measure.devicegroup import parse_transports
 
 TWO_CPU_RANKS = DeviceGroup(nproc=2)
@@ -43,6 +46,12 @@ def _rank_one_hangs_while_rank_zero_waits_in_a_collective(ctx, payload):
     if ctx.rank == 1:
         time.sleep(600)
     dist.barrier()
+
+
+def _barriers_for_a_while(ctx, payload):
+    for _ in range(400):
+        dist.barrier()
+        time.sleep(0.05)
 
 
 def _process_is_gone(pid: int) -> bool:
@@ -108,6 +117,46 @@ def test_it_kills_ranks_stuck_inside_a_collective_after_the_timeout():
     assert failure.value.ranks == (0, 1)
     assert all(_process_is_gone(pid) for pid in pids)
     assert get_pool(TWO_CPU_RANKS).run(_sum_of_ranks, 0) == [(0, 2, 1.0), (1, 2, 1.0)]
+
+
+def test_it_names_the_one_rank_that_was_stopped_within_seconds_and_leaves_no_process():
+    pool = RankPool(TWO_CPU_RANKS, heartbeat_timeout_s=2)
+    pids = pool.pids
+    stopper = threading.Timer(1.0, os.kill, (pids[1], signal.SIGSTOP))
+    stopper.start()
+    began = time.monotonic()
+    with pytest.raises(RankFailed) as failure:
+        pool.run(_barriers_for_a_while, timeout_s=60)
+    took = time.monotonic() - began
+    stopper.join()
+    # rank 0 waits in a barrier for rank 1 and keeps beating: only the stopped rank is blamed
+    assert failure.value.ranks == (1,)
+    assert "stopped answering" in str(failure.value) and "no heartbeat" in str(failure.value)
+    assert took < 1.0 + 2 + 3, took  # the stop, the heartbeat timeout, and slack for a busy machine
+    assert all(_process_is_gone(pid) for pid in pids)
+
+
+def test_a_cancel_ends_a_hung_step_within_seconds_and_kills_its_ranks():
+    pool = RankPool(TWO_CPU_RANKS)
+    pids = pool.pids
+    asked = time.monotonic() + 1.0
+    began = time.monotonic()
+    with pytest.raises(SweepCancelled):
+        pool.run(_rank_one_hangs_while_rank_zero_waits_in_a_collective, timeout_s=600,
+                 should_stop=lambda: time.monotonic() > asked)
+    assert time.monotonic() - began < 1.0 + 3
+    assert all(_process_is_gone(pid) for pid in pids)
+    assert pool.broken
+
+
+def test_it_removes_rank_directories_of_dead_parents_only(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"{LOG_DIR_PREFIX}{dead.pid}-abc").mkdir()
+    (tmp_path / f"{LOG_DIR_PREFIX}{os.getpid()}-def").mkdir()
+    (tmp_path / "unrelated").mkdir()
+    assert remove_stale_log_dirs(str(tmp_path)) == [f"{LOG_DIR_PREFIX}{dead.pid}-abc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{LOG_DIR_PREFIX}{os.getpid()}-def", "unrelated"]
 
 
 def test_it_keeps_the_traceback_of_a_rank_that_raised():
@@ -181,3 +230,17 @@ def test_it_reads_the_transport_from_every_ranks_nccl_log_in_the_pool_directory(
     finally:
         for name in logs:
             os.remove(os.path.join(pool.log_dir, name))
+
+
+def test_it_warms_a_pool_in_the_background_that_the_next_run_finds_ready():
+    from tpworkers.measure.launcher import warm_pool
+
+    shutdown_pool()
+    try:
+        warm_pool(TWO_CPU_RANKS).join(timeout=120)
+        started = time.monotonic()
+        pool = get_pool(TWO_CPU_RANKS)
+        assert time.monotonic() - started < 0.5 and pool.alive()  # already started: no cold start
+        assert sorted(pool.run(_sum_of_ranks, 0)) == [(0, 2, 1.0), (1, 2, 1.0)]
+    finally:
+        shutdown_pool()

@@ -43,7 +43,7 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser, sc
     page.goto(f"{live_lab.url}/lessons/what-tp-splits/shard-calculator/")
     page.fill("input[name=tp]", "8")
     page.click("text=Calculate")
-    page.wait_for_function("document.querySelector('#calc-result').innerText.includes('2,048')")
+    page.wait_for_function("document.querySelector('#calc-result').innerText.includes('1,024')")
     screenshot(page, "lesson-calculator", full_page=True)
 
     page.goto(f"{live_lab.url}/lessons/what-tp-splits/teach/")

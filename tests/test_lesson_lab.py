@@ -187,3 +187,28 @@ def test_it_says_when_both_series_ran_on_cpu_where_p2p_does_not_apply(logged_in,
     sweep_run(learner, {64 << 20: 1050.0}, devices=cpu_ranks(2), p2p="", p2p_shown="True")
     page = logged_in.get(P2P_OFF_STEP).content.decode()
     assert measured_value(page) == "1.05 ×" and "gloo on CPU, where NCCL and its P2P setting do not apply" in page
+
+
+def test_it_compares_the_median_with_the_guess_not_a_mean_a_stall_pulled_up(logged_in, learner):
+    """Issue 11: a 2,261 µs mean against a 518 µs median gave "56.5× your prediction"."""
+    logged_in.post(SWEEP_STEP + "guess/", {"value": "518"})
+    sweep = SweepForm({"op": "all_reduce", "min_size": "1K", "max_size": "16M", "factor": "4", "dtype": "float16",
+                       "nproc": "2", "warmup": "2", "iters": "10"})
+    assert sweep.is_valid()
+    run = ExperimentRun.objects.create(owner=learner, experiment="collective_sweep", params=sweep.run_params())
+    run.record(4, {"size_bytes": 262144, "time_us": 2261.0, "median_us": 518.0})
+    run.finish("done")
+    page = logged_in.get(SWEEP_STEP).content.decode()
+    assert measured_value(page) == "518 µs" and "<td>1×</td>" in page
+
+
+def test_it_warns_beside_the_split_when_tp_ranks_outnumbered_the_cores(logged_in, learner, lab_node):
+    lab_node.cpu_cores = 2
+    lab_node.save()
+    page = logged_in.get(MLP_STEP).content.decode()
+    assert "TP=4 runs 4 ranks on this node&#x27;s 2 CPU cores" in page  # said before the guess
+    logged_in.post(MLP_STEP + "guess/", {"value": "50"})
+    run = layer_run(learner, [mlp_row(1, 100.0, 0.0), mlp_row(2, 60.0, 30.0), mlp_row(4, 120.0, 75.0)])
+    ExperimentRun.objects.filter(pk=run.pk).update(node=lab_node, devices=cpu_ranks(4))
+    page = logged_in.get(MLP_STEP).content.decode()
+    assert "4 ranks on 2 CPU cores: compute times are not comparable; this measures oversubscription" in page

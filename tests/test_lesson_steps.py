@@ -14,6 +14,8 @@ from tpworkers.catalog.gpus import get_gpu
 from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 
+QUERIES_PER_STEP_PAGE = 10  # session, user, the step, the position, the steps, 2 neighbours, what is done (1 UNION), opened, the rating
+
 
 @pytest.fixture
 def logged_in(client, learner, db):
@@ -182,3 +184,49 @@ def test_it_makes_glossary_terms_focusable_with_a_visible_definition(logged_in):
                      page)
     assert term and "every GPU ends with the element-wise sum" in term.group(1)
     assert '<section class="glossary">' in page  # the list in the side rail stays
+
+
+def test_it_keeps_the_kv_cache_of_fp8_weights_in_bf16_as_the_findings_do(logged_in):
+    """Issue 11: the fit calculator stored Gemma-3-27B's KV in FP8 (16.6 GB) beside findings
+    that said 33.3 GB in bf16. One rule: KV in the activation dtype unless chosen."""
+    from tpworkers.catalog import costmodel
+    from tpworkers.catalog.gpus import get_gpu
+    from tpworkers.catalog.modelshapes import get_model
+
+    query = {"model": "Gemma-3-27B", "dtype": "fp8", "gpu": "H100", "tp": "1", "context": "8192", "batch": "8"}
+    page = logged_in.get("/lessons/tp-or-replicas/fit-calculator/", query).content.decode()
+    kv = costmodel.memory_fit(get_model("Gemma-3-27B"), "fp8", get_gpu("H100").memory_bytes, 8192, 8,
+                              kv_dtype="bf16").kv
+    kv_row = re.search(r"<th>KV cache per GPU[^<]*</th><td>([^<]+)</td>", page).group(0)
+    assert f"{kv / 1e9:.1f} GB" in kv_row and "bf16" in kv_row
+    assert '<option value="" selected>default: bf16 for fp8/int4 weights, else the weight dtype' in page
+    chosen = logged_in.get("/lessons/tp-or-replicas/fit-calculator/", {**query, "kv_dtype": "fp8"}).content.decode()
+    assert f"{kv / 2e9:.1f} GB" in re.search(r"<th>KV cache per GPU.*?</tr>", chosen, re.S).group(0)
+
+
+def test_it_refuses_a_tp_size_the_model_cannot_split_in_the_communication_calculator(logged_in):
+    """Issue 11: the communication calculator priced Gemma-3-27B at TP=3 (32 heads)."""
+    page = logged_in.get("/lessons/all-reduce-tax/comm-calculator/",
+                         {"model": "Gemma-3-27B", "tp": "3", "tokens": "8", "dtype": "bf16"}).content.decode()
+    assert "32 heads are not divisible by TP=3" in page
+    assert "communication per token on" not in page
+
+
+def test_it_writes_nothing_when_a_learner_reopens_the_step_they_are_on(logged_in, learner,
+                                                                       django_assert_num_queries):
+    """Every GET used to save the learner's position: a class reloading pages queued on SQLite's
+    one writer. Reopening the same step now reads only, in a bounded number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = "/lessons/what-tp-splits/recall-col-row/"
+    logged_in.get(url)  # the first visit records the position
+    with CaptureQueriesContext(connection) as queries:
+        assert logged_in.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == []
+    with django_assert_num_queries(QUERIES_PER_STEP_PAGE):
+        logged_in.get(url)
+    other = "/lessons/what-tp-splits/teach/"
+    logged_in.get(other)  # moving on is a change: saved
+    assert Progress.objects.get(learner=learner).current_step.key == "teach"

@@ -201,6 +201,39 @@ def test_it_rejects_a_lab_experiment_no_lab_step_can_run():
     assert any("unknown lab experiment 'decode_comm'" in e for e in validate_lesson(_lesson_with(step), SLUGS))
 
 
+def test_it_refuses_a_relative_tolerance_on_a_step_that_promises_the_order_of_magnitude():
+    step = {"id": "x", "type": "predict", "kind": "numeric", "why": "w", "unit": "ms",
+            "prompt": "Guess; what matters is the order of magnitude.",
+            "answer": 'comm_per_token("Gemma-3-27B", 2, 8, "bf16", "pcie5")', "tolerance": 0.25}
+    assert any("order of magnitude" in e and "within_factor" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+    del step["tolerance"]
+    step["within_factor"] = 3
+    assert validate_lesson(_lesson_with(step), SLUGS) == []
+    step["within_factor"] = 1
+    assert any("within_factor" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_refuses_a_numeric_answer_an_earlier_step_or_a_calculator_default_already_shows():
+    """Issue 11: lesson 5's "Memory per GPU" answer was printed in lesson 4's reveal and was the
+    fit calculator's default result, so the prediction was spoiled before it was asked."""
+    expression = 'memory_per_gpu("Llama-3.1-70B", "bf16", "H100", 8192, 8, tp=4)'
+    shown = format_value(evaluate(expression), "GB")
+    earlier = {**COURSE[0], "slug": "earlier", "order": 1, "steps": [
+        {"id": "r", "type": "read", "body": f"It comes to {{{{ calc: {expression} | GB }}}} per GPU."}]}
+    calculator = {**COURSE[0], "slug": "calc", "order": 2, "steps": [
+        {"id": "c", "type": "calculator", "prompt": "Try it.", "calculator": "memory_fit",
+         "defaults": {"model": "Llama-3.1-70B", "dtype": "bf16", "gpu": "H100", "tp": 4, "context": 8192,
+                      "batch": 8}}]}
+    later = {**COURSE[0], "slug": "later", "order": 3, "steps": [
+        {"id": "p", "type": "predict", "kind": "numeric", "prompt": "How many GB per GPU?", "why": "w",
+         "answer": expression, "unit": "GB", "tolerance": 0.2}]}
+    errors = validate_course([earlier, calculator, later])
+    assert any(f"later: p: the answer {shown} is already shown in earlier: r" in e for e in errors)
+    assert any(f"the answer {shown} is already shown in calc: c (the calculator's default result)" in e
+               for e in validate_course([calculator, later]))
+    assert not any("already shown" in e for e in validate_course([{**later, "order": 0}, earlier]))  # after it
+
+
 def test_it_rejects_choice_keys_yaml_reads_as_booleans():
     step = {"id": "x", "type": "predict", "kind": "single", "prompt": "?", "why": "because",
             "choices": [{"key": True, "text": "Yes"}, {"key": False, "text": "No"}], "answer": False}

@@ -36,5 +36,5 @@ def test_it_cancels_a_running_sweep_and_keeps_the_rows_measured_so_far(live_lab)
     assert status == "cancelled"
     assert "Cancelled while running" in final
     measured = live_lab.query(f"Measurement.objects.filter(run_id={run_id}).count()")
-    planned = len(live_lab.query(f"ExperimentRun.objects.get(pk={run_id}).params['sizes']"))
+    planned = live_lab.query(f"len(ExperimentRun.objects.get(pk={run_id}).planned_rows())")
     assert 2 <= measured < planned

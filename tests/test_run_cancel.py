@@ -48,7 +48,9 @@ def test_it_tells_the_runs_queued_behind_that_they_moved_up(client, learner, oth
     client.force_login(learner)
     client.post(f"/lab/runs/{mine.pk}/cancel/")
     message = async_to_sync(layer.receive)(channels[behind.pk])
-    assert StatusEvent.from_message(message) == StatusEvent(behind.pk, "queued")
+    event = StatusEvent.from_message(message)
+    assert event == StatusEvent(behind.pk, "queued", position=2)
+    assert "1 run ahead of yours" in event.html  # rendered once by the sender, for every watcher
     assert async_to_sync(_receives_nothing)(layer, channels[earlier.pk])  # a run ahead did not move
 
 
@@ -60,3 +62,29 @@ async def _receives_nothing(layer, channel) -> bool:
     except asyncio.TimeoutError:
         return True
     return False
+
+
+@pytest.mark.django_db
+def test_it_cancels_from_the_status_block_the_socket_sent(learner, make_run, memory_layer):
+    """The socket renders the status block without a request (no token in its form): the button
+    posts through htmx with the page's X-CSRFToken header and is sent to the run page."""
+    import re
+
+    from django.test import Client
+
+    from tpworkers.consumers import _status_now
+
+    run = make_run(learner)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    _, fragment = _status_now(run.pk)
+    assert "csrfmiddlewaretoken" not in fragment
+    assert f'hx-post="/lab/runs/{run.pk}/cancel/"' in fragment
+
+    response = client.post(f"/lab/runs/{run.pk}/cancel/", HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
+
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/lab/runs/{run.pk}/"
+    run.refresh_from_db()
+    assert run.status == "cancelled"

@@ -5,7 +5,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from labapp.asgi import application
-from tpworkers.events import MeasurementEvent, StatusEvent, run_group
+from tpworkers.events import measurement_event, run_group, status_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,6 +27,7 @@ def _logged_in(client, user):
 
 def test_it_sends_a_snapshot_then_each_measurement(client, learner, make_run, memory_layer):
     from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
 
     run = make_run(learner)
     run.record(0, {**ROW, "size_bytes": 1024, "count": 256})
@@ -43,7 +44,8 @@ def test_it_sends_a_snapshot_then_each_measurement(client, learner, make_run, me
         assert await communicator.receive_nothing(timeout=0.2)  # pending rows are already on the page
 
         layer = get_channel_layer()
-        await layer.group_send(run_group(run.pk), MeasurementEvent(run.pk, 1, ROW).to_message())
+        event = await database_sync_to_async(measurement_event)(run, 1, ROW)
+        await layer.group_send(run_group(run.pk), event.to_message())
         fragment = await communicator.receive_from()
         assert f'id="run-{run.pk}-row-1"' in fragment and "321.5" in fragment and "4 KiB" in fragment
         await communicator.disconnect()
@@ -61,8 +63,8 @@ def test_it_sends_the_new_status_with_the_reason(client, learner, make_run, memo
     async def scenario():
         await communicator.connect()
         await communicator.receive_from()
-        await run_finish(run)
-        await get_channel_layer().group_send(run_group(run.pk), StatusEvent(run.pk, "failed", "rank 1 died").to_message())
+        event = await run_finish(run)
+        await get_channel_layer().group_send(run_group(run.pk), event.to_message())
         fragment = await communicator.receive_from()
         assert "failed" in fragment and "rank 1 died: killed by SIGKILL" in fragment
         await communicator.disconnect()
@@ -74,6 +76,7 @@ async def run_finish(run):
     from channels.db import database_sync_to_async
 
     await database_sync_to_async(run.finish)("failed", "rank 1 died: killed by SIGKILL")
+    return await database_sync_to_async(status_event)(run)
 
 
 @pytest.mark.parametrize("who", ["anonymous", "stranger"])

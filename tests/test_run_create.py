@@ -235,3 +235,77 @@ def test_it_refuses_another_learners_private_node_and_nodes_without_a_worker(cli
     client.post("/lab/runs/", {**SWEEP_FIELDS, "node": str(lab_node.pk)})
     assert ExperimentRun.objects.get().node == lab_node
 
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_tp_size_the_layer_or_model_cannot_split_by_the_cost_models_rule(client, learner, lab_node):
+    """Issue 11: one validity rule (costmodel.tp_constraint_errors) for every form; the lab's
+    layer and decode forms queued what the worker would then refuse."""
+    from tpworkers.forms import DecodeForm, LayerForm
+
+    client.force_login(learner)
+    layer = client.post("/lab/runs/", {**LayerForm.defaults(), "experiment": "tp_layer", "heads": 6, "kv_heads": 2,
+                                       "hidden": 1536, "tp_sizes": [1, 4]})
+    assert layer.status_code == 400 and "6 heads are not divisible by TP=4" in layer.content.decode()
+    decode = client.post("/lab/runs/", {**DecodeForm.defaults(), "experiment": "decode_comm", "model": "Gemma-3-27B",
+                                        "tp": 3})
+    assert decode.status_code == 400 and "32 heads are not divisible by TP=3" in decode.content.decode()
+    assert not ExperimentRun.objects.exists()
+
+
+def _in_parallel(press, times: int) -> list:
+    """`press()` from `times` threads at once, each with its own database connection."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    start = threading.Barrier(times)
+
+    def one(_):
+        start.wait()
+        try:
+            return press()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(one, range(times)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_holds_the_run_limit_when_presses_arrive_at_once(learner, lab_node, settings, monkeypatch):
+    """200 parallel POSTs once made 14 active runs out of a limit of 2."""
+    from django.test import Client
+
+    from tpworkers import runs
+
+    monkeypatch.setattr(runs, "queue_run", lambda run: None)  # no broker here; the rows are what count
+    settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2
+
+    def press():
+        client = Client()
+        client.force_login(learner)
+        return client.post("/lab/runs/", {**SWEEP_FIELDS, "max_size": "4K"}).status_code
+
+    codes = _in_parallel(press, 12)
+    assert ExperimentRun.objects.filter(owner=learner).count() == 2
+    assert sorted(set(codes)) == [302]  # every press answered, the refused ones with their reason: no 500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_a_run_queued_and_shows_its_page_while_the_broker_is_down(client, learner, lab_node, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from tpworkers import runs
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(runs.current_app, "send_task", broker_down)
+    client.force_login(learner)
+    response = client.post("/lab/runs/", SWEEP_FIELDS)
+    run = ExperimentRun.objects.get()
+    # the worker that starts next queues it again from the database (labworker.requeue_waiting_runs)
+    assert response.status_code == 302 and response["Location"] == f"/lab/runs/{run.pk}/"
+    assert run.status == "queued"

@@ -249,3 +249,24 @@ def test_it_shows_a_decode_record_beside_both_predictions(client, learner, lab_n
     measuring.record(0, streamed[0].to_dict())  # streamed after the steps, before the fit sweep
     page = client.get(f"/lab/runs/{measuring.pk}/").content.decode()
     assert "after the decode steps" in page and "no fit" not in page
+
+
+@pytest.mark.django_db
+def test_it_says_when_ranks_outnumber_the_cpu_cores_beside_the_numbers(client, learner, lab_node):
+    """Issue 11: 4 gloo ranks on 2 cores made TP=4's compute go up, against the lesson, unremarked."""
+    from tpworkers.forms import LayerForm
+    from tpworkers.models import ExperimentRun
+
+    lab_node.cpu_cores = 2
+    lab_node.save()
+    form = LayerForm({**LayerForm.defaults(), "tp_sizes": [1, 2, 4]})
+    assert form.is_valid(), form.errors
+    run = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="tp_layer", params=form.run_params())
+    run.mark_running(worker="tplab@testnode", devices=cpu_ranks(4))
+    client.force_login(learner)
+    page = client.get(f"/lab/runs/{run.pk}/").content.decode()
+    assert "4 ranks on 2 CPU cores: compute times are not comparable; this measures oversubscription" in page
+    two = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="tp_layer",
+                                       params={**form.run_params(), "tp_sizes": [1, 2]})
+    two.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
+    assert "oversubscription" not in client.get(f"/lab/runs/{two.pk}/").content.decode()

@@ -49,6 +49,9 @@ def runner(monkeypatch):
     """Install a fake sweep runner: runner(fn) makes fn(config, on_record, should_stop) the run."""
     calls = []
 
+    warmed = []
+    monkeypatch.setattr(tasks, "warm_pool", warmed.append)  # no real ranks in these tests
+
     def install(fn):
         def run(config, on_record=None, should_stop=lambda: False, timeout_s=0):
             calls.append(config)
@@ -58,6 +61,7 @@ def runner(monkeypatch):
         monkeypatch.setitem(experiments.EXPERIMENTS, "collective_sweep", dataclasses.replace(experiment, run=run))
         return calls
 
+    install.warmed = warmed
     return install
 
 
@@ -95,6 +99,7 @@ def test_it_fails_a_run_whose_rank_died_naming_the_rank_and_cause(learner, make_
     assert run.status == "failed" and run.error == "rank 1 died: killed by SIGKILL (exit code -9)"
     assert run.measurements.count() == 1  # what was measured before stays
     assert _statuses(publisher, run)[-1] == "failed"
+    assert [group.nproc for group in runner.warmed] == [2]  # the pool it took down starts again at once
 
 
 @pytest.mark.django_db
@@ -139,6 +144,40 @@ def test_it_cancels_after_the_row_in_flight_and_keeps_the_rows(learner, make_run
     run.refresh_from_db()
     assert run.status == "cancelled" and "rows measured before are kept" in run.error
     assert run.measurements.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_fails_the_run_in_flight_naming_why_its_worker_is_stopping(learner, make_run, publisher, runner,
+                                                                     monkeypatch):
+    monkeypatch.setattr(tasks, "_stopping", [])
+
+    def sweep(config, on_record, should_stop):
+        on_record(Row(1024))
+        tasks.worker_stopping("The lab was stopped (Ctrl-C on python3 lab.py run).")  # Celery's SIGTERM handler
+        if should_stop():
+            raise SweepCancelled([])
+        on_record(Row(4096))
+
+    runner(sweep)
+    run = make_run(learner)
+    tasks.run_experiment(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error == "The lab was stopped (Ctrl-C on python3 lab.py run). The rows measured before are kept."
+    assert run.measurements.count() == 1
+
+
+def test_each_size_of_a_sweep_gets_its_own_deadline_from_the_estimate_with_a_floor():
+    config = experiments.build_config("collective_sweep", {
+        "op": "all_reduce", "nproc": 2, "min_bytes": 1024, "max_bytes": 1 << 30, "factor": 4, "dtype": "float32",
+        "warmup": 2, "iters": 10}, gpus_available=0)
+    deadline = experiments.step_deadlines("collective_sweep", config, cap_s=600)
+    assert deadline(1024) == experiments.DEADLINE_FLOOR_S
+    # 13 calls (2 warm-up, 10 timed, 1 check) of a 1 GiB ring all-reduce of 2 ranks at the CPU
+    # floor's 1 GB/s take 13 × 1.07 s; the deadline is ten times that
+    assert 130 < deadline(1 << 30) < 150
+    assert experiments.DEADLINE_FLOOR_S < deadline(1 << 28) < deadline(1 << 30)
+    assert experiments.step_deadlines("collective_sweep", config, cap_s=60)(1 << 30) == 60
 
 
 @pytest.mark.django_db
@@ -193,7 +232,7 @@ def test_it_tells_the_runs_queued_behind_that_their_position_moved(learner, othe
     runner(lambda config, on_record, should_stop: None)
     first, behind = make_run(learner), make_run(other_learner)
     tasks.run_experiment(first.pk)
-    assert (run_group(behind.pk), StatusEvent(behind.pk, "queued")) in publisher.sent
+    assert (run_group(behind.pk), StatusEvent(behind.pk, "queued", position=1)) in publisher.sent
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,7 +259,7 @@ def test_it_keeps_a_long_step_alive_so_the_pools_hung_rank_reason_wins(learner, 
     assert run.status == "failed" and run.error == "rank 1 did not finish measure_size within 600 s (hung?)"
 
 
-def test_it_stops_keeping_alive_a_task_silent_longer_than_any_legal_step(db):
+def test_it_stops_keeping_alive_a_task_silent_longer_than_any_legal_step(transactional_db):
     keep_alive = tasks.KeepAlive(run_id=0, every_s=0.01, max_silent_s=0.05)
     with keep_alive:
         keep_alive.thread.join(timeout=5)

@@ -36,6 +36,35 @@ def test_it_fails_the_runs_a_restarted_worker_had_in_flight_and_tells_their_page
 
 
 @pytest.mark.django_db
+def test_it_fails_runs_in_flight_with_the_cause_its_supervisor_gave(learner, make_run, lab_node, published):
+    in_flight = make_run(learner)
+    in_flight.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    labworker.register_node("local", "testnode", "the lab worker was killed by signal 9 (Killed); the lab restarted it")
+    in_flight.refresh_from_db()
+    assert in_flight.error == ("The node's worker restarted while this run was running: the lab worker was killed "
+                               "by signal 9 (Killed); the lab restarted it")
+
+
+@pytest.mark.django_db
+def test_it_queues_again_from_the_database_every_run_still_waiting_on_its_node(learner, other_learner, make_run,
+                                                                              lab_node, published, monkeypatch):
+    sent = []
+    monkeypatch.setattr(labworker, "queue_run", lambda run: sent.append((run.pk, run.node.queue)))
+    first, second, done = make_run(learner), make_run(other_learner), make_run(learner)
+    done.finish("done", expected="queued")
+    assert labworker.requeue_waiting_runs(lab_node) == [first.pk, second.pk]
+    assert sent == [(first.pk, lab_node.queue), (second.pk, lab_node.queue)]
+
+
+def test_it_says_why_it_stops_as_its_runner_wrote_it_or_names_the_signal(tmp_path, monkeypatch):
+    said = tmp_path / "why"
+    monkeypatch.setenv("TPLAB_STOP_REASON_FILE", str(said))
+    assert labworker.stop_reason("SIGTERM") == "The node's worker was stopped (SIGTERM) while this run was measuring."
+    said.write_text("The lab was stopped (Ctrl-C on python3 lab.py run).\n")
+    assert labworker.stop_reason("SIGTERM") == "The lab was stopped (Ctrl-C on python3 lab.py run)."
+
+
+@pytest.mark.django_db
 def test_it_refuses_to_join_a_learners_private_cluster(learner, published):
     private = Cluster.objects.create(name="my-rack")
     ClusterOwnership.objects.create(cluster=private, owner=learner)

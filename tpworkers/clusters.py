@@ -130,11 +130,12 @@ def queue_pair_runs(owner, node: Node) -> tuple[list[ExperimentRun], str]:
 
 
 def pair_runs(owner, node: Node) -> list[ExperimentRun]:
-    """This learner's pair runs on a node (and the CPU run of a GPU-less node), newest first."""
+    """This learner's pair runs on a node (and the two-rank CPU run of a GPU-less node), newest
+    first: two-rank all-reduce sweeps, not the ones a lesson step asked for."""
     runs = owner.runs.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP,
-                             params__op="all_reduce").prefetch_related("measurements")
-    return [r for r in runs[:100] if len(r.params.get("gpus") or ()) == 2 or not node.gpu_count]
-
+                             params__op="all_reduce", return_to="").prefetch_related("measurements")
+    return [r for r in runs[:100] if r.params.get("nproc", 2) == 2
+            and (len(r.params.get("gpus") or ()) == 2 or not node.gpu_count)]
 
 def pair_sweep_params(gpus: tuple[int, ...]) -> dict:
     """An all-reduce sweep up to 64 MiB on a GPU pair: large enough for the bus bandwidth to

@@ -2,7 +2,9 @@
 
 On connect it sends a snapshot of the run (status and every row measured so far) after joining
 the group, so a page opened or reloaded mid-run misses nothing; rows are replaced by id, so a
-row that arrives twice is shown once.
+row that arrives twice is shown once. After that it only forwards: the sender rendered each
+event's fragment once for every watcher (tpworkers/events.py), so a row costs no database read
+here, however many learners watch.
 """
 
 import asyncio
@@ -10,40 +12,57 @@ import asyncio
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.template.loader import render_to_string
 
-from tpworkers.events import MeasurementEvent, StatusEvent, run_group
+from tpworkers.events import MeasurementEvent, StatusEvent, row_fragment, run_group, status_event
 from tpworkers.models import ExperimentRun
 from tpworkers.runs import fail_stalled_runs, run_for_user, run_rows
 
 FORBIDDEN = 4403
 
 
-def _status_now(run_id: int) -> tuple[tuple, str]:
-    """(what the status fragment shows, the fragment) for the saved run, after the stall check."""
+def _status_now(run_id: int) -> StatusEvent:
+    """The saved run's status event, after the stall check."""
     fail_stalled_runs(ExperimentRun.objects.filter(pk=run_id))
-    run = ExperimentRun.objects.select_related("node").get(pk=run_id)
-    shown = (run.status, run.error, run.queue_position())
-    return shown, render_to_string("tpworkers/run_detail.html#status", {"run": run, "oob": True})
+    return status_event(ExperimentRun.objects.select_related("node").get(pk=run_id))
 
 
-def _render_rows(run_id: int) -> list[str]:
-    """One message per measured row: the HTML parser drops a <tr> that is not the first element
-    of a fragment, so rows never share a message with anything else."""
+def _snapshot(run_id: int) -> tuple[StatusEvent, list[str]]:
+    """The status, then one fragment per row measured so far."""
+    status = _status_now(run_id)
     run = ExperimentRun.objects.get(pk=run_id)
-    return [render_to_string("tpworkers/run_detail.html#row", {"run": run, "row": row, "oob": True})
-            for row in run_rows(run) if row["data"]]
+    return status, [row_fragment(run, row["seq"], row["data"]) for row in run_rows(run) if row["data"]]
 
 
-def _render_row(run_id: int, event: MeasurementEvent) -> str:
-    run = ExperimentRun.objects.get(pk=run_id)
-    labels = run.planned_rows()
-    row = {"seq": event.seq, "label": labels[event.seq] if event.seq < len(labels) else "", "data": event.data}
-    return render_to_string("tpworkers/run_detail.html#row", {"run": run, "row": row, "oob": True})
+class _Snapshots:
+    """One snapshot read per run for a crowd of watchers connecting at once (a class opening the
+    same run): each joins the next read that starts after it joined the group, so it still
+    misses no row, and reads of one run take turns. Off the one thread Django's sync code
+    shares in this process (thread_sensitive=False), where every socket's login check waits."""
+
+    def __init__(self):
+        self.next: dict[int, asyncio.Future] = {}
+        self.turns: dict[int, asyncio.Lock] = {}
+
+    async def get(self, run_id: int) -> tuple[StatusEvent, list[str]]:
+        future = self.next.get(run_id)
+        if future is None:
+            future = self.next[run_id] = asyncio.get_running_loop().create_future()
+            asyncio.create_task(self._read(run_id, future))
+        return await asyncio.shield(future)
+
+    async def _read(self, run_id: int, future: asyncio.Future) -> None:
+        turn = self.turns.setdefault(run_id, asyncio.Lock())
+        async with turn:
+            del self.next[run_id]  # watchers who join from now on need a later read
+            try:
+                future.set_result(await database_sync_to_async(_snapshot, thread_sensitive=False)(run_id))
+            except Exception as exc:
+                future.set_exception(exc)
+        if run_id not in self.next:
+            self.turns.pop(run_id, None)
 
 
-def _is_active(shown: tuple) -> bool:
-    return shown[0] in ExperimentRun.ACTIVE
+_snapshots = _Snapshots()
 
 
 def _watch_interval_s() -> float:
@@ -60,10 +79,11 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self._send_status(self.run_id)
-        for fragment in await database_sync_to_async(_render_rows)(self.run_id):
+        status, rows = await _snapshots.get(self.run_id)
+        await self._send_status(status)
+        for fragment in rows:
             await self.send(text_data=fragment)
-        if _is_active(self.shown):
+        if self._active():
             self.watchdog = asyncio.create_task(self._watch())
 
     async def disconnect(self, code):
@@ -73,24 +93,23 @@ class RunConsumer(AsyncWebsocketConsumer):
             self.watchdog.cancel()
 
     async def run_measurement(self, message):
-        event = MeasurementEvent.from_message(message)
-        await self.send(text_data=await database_sync_to_async(_render_row)(self.run_id, event))
+        await self.send(text_data=MeasurementEvent.from_message(message).html)
 
     async def run_status(self, message):
-        # The status fragment also shows the queue position and actions, so render the saved run.
-        event = StatusEvent.from_message(message)
-        await self._send_status(event.run_id)
+        await self._send_status(StatusEvent.from_message(message))
 
-    async def _send_status(self, run_id: int, only_if_changed: bool = False) -> None:
-        shown, fragment = await database_sync_to_async(_status_now)(run_id)
-        if not only_if_changed or shown != self.shown:
-            await self.send(text_data=fragment)
-        self.shown = shown
+    async def _send_status(self, event: StatusEvent, only_if_changed: bool = False) -> None:
+        if not only_if_changed or event.shown != self.shown:
+            await self.send(text_data=event.html)
+        self.shown = event.shown
+
+    def _active(self) -> bool:
+        return self.shown[0] in ExperimentRun.ACTIVE
 
     async def _watch(self):
         """Now and then, send the saved status if it differs from what this socket last sent: a
         killed worker never says so, a restarted one fails its runs, another tab cancels, and a
         Redis restart can drop a group message. Ends once the run has ended."""
-        while _is_active(self.shown):
+        while self._active():
             await asyncio.sleep(_watch_interval_s())
-            await self._send_status(self.run_id, only_if_changed=True)
+            await self._send_status(await database_sync_to_async(_status_now)(self.run_id), only_if_changed=True)

@@ -1,16 +1,22 @@
-"""Events a run publishes to its channel group, shared by the sender (the Celery task) and the
-receiver (the websocket consumer) so both agree on every field.
+"""Events a run publishes to its channel group, shared by the sender (the Celery task or a web
+request) and the receiver (the websocket consumer) so both agree on every field.
 
 Channel-layer messages are dicts whose ``type`` names the consumer method that handles them
-("run.measurement" → ``run_measurement``).
+("run.measurement" → ``run_measurement``). Each event carries its HTML fragment, rendered once
+by the sender: a run watched by a whole class costs one render and one Redis message per row
+per web process, not one database read and render per watcher. The fragments are the same for
+every watcher, so they hold nothing per user (no CSRF token: the page supplies its own).
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import ClassVar
+
+from django.template.loader import render_to_string
 
 from tpworkers.models import ExperimentRun
 
 RUN_TASK = "tpworkers.run_experiment"  # the Celery task that runs a queued run (tpworkers/tasks.py)
+PAGE = "tpworkers/run_detail.html"
 
 
 def run_group(run_id: int) -> str:
@@ -23,14 +29,14 @@ class MeasurementEvent:
     type: ClassVar[str] = "run.measurement"
     run_id: int
     seq: int
-    data: dict
+    html: str = field(default="", compare=False)
 
     def to_message(self) -> dict:
         return {"type": self.type, **asdict(self)}
 
     @classmethod
     def from_message(cls, message: dict) -> "MeasurementEvent":
-        return cls(run_id=int(message["run_id"]), seq=int(message["seq"]), data=dict(message["data"]))
+        return cls(run_id=int(message["run_id"]), seq=int(message["seq"]), html=str(message.get("html", "")))
 
 
 @dataclass(frozen=True)
@@ -39,21 +45,49 @@ class StatusEvent:
     run_id: int
     status: str
     error: str = ""
+    position: int | None = None  # in the node's queue, while queued
+    html: str = field(default="", compare=False)
 
     def to_message(self) -> dict:
         return {"type": self.type, **asdict(self)}
 
     @classmethod
     def from_message(cls, message: dict) -> "StatusEvent":
-        return cls(run_id=int(message["run_id"]), status=str(message["status"]), error=str(message.get("error", "")))
+        position = message.get("position")
+        return cls(run_id=int(message["run_id"]), status=str(message["status"]), error=str(message.get("error", "")),
+                   position=None if position is None else int(position), html=str(message.get("html", "")))
+
+    @property
+    def shown(self) -> tuple:
+        """What the status fragment shows: a watcher resends the saved status only when this differs."""
+        return self.status, self.error, self.position
+
+
+def row_fragment(run: ExperimentRun, seq: int, data: dict | None) -> str:
+    """One measured row, swapped in by id. One message per row: the HTML parser drops a <tr>
+    that is not the first element of a fragment."""
+    labels = run.planned_rows()
+    row = {"seq": seq, "label": labels[seq] if seq < len(labels) else "", "data": data}
+    return render_to_string(f"{PAGE}#row", {"run": run, "row": row, "oob": True})
+
+
+def measurement_event(run: ExperimentRun, seq: int, data: dict) -> MeasurementEvent:
+    return MeasurementEvent(run.pk, seq, row_fragment(run, seq, data))
+
+
+def status_event(run: ExperimentRun) -> StatusEvent:
+    """The saved status of ``run``, with its fragment (queue position and actions included)."""
+    position = run.queue_position()
+    html = render_to_string(f"{PAGE}#status", {"run": run, "oob": True})
+    return StatusEvent(run.pk, run.status, run.error, position, html)
 
 
 def status_events(run: ExperimentRun) -> list[tuple[str, StatusEvent]]:
     """(group, event) pairs for a run's saved status: its own page, and once it has ended, every
     run still queued behind it on its node, whose queue position just moved."""
-    events = [(run_group(run.pk), StatusEvent(run.pk, run.status, run.error))]
+    events = [(run_group(run.pk), status_event(run))]
     if not run.is_active and run.node_id:
-        behind = ExperimentRun.objects.filter(node_id=run.node_id, status=ExperimentRun.Status.QUEUED,
-                                              created_at__gt=run.created_at).values_list("pk", flat=True)
-        events += [(run_group(pk), StatusEvent(pk, ExperimentRun.Status.QUEUED)) for pk in behind]
+        behind = ExperimentRun.objects.select_related("node").filter(
+            node_id=run.node_id, status=ExperimentRun.Status.QUEUED, created_at__gt=run.created_at)
+        events += [(run_group(other.pk), status_event(other)) for other in behind]
     return events

@@ -109,6 +109,29 @@ def decode_seconds(config: DecodeCommConfig, floor: Floor) -> float:
     return (config.warmup + config.steps) * per_step
 
 
+# A step (one size, one layer, one decode step) is called hung after DEADLINE_FACTOR times its
+# pessimistic estimate, never sooner than DEADLINE_FLOOR_S (a first collective may set up its
+# communicator; a busy machine slows everything) nor later than the cap the task gives. A stopped
+# rank is caught sooner by the rank pool's heartbeat; this catches ranks alive but stuck.
+DEADLINE_FACTOR = 10
+DEADLINE_FLOOR_S = 30.0
+
+
+def step_deadlines(experiment: str, config, cap_s: float):
+    """The timeout_s an experiment's runner takes: for a sweep, a function of the size in bytes
+    (each size its own deadline, from its share of the run's estimate); for the others, one
+    number from the whole run's estimate (no step takes longer than the run)."""
+    floor = FLOORS[config.device]
+
+    def bounded(estimate_s: float) -> float:
+        return min(cap_s, max(DEADLINE_FLOOR_S, DEADLINE_FACTOR * estimate_s))
+
+    if experiment == "collective_sweep":
+        calls = config.warmup + config.iters + 1  # the extra call checks the result
+        return lambda size_bytes: bounded(calls * _allreduce_s(size_bytes, config.nproc, floor))
+    return bounded(EXPERIMENTS[experiment].seconds(config, floor))
+
+
 # The runners import torch only when a worker runs them, so the web process that builds and
 # estimates configs never loads it.
 def run_sweep(config, **kwargs):
@@ -191,3 +214,19 @@ def describe_devices(devices: dict) -> str:
         wire = "" if devices["p2p"] else ", P2P off"
         return f"{devices['backend']} on GPU " + ",".join(str(g) for g in devices["gpus"]) + wire
     return f"{devices['backend']} on CPU, {devices['nproc']} ranks"
+
+
+def sharing_note(devices: dict, cpu_cores: int) -> str:
+    """Why a run's compute times cannot be compared across rank counts, for the page to say
+    beside them: more ranks than CPU cores (they take turns on a core), or ranks sharing a GPU;
+    empty when every rank had a device of its own, or when that is not known."""
+    if not devices:
+        return ""
+    ranks, gpus = devices["nproc"], devices.get("gpus") or []
+    if devices["device"] == "cpu" and cpu_cores and ranks > cpu_cores:
+        return (f"{ranks} ranks on {cpu_cores} CPU cores: compute times are not comparable; "
+                "this measures oversubscription, not tensor parallelism.")
+    if devices["device"] == "cuda" and gpus and len(set(gpus)) < ranks:
+        return (f"{ranks} ranks share {len(set(gpus))} GPUs: compute times are not comparable; "
+                "this measures ranks queueing for a GPU, not tensor parallelism.")
+    return ""

@@ -4,7 +4,8 @@ from django import forms
 
 from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.links import LINKS
-from tpworkers.catalog.modelshapes import list_models
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.modelshapes import ModelShape, get_model, list_models
 from tpworkers.catalog.sizes import parse_size
 from tpworkers.clusters import visible_clusters
 from tpworkers.measure.configs import KINDS, SweepConfig
@@ -64,6 +65,11 @@ class RunForm(forms.Form):
     @classmethod
     def defaults(cls) -> dict:
         return {name: field.initial for name, field in cls.base_fields.items() if field.initial is not None}
+
+    @classmethod
+    def defaults_for(cls, node: Node | None) -> dict:
+        """The defaults, trimmed to what ``node`` runs with a device per rank (see LayerForm)."""
+        return cls.defaults()
 
     def ranks(self) -> int:
         raise NotImplementedError
@@ -152,8 +158,31 @@ class LayerForm(RunForm):
     warmup = forms.IntegerField(initial=2, min_value=0, max_value=20)
     iters = forms.IntegerField(initial=5, min_value=1, max_value=50, label="timed forwards")
 
+    @classmethod
+    def defaults_for(cls, node: Node | None) -> dict:
+        """Only the TP sizes the node gives each rank a GPU or a CPU core of its own: 4 gloo ranks
+        on 2 cores take turns, and their compute times measure that, not the split."""
+        defaults = cls.defaults()
+        capacity = node.rank_capacity() if node else 0
+        if capacity:
+            defaults["tp_sizes"] = [tp for tp in defaults["tp_sizes"] if tp <= capacity] or [1]
+        return defaults
+
     def ranks(self) -> int:
         return max(self.cleaned_data.get("tp_sizes") or [1])
+
+    def clean(self):
+        """Every TP size must split this layer by the cost model's rule, the one the calculators,
+        findings and the worker's own check (LayerBenchConfig.validate) use."""
+        data = super().clean()
+        if not self.errors:
+            shape = ModelShape(hidden_size=data["hidden"], num_hidden_layers=1, num_attention_heads=data["heads"],
+                               num_key_value_heads=data["kv_heads"], intermediate_size=data["ffn"], vocab_size=1,
+                               name="layer benchmark")
+            for tp in data["tp_sizes"]:
+                for error in costmodel.tp_constraint_errors(shape, tp):
+                    self.add_error("tp_sizes", error)
+        return data
 
     def run_params(self) -> dict:
         data = self.cleaned_data
@@ -179,6 +208,13 @@ class DecodeForm(RunForm):
 
     def ranks(self) -> int:
         return self.cleaned_data.get("tp") or 2
+
+    def clean(self):
+        data = super().clean()  # the cost model's TP rule, as in LayerForm.clean
+        if data.get("model") and data.get("tp"):
+            for error in costmodel.tp_constraint_errors(get_model(data["model"]), data["tp"]):
+                self.add_error("tp", error)
+        return data
 
     def run_params(self) -> dict:
         data = self.cleaned_data

@@ -7,6 +7,7 @@ from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from labapp.roles import can_see_owned
@@ -62,22 +63,35 @@ def create_runs(owner, experiment: str, params_list: list[dict], node: Node | No
     for params in params_list:
         _check_budget(experiment, params, node)
     fail_stalled_runs(owner.runs.filter(status__in=ExperimentRun.ACTIVE))
-    active = list(owner.runs.filter(status__in=ExperimentRun.ACTIVE).order_by("created_at"))
-    if len(active) >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
-        raise RunRefused(f"You already have {len(active)} runs queued or running (the limit is "
-                         f"{settings.MAX_ACTIVE_RUNS_PER_LEARNER}): {{runs}}. Wait for one to finish or cancel it.",
-                         runs=active)
-    runs = [ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node,
-                                         return_to=return_to) for params in params_list]
-    for run in runs:
-        transaction.on_commit(lambda run=run: queue_run(run))
+    # Count and create under one lock, or two presses at once both see room (200 parallel POSTs
+    # made 14 active runs): PostgreSQL locks the learner's row until the runs are saved; SQLite's
+    # IMMEDIATE transaction (labapp/settings.py) holds the database's write lock from BEGIN.
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        active = list(owner.runs.filter(status__in=ExperimentRun.ACTIVE).order_by("created_at"))
+        if len(active) >= settings.MAX_ACTIVE_RUNS_PER_LEARNER:
+            raise RunRefused(f"You already have {len(active)} runs queued or running (the limit is "
+                             f"{settings.MAX_ACTIVE_RUNS_PER_LEARNER}): {{runs}}. Wait for one to finish or cancel it.",
+                             runs=active)
+        runs = [ExperimentRun.objects.create(owner=owner, experiment=experiment, params=params, node=node,
+                                             return_to=return_to) for params in params_list]
+        for run in runs:
+            transaction.on_commit(lambda run=run: queue_run(run))
     return runs
 
 
 def queue_run(run: ExperimentRun) -> None:
     """Hand a saved run to its node's worker. By task name, so the web process never imports the
-    worker's modules (and torch with them)."""
-    current_app.send_task(RUN_TASK, args=[run.pk], queue=run.node.queue)
+    worker's modules (and torch with them).
+
+    The saved run is the truth, the message only a wake-up: with the broker down (a Redis being
+    restarted) the run stays queued, and the worker that starts next sends it again
+    (labworker.requeue_waiting_runs) — the learner gets the run's page, not an error."""
+    try:
+        current_app.send_task(RUN_TASK, args=[run.pk], queue=run.node.queue)
+    except Exception:  # kombu's OperationalError, or whatever a dead broker raises
+        log.warning("could not queue run %s now; its node's worker will queue it again when it starts",
+                    run.pk, exc_info=True)
 
 
 def _check_budget(experiment: str, params: dict, node: Node) -> None:

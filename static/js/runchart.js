@@ -1,7 +1,8 @@
 // Live charts for a collective sweep: busbw and time against message size, log–log.
 // The rows of the measurement table are the data: the server renders the measured ones and the
-// websocket swaps new ones in, so the chart redraws from the table after every message.
-// Series labels come from the server (tpworkers/views/charts.py), provenance included.
+// websocket swaps new ones in, so the chart takes the table's new data after every message
+// (uPlot's setData; the chart is built once, and again only when the window is resized).
+// Series and size labels come from the server (tpworkers/views/charts.py), provenance included.
 (function () {
   "use strict";
   var COLORS = ["#2f6fde", "#e07a1f", "#1f8a4c", "#c0392b"];
@@ -9,11 +10,10 @@
   var DASHES = [[8, 4], [3, 3], [12, 4, 3, 4], [2, 6]];
   var LABEL_GAP_PX = 62; // room for "256 KiB" and a space
 
+  var sizeLabels = {};  // bytes -> "256 KiB", written by the server's one size formatter
+
   function sizeLabel(bytes) {
-    if (bytes == null) { return ""; }
-    var units = ["B", "KiB", "MiB", "GiB"], i = 0;
-    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
-    return (Math.round(bytes * 10) / 10) + " " + units[i];
+    return bytes == null ? "" : sizeLabels[String(bytes)] || "";
   }
 
   // Three significant digits, thousands separated: 0.0005 GB/s of gloo and 450 GB/s of NVLink alike.
@@ -86,7 +86,38 @@
     return { data: data, series: series };
   }
 
+  // A queued run's devices are chosen when it starts: take them from the status block the
+  // socket swapped in, so the legend stops saying "devices not chosen yet" without a reload.
+  // True when the legend changed.
+  function followSetting(payload) {
+    var status = document.querySelector(".run-status[data-setting]");
+    var now = status && status.dataset.setting;
+    if (now && now !== payload.current.setting) {
+      payload.current.label = payload.current.label.replace(payload.current.setting, now);
+      payload.current.setting = now;
+      return true;
+    }
+    return false;
+  }
+
+  // A new row: hand the chart its new data. A changed legend or set of series (a reference line
+  // getting its first point inside the measured range) builds the chart again.
+  function update(container, payload) {
+    var tbody = document.getElementById(container.dataset.runChart);
+    var rebuild = followSetting(payload);
+    container.querySelectorAll(".chart").forEach(function (el) {
+      var built = build(payload, tbody, el.dataset.metric);
+      if (!rebuild && el._plot && el._plot.series.length === built.series.length && built.data[0].length) {
+        el._plot.setData(built.data);
+      } else {
+        rebuild = true;
+      }
+    });
+    if (rebuild) { draw(container, payload); }
+  }
+
   function draw(container, payload) {
+    followSetting(payload);
     var tbody = document.getElementById(container.dataset.runChart);
     container.querySelectorAll(".chart").forEach(function (el) {
       var metric = el.dataset.metric;
@@ -117,8 +148,9 @@
     var payloadEl = document.getElementById("run-chart-data");
     if (!container || !payloadEl || typeof uPlot === "undefined") { return; }
     var payload = JSON.parse(payloadEl.textContent);
+    sizeLabels = payload.size_labels || {};
     draw(container, payload);
-    document.body.addEventListener("htmx:wsAfterMessage", function () { draw(container, payload); });
+    document.body.addEventListener("htmx:wsAfterMessage", function () { update(container, payload); });
     var resizing = null;
     window.addEventListener("resize", function () {
       clearTimeout(resizing);

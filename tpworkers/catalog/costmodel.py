@@ -179,6 +179,20 @@ def weight_bytes(shape: ModelShape, dtype: str) -> float:
     return (param_count(shape) - vocab) * per + vocab * 2
 
 
+def default_kv_dtype(weight_dtype: str) -> str:
+    """The KV cache's dtype when none is chosen: the activation dtype, as vLLM's
+    ``--kv-cache-dtype auto`` does. Quantized weights (fp8, int8, int4: under 2 bytes) are
+    dequantized into bf16 activations, so their K and V are bf16; otherwise the weights' dtype."""
+    return "bf16" if dtype_bytes(weight_dtype) < 2 else weight_dtype
+
+
+def check_tp(shape: ModelShape, tp: int) -> None:
+    """ValueError naming why ``tp`` cannot split this model (``tp_constraint_errors``)."""
+    errors = tp_constraint_errors(shape, tp)
+    if errors:
+        raise ValueError("; ".join(errors))
+
+
 def kv_bytes_per_token(shape: ModelShape, dtype: str) -> float:
     """2 (K and V) · layers · KV heads · head_dim · bytes. Every layer is counted as keeping
     the whole context: for models with sliding-window layers (Gemma 2 and 3, see
@@ -207,10 +221,12 @@ def memory_fit(shape: ModelShape, dtype: str, gpu_mem_bytes: float, context_toke
     weights, KV for batch × context, and the overhead (``overhead_fraction`` of GPU memory)?
     Weights split 1/tp; KV heads split 1/tp but are replicated once tp exceeds them (a GPU
     always holds at least one KV head); a pipeline stage holds 1/pp of the layers, so both
-    divide by pp too. KV is an upper bound for sliding-window models (``kv_bytes_per_token``)."""
+    divide by pp too. KV is an upper bound for sliding-window models (``kv_bytes_per_token``),
+    kept in ``kv_dtype`` or else ``default_kv_dtype``. A TP the model cannot split is refused."""
+    check_tp(shape, tp)
     weights = weight_bytes(shape, dtype) / (tp * pp)
     kv_heads_per_gpu = max(shape.num_key_value_heads / tp, 1)
-    kv = (kv_bytes_per_token(shape, kv_dtype or dtype) * kv_heads_per_gpu
+    kv = (kv_bytes_per_token(shape, kv_dtype or default_kv_dtype(dtype)) * kv_heads_per_gpu
           / shape.num_key_value_heads * context_tokens * batch / pp)
     overhead = overhead_fraction * gpu_mem_bytes
     total = weights + kv + overhead
@@ -246,9 +262,7 @@ def valid_tp_sizes(shape: ModelShape, max_tp: int = 8) -> list[int]:
 def shard_shapes(shape: ModelShape, tp: int) -> dict[str, tuple[int, int]]:
     """Per-GPU weight shapes, nn.Linear layout (out_features, in_features). Megatron split:
     q/k/v/gate/up column-parallel (out dim / tp), o/down row-parallel (in dim / tp)."""
-    errors = tp_constraint_errors(shape, tp)
-    if errors:
-        raise ValueError("; ".join(errors))
+    check_tp(shape, tp)
     h, d = shape.hidden_size, shape.resolved_head_dim
     kv_heads_per_gpu = max(shape.num_key_value_heads // tp, 1)
     q_out = shape.num_attention_heads // tp * d
@@ -281,10 +295,16 @@ def decode_weight_read_s(shape: ModelShape, dtype: str, tp: int, hbm_Bps: float)
     return weight_bytes(shape, dtype) / tp / hbm_Bps
 
 
+def layer_allreduces(shape: ModelShape) -> int:
+    """2 per decoder layer: after attention's o projection, after the MLP's down projection or
+    the MoE block (Megatron's column-then-row pairing)."""
+    return 2 * shape.num_hidden_layers
+
+
 def allreduces_per_token(shape: ModelShape) -> int:
-    """2 per layer (after attention's o projection, after the MLP's down projection or the MoE
-    block) + 1 for vLLM's vocabulary-parallel embedding (see the module docstring)."""
-    return 2 * shape.num_hidden_layers + 1
+    """The decoder layers' all-reduces + 1 for vLLM's vocabulary-parallel embedding (see the
+    module docstring)."""
+    return layer_allreduces(shape) + 1
 
 
 def logits_gather_bytes(shape: ModelShape, tokens_in_flight: int, dtype: str) -> float:
@@ -318,7 +338,8 @@ def decode_comm_per_token(shape: ModelShape, tp: int, tokens_in_flight: int, dty
     """Modelled communication per decode step: 2·L + 1 ring all-reduces of b·h·bytes over
     ``link``, then the logits gather (a ring gather: (n-1)·alpha + (n-1)/n · b·V·bytes / B).
     TP=1 has none. ``dtype`` is the activation dtype: FP8 weight quantization still
-    all-reduces bf16 activations."""
+    all-reduces bf16 activations. A TP the model cannot split is refused."""
+    check_tp(shape, tp)
     if tp == 1:
         return CommEstimate(0, 0.0, 0.0, 0.0, link.key, tp)
     count = allreduces_per_token(shape)

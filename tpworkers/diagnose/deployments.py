@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from tpworkers.catalog.costmodel import dtype_bytes
+from tpworkers.catalog.costmodel import default_kv_dtype, dtype_bytes
 from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, catalog_source, get_model
 
@@ -305,7 +305,7 @@ def from_fields(model: str, tp: int, dtype: str, gpus: tuple[int, ...] | None, *
     are bf16 when the weights are narrower than 2 bytes (FP8, INT4 checkpoints compute in bf16);
     the KV cache defaults to the activation dtype."""
     weights = _dtype(dtype, "dtype")
-    activation = "bf16" if dtype_bytes(weights) < 2 else weights
+    activation = default_kv_dtype(weights)  # the activation dtype, where K and V live by default
     kv = _dtype(kv_dtype if kv_dtype is not None else activation, "kv_dtype")
     return Deployment(engine=engine, model_ref=model, tp=tp, gpus=gpus, weight_dtype=weights,
                       kv_dtype=kv, activation_dtype=activation, pp=pp, node=node, nodes=nodes,

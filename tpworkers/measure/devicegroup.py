@@ -158,6 +158,15 @@ def _gib(num_bytes: float) -> str:
     return f"{num_bytes / (1 << 30):.2f} GiB"
 
 
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's count): the
+    most gloo ranks that each get a core of their own."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def max_cpu_ranks() -> int:
     """Gloo ranks oversubscribe CPU cores happily, but past 2 per core timings mean nothing."""
     return max(4, 2 * (os.cpu_count() or 1))

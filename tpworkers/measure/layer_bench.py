@@ -22,7 +22,7 @@ import torch
 
 from tpworkers.measure.configs import KINDS, LayerBenchConfig
 from tpworkers.measure.devicegroup import DTYPES, add_device_arguments, device_group_fields, torch_dtype
-from tpworkers.measure.launcher import SweepCancelled, get_pool, run_command
+from tpworkers.measure.launcher import SweepCancelled, get_pool, run_command, step_timeout
 from tpworkers.measure.timing import wall_seconds
 from tpworkers.measure.tp_layers import build_reference, shard
 from tpworkers.measure.tp_ops import CommLog, recording, tp_group
@@ -73,7 +73,12 @@ def run_layer_benchmark(config: LayerBenchConfig, on_record=None, should_stop=la
         for kind in config.kinds:
             if should_stop():
                 raise SweepCancelled(records)
-            results = [r for r in pool.run(bench_layer, LayerStep(config, tp, kind), timeout_s) if r]
+            try:
+                per_rank = pool.run(bench_layer, LayerStep(config, tp, kind), step_timeout(timeout_s, (tp, kind)),
+                                    should_stop=should_stop)
+            except SweepCancelled:
+                raise SweepCancelled(records) from None
+            results = [r for r in per_rank if r]
             records.append(summarise(tp, kind, config.batch * config.seq, results))
             if on_record is not None:
                 on_record(records[-1])

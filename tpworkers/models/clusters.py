@@ -36,6 +36,7 @@ class Node(models.Model):
     topology_at = models.DateTimeField(null=True, blank=True)
     gpu_count = models.PositiveIntegerField(default=0)
     cpu_ranks = models.PositiveIntegerField(default=2)
+    cpu_cores = models.PositiveIntegerField(default=0)  # as its worker reported them; 0: not known
     torch_version = models.CharField(max_length=50, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
@@ -53,6 +54,10 @@ class Node(models.Model):
 
     def beat(self) -> None:
         Node.objects.filter(pk=self.pk).update(last_heartbeat_at=timezone.now())
+
+    def rank_capacity(self) -> int:
+        """Ranks that each get a device of their own: its GPUs, else its CPU cores; 0 not known."""
+        return self.gpu_count or self.cpu_cores
 
     @classmethod
     def default(cls) -> "Node | None":
@@ -85,6 +90,9 @@ class NodeDeployment(models.Model):
     # The pasted launch line or YAML it came from: re-parsed so flags the form lacks (KV-cache
     # dtype, context length) still count; cleared once the learner edits it through the form.
     source = models.TextField(blank=True)
+    # The model's HF config.json, pasted with it (bounded and checked by the forms): the shape of
+    # a model outside the catalog, reported by the learner.
+    config_json = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,12 +102,14 @@ class NodeDeployment(models.Model):
         return f"{self.model} TP={self.tp} on {self.gpus or 'GPUs 0..'}"
 
     def to_deployment(self) -> Deployment:
+        configs = {self.model: self.config_json} if self.config_json else {}  # named as the model it is for
         if self.source:
-            return parse_deployments(self.source)[0]
+            return parse_deployments(self.source, configs)[0]
         gpus = parse_gpu_list(self.gpus) if self.gpus else None
-        return from_fields(self.model, self.tp, self.dtype, gpus, text=str(self))
+        return from_fields(self.model, self.tp, self.dtype, gpus, configs=configs, text=str(self))
 
     @classmethod
-    def from_deployment(cls, node: Node, owner, dep: Deployment) -> "NodeDeployment":
+    def from_deployment(cls, node: Node, owner, dep: Deployment, config: dict | None = None) -> "NodeDeployment":
         return cls(node=node, owner=owner, model=dep.model_ref, tp=dep.tp, dtype=dep.weight_dtype,
-                   gpus=",".join(map(str, dep.gpus)) if dep.gpus is not None else "", source=dep.text)
+                   gpus=",".join(map(str, dep.gpus)) if dep.gpus is not None else "", source=dep.text,
+                   config_json=config)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from tpworkers.experiments import describe_devices, row_labels
+from tpworkers.experiments import describe_devices, row_labels, sharing_note
 from tpworkers.models.clusters import Node
 
 
@@ -51,6 +51,10 @@ class ExperimentRun(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    @property
+    def sharing_note(self) -> str:
+        return sharing_note(self.devices, self.node.cpu_cores if self.node else 0)
+
     def planned_rows(self) -> list[str]:
         """A label per row the experiment will measure, known before it starts."""
         return row_labels(self.experiment, self.params)
@@ -82,13 +86,15 @@ class ExperimentRun(models.Model):
         self.refresh_from_db()
         return bool(claimed)
 
-    def record(self, seq: int, data: dict) -> "Measurement":
-        """Save one measured row as it arrives, and note the run made progress."""
+    def record(self, seq: int, data: dict) -> None:
+        """Save one measured row as it arrives, and note the run made progress: one short
+        transaction, the row one statement (an upsert, not a read then a write), so a busy
+        SQLite holds its write lock for two statements per size."""
         with transaction.atomic():
-            measurement, _ = Measurement.objects.update_or_create(run=self, seq=seq, defaults={"data": data})
+            Measurement.objects.bulk_create([Measurement(run=self, seq=seq, data=data)], update_conflicts=True,
+                                            unique_fields=["run", "seq"], update_fields=["data"])
             self.last_progress_at = timezone.now()
             ExperimentRun.objects.filter(pk=self.pk).update(last_progress_at=self.last_progress_at)
-        return measurement
 
     def finish(self, status: str, error: str = "", transport: str = "", expected=ACTIVE) -> bool:
         """End the run, but only if it is still in one of the `expected` statuses (a status or a

@@ -13,6 +13,7 @@
 
 from tpworkers.catalog.costmodel import busbw_Bps, link_allreduce_time_s
 from tpworkers.catalog.links import LINKS
+from tpworkers.catalog.sizes import binary_size
 from tpworkers.measure.configs import SweepConfig
 from tpworkers.models import ExperimentRun
 
@@ -30,6 +31,13 @@ def setting(run: ExperimentRun) -> dict:
     else:
         devices, wire = ("CPU (gloo)" if described == () else "devices not chosen yet"), ""
     return {"node": run.node.hostname if run.node else "", "devices": devices, "wire": wire}
+
+
+def setting_text(run: ExperimentRun) -> str:
+    """Devices and wire in words. The status block carries it too, so the live chart's legend
+    follows a queued run once the worker chooses its devices (runchart.js)."""
+    where = setting(run)
+    return ", ".join(part for part in (where["devices"], where["wire"]) if part)
 
 
 def _label(run: ExperimentRun, where: dict, show_node: bool) -> str:
@@ -96,7 +104,10 @@ def chart_payload(run: ExperimentRun) -> dict | None:
     return {
         "op": params.get("op"),
         "like": f"{params.get('op', '').replace('_', '-')}, {params.get('dtype')}, {params.get('nproc')} ranks",
-        "current": {"run": run.pk, "label": _label(run, wheres[0], show_node) + " (this run, measured)"},
+        "current": {"run": run.pk, "label": _label(run, wheres[0], show_node) + " (this run, measured)",
+                    "setting": setting_text(run)},
         "compare": series,
         "references": _references(params.get("op", ""), int(params.get("nproc") or 0), sizes),
+        # The one size formatter (catalog.sizes.binary_size) labels the chart's axis too.
+        "size_labels": {str(size): binary_size(size) for size in sizes},
     }

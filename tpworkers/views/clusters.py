@@ -1,6 +1,8 @@
 """Cluster pages: nodes with their topology matrix, NVLink state, measured pair bandwidth,
 deployments and findings; nvidia-smi paste box; "Measure all pairs"."""
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,11 +16,11 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from tpworkers.catalog.gpus import parse_gpu_list
-from tpworkers.catalog.modelshapes import list_models
+from tpworkers.catalog.modelshapes import ModelShape, list_models
 from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, paste_topology,
                                 queue_pair_runs, visible_clusters)
 from tpworkers.diagnose import clusterview
-from tpworkers.diagnose.deployments import DeploymentError, parse_deployments
+from tpworkers.diagnose.deployments import DeploymentError, adopt_lone_config, parse_deployments
 from tpworkers.diagnose.nvsmi_parse import ParseError
 from tpworkers.diagnose.pairlinks import nvlink_states
 from tpworkers.models import Cluster, ClusterOwnership, Node, NodeDeployment
@@ -38,18 +40,50 @@ class TopologyPasteForm(forms.Form):
                            label="nvidia-smi output", strip=False)
 
 
+class ConfigJsonField(forms.CharField):
+    """A pasted HF config.json: valid JSON, at most MAX_CONFIG_CHARS, a shape ModelShape.from_hf_config accepts."""
+
+    MAX_CONFIG_CHARS = 64_000  # real configs are a few KB; this bounds what is stored per deployment
+    def __init__(self, **kwargs):
+        super().__init__(required=False, strip=False, widget=forms.Textarea(
+            attrs={"rows": 4, "cols": 90, "spellcheck": "false", "placeholder": '{"hidden_size": ...}'}), **kwargs)
+
+    def prepare_value(self, value):
+        return json.dumps(value, indent=1) if isinstance(value, dict) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if not text or not text.strip():
+            return None
+        if len(text) > self.MAX_CONFIG_CHARS:
+            raise forms.ValidationError(f"a config.json here is at most 64 KB; this one is {len(text):,} characters")
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc}") from None
+        try:
+            ModelShape.from_hf_config(config)
+        except ValueError as exc:
+            raise forms.ValidationError(f"not a config.json the cost model can use: {exc}") from None
+        return config
+
+
 class DeploymentForm(forms.ModelForm):
     model = forms.ChoiceField(choices=[])
+    config_json = ConfigJsonField(label="config.json", help_text="for a model outside the catalog")
 
     class Meta:
         model = NodeDeployment
-        fields = ["model", "gpus", "tp", "dtype"]
+        fields = ["model", "gpus", "tp", "dtype", "config_json"]
         labels = {"gpus": "GPUs"}
 
     def __init__(self, *args, node: Node, **kwargs):
         super().__init__(*args, **kwargs)
         self.node = node
-        self.fields["model"].choices = [(name, name) for name in list_models()]
+        models = list_models()
+        if self.instance.model and self.instance.model not in models:  # pasted: keep what it serves
+            models = [self.instance.model, *models]
+        self.fields["model"].choices = [(name, name) for name in models]
 
     def clean(self):
         data = super().clean()
@@ -70,6 +104,14 @@ class DeploymentForm(forms.ModelForm):
 class DeploymentPasteForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 90, "spellcheck": "false"}),
                            label="launch lines or YAML", strip=False)
+    config = ConfigJsonField(label="config.json", help_text="optional: the shape of a model outside the catalog")
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        if text.lstrip().startswith("{"):
+            raise forms.ValidationError("This looks like JSON: paste a config.json in the config.json box, "
+                                        "and the launch line that serves it here.")
+        return text
 
 
 def _get_cluster_for_user(user, cluster_id: int) -> Cluster:
@@ -190,13 +232,22 @@ def deployments_paste(request, node_id: int):
     node = _get_node_for_user(request.user, node_id)
     form = DeploymentPasteForm(request.POST)
     if form.is_valid():
+        config = form.cleaned_data["config"]
+        configs = {config.get("_name_or_path") or "pasted": config} if config else {}
         try:
-            parsed = parse_deployments(form.cleaned_data["text"])
+            parsed = adopt_lone_config(parse_deployments(form.cleaned_data["text"], configs), configs)
         except DeploymentError as error:
             form.add_error("text", str(error))
         else:
-            NodeDeployment.objects.bulk_create(NodeDeployment.from_deployment(node, request.user, d) for d in parsed)
-            return _back_to(request, node.cluster, f"#node-{node.pk}")
+            shaped = [d.shape_provenance == "reported" for d in parsed]  # their shape came from the config
+            if config and not any(shaped):
+                form.add_error("config", "no pasted deployment needs it: each model is in the catalog or "
+                                         "another config.json names it")
+            else:
+                NodeDeployment.objects.bulk_create(
+                    NodeDeployment.from_deployment(node, request.user, d, config if uses else None)
+                    for d, uses in zip(parsed, shaped))
+                return _back_to(request, node.cluster, f"#node-{node.pk}")
     return _render_cluster(request, node.cluster, status=400, node_id=node.pk, paste_form=form)
 
 

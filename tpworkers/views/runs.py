@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from tpworkers.forms import FORMS, SweepForm
-from tpworkers.models import ExperimentRun
+from tpworkers.models import ExperimentRun, Node
 from tpworkers.runs import RunRefused, cancel, create_run, fail_stalled_runs, rerun, run_for_user, run_rows
 from tpworkers.views.charts import chart_payload
 
@@ -37,7 +38,9 @@ def _refused(request, refused: RunRefused) -> None:
 def _lab_page(request, forms_by_experiment=None, status=200):
     # A worker killed while nobody watched leaves runs active: end them before they are listed.
     fail_stalled_runs(request.user.runs.filter(status__in=ExperimentRun.ACTIVE))
-    forms = {exp: form_class(initial=form_class.defaults(), user=request.user) for exp, form_class in FORMS.items()}
+    node = Node.default()
+    forms = {exp: form_class(initial=form_class.defaults_for(node), user=request.user)
+             for exp, form_class in FORMS.items()}
     prefill = FORMS.get(request.GET.get("experiment"))
     if prefill:  # /lab/?experiment=…&op=…: the form filled in, its button saying what it runs
         forms[prefill.experiment] = prefill(initial={**prefill.defaults(), **request.GET.dict()}, user=request.user)
@@ -82,13 +85,20 @@ def run_detail(request, run_id: int):
     return render(request, "tpworkers/run_detail.html", context)
 
 
+def _go_to_run(request, run_id: int):
+    """A run page: htmx (the status block's buttons) is told to navigate there, a plain form
+    follows a redirect."""
+    url = reverse("run_detail", args=[run_id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 @login_required
 @require_POST
 def run_cancel(request, run_id: int):
     run = _get_run_for_user(request.user, run_id)
     if run.is_active:
         cancel(run)
-    return redirect("run_detail", run_id=run.pk)
+    return _go_to_run(request, run.pk)
 
 
 @login_required
@@ -99,8 +109,8 @@ def run_rerun(request, run_id: int):
         again = rerun(run, request.user)
     except RunRefused as refused:
         _refused(request, refused)
-        return redirect("run_detail", run_id=run.pk)
-    return redirect("run_detail", run_id=again.pk)
+        return _go_to_run(request, run.pk)
+    return _go_to_run(request, again.pk)
 
 
 @login_required

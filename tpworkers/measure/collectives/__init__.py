@@ -37,7 +37,7 @@ from tpworkers.catalog import costmodel
 from tpworkers.measure.collectives.check import count_wrong, fill_pattern
 from tpworkers.measure.configs import SweepConfig
 from tpworkers.measure.devicegroup import DTYPES, torch_dtype
-from tpworkers.measure.launcher import SweepCancelled, get_pool
+from tpworkers.measure.launcher import SweepCancelled, get_pool, step_timeout
 from tpworkers.measure.timing import nearest_rank, per_call_seconds
 
 
@@ -85,8 +85,9 @@ def run_sweep(config: SweepConfig, on_record=None, should_stop=lambda: False,
     """Measure every size on the warm pool of `config.device_group()`.
 
     on_record(Measurement) runs in this process as each size finishes; should_stop() is asked
-    before each size and True raises SweepCancelled; timeout_s bounds one size, and a rank that
-    exceeds it (or dies, or raises) raises launcher.RankFailed.
+    before each size (and every second while one is measured) and True raises SweepCancelled;
+    timeout_s bounds one size (a number, or a function of the size in bytes), and a rank that
+    exceeds it (or dies, stops, or raises) raises launcher.RankFailed.
     """
     config.validate()
     pool = get_pool(config.device_group())
@@ -95,7 +96,11 @@ def run_sweep(config: SweepConfig, on_record=None, should_stop=lambda: False,
         if should_stop():
             raise SweepCancelled(measurements)
         step = SizeStep(config.op, count, config.dtype, config.warmup, config.iters)
-        per_rank = pool.run(measure_size, step, timeout_s=timeout_s)
+        try:
+            per_rank = pool.run(measure_size, step, step_timeout(timeout_s, count * DTYPES[config.dtype]),
+                                should_stop=should_stop)
+        except SweepCancelled:
+            raise SweepCancelled(measurements) from None
         measurement = summarise(step, [times for times, _ in per_rank], sum(w for _, w in per_rank))
         measurements.append(measurement)
         if on_record is not None:

@@ -29,7 +29,7 @@ from tpworkers.catalog.modelshapes import ModelShape
 from tpworkers.measure.collectives import SweepResult, run_sweep
 from tpworkers.measure.configs import DecodeCommConfig
 from tpworkers.measure.devicegroup import torch_dtype
-from tpworkers.measure.launcher import SweepCancelled, get_pool
+from tpworkers.measure.launcher import SweepCancelled, get_pool, step_timeout
 from tpworkers.measure.timing import nearest_rank, per_call_seconds
 
 
@@ -106,13 +106,21 @@ def run_decode_comm(config: DecodeCommConfig, on_record=None, should_stop=lambda
     catalog = (costmodel.decode_comm_per_token(shape, config.tp, config.tokens_in_flight, config.dtype, link)
                if link else None)
     pool = get_pool(config.device_group())
-    if config.warmup:
-        pool.run(decode_step, DecodeStep(calls, numel, config.dtype, config.warmup), timeout_s)
     step_seconds, call_seconds, record = [], [], None
+
+    def run_step(repeats: int, key: str):
+        try:
+            return pool.run(decode_step, DecodeStep(calls, numel, config.dtype, repeats),
+                            step_timeout(timeout_s, key), should_stop=should_stop)
+        except SweepCancelled:
+            raise SweepCancelled([record] if record else []) from None
+
+    if config.warmup:
+        run_step(config.warmup, "warmup")
     for done in range(1, config.steps + 1):
         if should_stop():
             raise SweepCancelled([record] if record else [])
-        per_rank = pool.run(decode_step, DecodeStep(calls, numel, config.dtype, 1), timeout_s)
+        per_rank = run_step(1, "step")
         step_seconds.append(max(steps[0] for steps, _ in per_rank))
         call_seconds.extend(max(column) for column in zip(*(calls_ for _, calls_ in per_rank)))
         ordered = sorted(call_seconds)
