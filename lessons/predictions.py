@@ -67,14 +67,23 @@ def judge(step: Step, answer) -> bool | None:
         return None
     kind, expected = step.config["kind"], step.config["answer"]
     if kind == "numeric":
-        target = answer_value(step)
-        factor = step.config.get("within_factor")
-        if factor:  # judged on a log scale: target/factor <= answer <= target·factor
-            return answer > 0 and target > 0 and max(answer / target, target / answer) <= float(factor)
-        return abs(answer - target) <= float(step.config["tolerance"]) * abs(target)
+        low, high = right_range(step)
+        return low <= answer <= high
     if kind == "multiple":
         return sorted(answer) == sorted(expected)
     return answer == expected
+
+
+def right_range(step: Step) -> tuple[float, float]:
+    """The numeric guesses judged right, lowest to highest: the answer ± its tolerance, or
+    (``within_factor``) from answer/factor to answer·factor, a log scale. The instructor's
+    histogram shades the same range."""
+    target = answer_value(step)
+    factor = step.config.get("within_factor")
+    if factor:
+        return (target / float(factor), target * float(factor)) if target > 0 else (1.0, 0.0)  # nothing is right
+    spread = float(step.config["tolerance"]) * abs(target)
+    return target - spread, target + spread
 
 
 def tolerance_text(step: Step) -> str:

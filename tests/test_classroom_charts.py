@@ -5,7 +5,7 @@ from lessons.classroom import answers, charts
 
 
 def test_it_bins_guesses_a_quarter_decade_wide_with_the_answer_and_its_band():
-    h = charts.log_histogram([100, 150, 1000, 1100, 0], answer=1000, tolerance=0.05)
+    h = charts.log_histogram([100, 150, 1000, 1100, 0], answer=1000, right=(950, 1050))
     counted = [(round(bar.low), bar.count) for bar in h.bars if bar.count]
     assert counted == [(100, 2), (1000, 2)]  # 100 and 150 share [100, 178); 1000 and 1100 [1000, 1778)
     assert (h.drawn, h.not_drawn, h.max_count) == (4, 1, 2)

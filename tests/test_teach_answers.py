@@ -3,11 +3,13 @@ guesses as a log-axis histogram with the answer and its tolerance band, ordering
 agreement, and each step's most common wrong answer."""
 import re
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from lessons import predictions
 from tests.classroom_helpers import (  # noqa: F401
-    cohort, course, fast_password_hashing, guess, join, make_learners, synthetic_class, teacher,
+    cohort, course, fast_password_hashing, guess, join, make_learners, step, synthetic_class, teacher,
 )
 
 
@@ -70,3 +72,22 @@ def test_it_renders_in_the_same_number_of_queries_for_a_bigger_class(teacher, co
     with django_assert_max_num_queries(len(small)):
         page = answers_page(teacher, cohort)
     assert "12 answered" in page
+
+
+def test_it_shades_the_range_judged_right_on_a_log_scale(teacher, cohort, learner, other_learner):
+    """A step judged within a factor (here 3) shades answer/3 to answer·3: the band is wider
+    than the bin holding the answer, and a guess just inside it is counted right."""
+    target = step("cluster-findings", "cost")
+    low, high = predictions.right_range(target)
+    answer = predictions.answer_value(target)
+    assert (low, high) == pytest.approx((answer / 3, answer * 3))
+    join(cohort, learner, other_learner)
+    guess(learner, "cluster-findings", "cost", high * 0.99)
+    guess(other_learner, "cluster-findings", "cost", high * 1.2)
+    card = step_section(answers_page(teacher, cohort), "What does it cost per token?")
+    assert "2 answered" in card and "1 right first time" in card
+    band = re.search(r'<rect class="band" x="([\d.]+)" y="0" width="([\d.]+)"', card)
+    line = re.search(r'<line class="answer" x1="([\d.]+)"', card)
+    band_x, band_width, answer_x = float(band.group(1)), float(band.group(2)), float(line.group(1))
+    assert band_x < answer_x < band_x + band_width
+    assert band_width == pytest.approx(2 * (answer_x - band_x), abs=0.2)  # symmetric on the log axis

@@ -4,8 +4,8 @@ template draws it: no JavaScript needed). Plain Python.
 Guesses for "how many microseconds?" span orders of magnitude, so bins are equal in log10:
 a quarter of a decade each (edges at 1, 1.78, 3.16, 5.62, 10, ...), widened to whole decades
 when the guesses span more than MAX_BINS bins. A guess of 0 has no place on a log axis: it is
-counted in ``not_drawn``. The answer is a line; the tolerance band (answer × (1 ± tolerance))
-a shaded strip behind the bars.
+counted in ``not_drawn``. The answer is a line; the range judged right (the step's tolerance
+band, lessons.predictions.right_range) a shaded strip behind the bars.
 """
 from __future__ import annotations
 
@@ -60,10 +60,11 @@ class Histogram:
         return self.width - RIGHT
 
 
-def log_histogram(values: list[float], answer: float, tolerance: float = 0.0) -> Histogram | None:
-    """None when there is nothing to draw (no positive guess and no positive answer)."""
+def log_histogram(values: list[float], answer: float, right: tuple[float, float] | None = None) -> Histogram | None:
+    """None when there is nothing to draw (no positive guess and no positive answer).
+    ``right``: (lowest, highest) guess judged right; no band when it is a single number."""
     positive = [v for v in values if v > 0]
-    low_answer, high_answer = answer * (1 - tolerance), answer * (1 + tolerance)
+    low_answer, high_answer = right or (answer, answer)
     span = positive + [v for v in (answer, low_answer, high_answer) if v > 0]
     if not span:
         return None
@@ -88,7 +89,7 @@ def log_histogram(values: list[float], answer: float, tolerance: float = 0.0) ->
         height = count / top * plot_height
         bars.append(Bar(low, high, count, x(low), x(high) - x(low), HEIGHT - BOTTOM - height, height))
     band = None
-    if tolerance > 0 and low_answer > 0:
+    if low_answer > 0 and high_answer > low_answer:
         band = (x(low_answer), x(high_answer) - x(low_answer))
     return Histogram(bars, _ticks(lo, hi, x), x(answer) if answer > 0 else None, band,
                      len(positive), len(values) - len(positive), top)

@@ -142,7 +142,7 @@ def step_answers(records: CohortRecords, step: Step) -> StepAnswers:
     elif kind == "ordering":
         found.positions = [(p, text[p.key]) for p in answers.position_agreement(given, expected)]
     else:
-        found.histogram = charts.log_histogram(given, expected, float(step.config.get("tolerance", 0)))
+        found.histogram = charts.log_histogram(given, expected, predictions.right_range(step))
     found.wrong = answers.most_common_wrong(((f.answer, f.correct) for f in firsts), kind)
     if found.wrong:
         found.wrong_text = predictions.describe(step, found.wrong.answer)
