@@ -17,9 +17,11 @@ import json
 import re
 import sys
 
+from tpworkers.diagnose.limits import (MAX_GPUS_PER_NODE, MAX_NICS_PER_NODE, MAX_NVLINKS_PER_GPU, NODE_SIZE_WHY,
+                                       shown)
 from tpworkers.diagnose.topology import NIC, SMI, NicPath, Node, NvLinkLink, Topology, put
 
-TOPO_CELLS = re.compile(r"^(X|NV\d+|PIX|PXB|PHB|NODE|SYS|SOC)$")
+TOPO_CELLS = re.compile(r"^(X|NV\d{1,2}|PIX|PXB|PHB|NODE|SYS|SOC)$")
 P2P_CELLS = re.compile(r"^(X|OK|CNS|GNS|TNS|NS|DR|U)$")
 TRAILING_COLUMNS = ("CPU Affinity", "NUMA Affinity", "GPU NUMA ID")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -29,13 +31,14 @@ _LINK_REMOTE = re.compile(r"^Link (\d+): (?:Remote Device ([0-9A-Fa-f]{4,8}:[0-9
                           r"[0-9A-Fa-f]{2}\.[0-9A-Fa-f]): Link (\d+)|<inactive>)$")
 _LEGEND_LINE = re.compile(r"^(\S+\s*=\s*.+|NIC Legend:|NIC\d+:\s*\S+)$")
 _NVML_NOTE = re.compile(r"^NVML: .*|.*(Unable to retrieve|Not Supported|not supported).*$")
+MAX_LINK_SPEED_Bps = 1000e9  # 20x NVLink 5's 50 GB/s: a larger figure is a typo or an attack
 KINDS = ("topo-m", "topo-p2p", "nvlink-status", "nvlink-remote")
 
 
 class ParseError(ValueError):
     def __init__(self, line_no: int, line: str, why: str):
-        shown = " ".join(line.split())  # tabs and space runs collapsed, the text kept
-        super().__init__(f"line {line_no}: could not read '{shown}': {why}")
+        line = shown(line)  # a refused megabyte line is not echoed back whole
+        super().__init__(f"line {line_no}: could not read '{' '.join(line.split())}': {why}")
         self.line_no, self.line, self.why = line_no, line, why
 
 
@@ -84,13 +87,12 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
         raise ParseError(header_no, header, "expected a header row starting with GPU0")
     tokens = header.split()
     tokens = tokens[tokens.index("GPU0"):]
-    rest = " ".join(tokens)
-    columns = []
-    for token in tokens:
-        if any(rest.startswith(name) for name in TRAILING_COLUMNS):
-            break
-        columns.append(token)
-        rest = rest[len(token):].lstrip()
+    # The matrix columns end where a trailing column's name starts (each is at most 3 words):
+    # one pass over the tokens, not a shrinking copy of the header per token.
+    end = next((i for i in range(len(tokens))
+                if any(" ".join(tokens[i:i + 3]).startswith(name) for name in TRAILING_COLUMNS)), len(tokens))
+    columns, rest = tokens[:end], " ".join(tokens[end:])
+    _check_columns(header_no, header, columns)
     trailing_names = [name for name in TRAILING_COLUMNS if name in rest]
     cells: dict[str, dict[str, str]] = {}
     trailing: dict[str, dict[str, str]] = {}
@@ -138,6 +140,19 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
     return columns, cells, trailing, legend
 
 
+def _check_columns(no: int, header: str, columns: list[str]) -> None:
+    gpus = sum(1 for c in columns if _gpu_index(c) is not None)
+    if gpus > MAX_GPUS_PER_NODE:
+        raise ParseError(no, header, f"the header names {gpus} GPU columns; {NODE_SIZE_WHY}")
+    if len(columns) - gpus > MAX_NICS_PER_NODE:
+        raise ParseError(no, header, f"the header names {len(columns) - gpus} NIC columns; at most "
+                                     f"{MAX_NICS_PER_NODE} are read")
+    beyond = next((c for c in columns if (_gpu_index(c) or 0) >= MAX_GPUS_PER_NODE), None)
+    if beyond:
+        raise ParseError(no, header, f"column {beyond}: GPU indices run from 0 to {MAX_GPUS_PER_NODE - 1}; "
+                                     f"{NODE_SIZE_WHY}")
+
+
 def _gpu_index(label: str) -> int | None:
     m = re.fullmatch(r"GPU(\d+)", label)
     return int(m.group(1)) if m else None
@@ -173,7 +188,7 @@ def parse_topo_matrix(text: str, hostname: str = "node") -> Node:
 
 def _number(value: str | None) -> int | None:
     """A NUMA node number; N/A (not a NUMA system, or a GPU that is no NUMA node) -> None."""
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 6 else None
 
 
 def _nic(node: Node, name: str) -> NIC:
@@ -207,12 +222,24 @@ def _parse_nvlink(text: str, link_pattern: re.Pattern, expected: str, hostname: 
         if not stripped:
             continue
         if m := _GPU_HEADER.match(stripped):
+            if len(m.group(1)) > 2 or int(m.group(1)) >= MAX_GPUS_PER_NODE:
+                raise ParseError(no, line, f"GPU {m.group(1)}: indices run from 0 to "
+                                           f"{MAX_GPUS_PER_NODE - 1}; {NODE_SIZE_WHY}")
             gpu = node.add_gpu(int(m.group(1)))
             put(gpu, SMI, name=m.group(2), uuid=m.group(3))
         elif gpu is None:
             raise ParseError(no, line, "expected a 'GPU N: NAME (UUID: ...)' line first")
         elif m := link_pattern.match(stripped):
-            gpu.nvlinks.append(make_link(m))
+            if len(m.group(1)) > 2 or int(m.group(1)) >= MAX_NVLINKS_PER_GPU:
+                raise ParseError(no, line, f"Link {shown(m.group(1))}: a GPU has at most {MAX_NVLINKS_PER_GPU} "
+                                           "NVLinks (NVML_NVLINK_MAX_LINKS), numbered from 0")
+            link = make_link(m)
+            if link.speed_Bps is not None and not link.speed_Bps <= MAX_LINK_SPEED_Bps:
+                raise ParseError(no, line, f"a link speed of at most {MAX_LINK_SPEED_Bps / 1e9:.0f} GB/s is "
+                                           "read (NVLink 5 carries 50 GB/s per link and direction)")
+            if any(known.link == link.link for known in gpu.nvlinks):
+                raise ParseError(no, line, f"Link {link.link} of GPU {gpu.index} appears twice")
+            gpu.nvlinks.append(link)
         elif _NVML_NOTE.match(stripped):
             node.reasons.append(f"GPU {gpu.index}: {stripped}")
         elif re.match(r"^Link \d+", stripped):

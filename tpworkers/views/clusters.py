@@ -4,6 +4,7 @@ deployments and findings; nvidia-smi paste box; "Measure all pairs"."""
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import transaction
 from django.http import Http404
@@ -16,13 +17,15 @@ from django_htmx.http import HttpResponseClientRefresh
 from tpworkers.catalog.modelshapes import list_models
 from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, paste_topology,
                                 queue_pair_runs, visible_clusters)
-from tpworkers.diagnose import clusterview
+from tpworkers.diagnose import clusterview, limits
 from tpworkers.diagnose.deployments import DeploymentError, parse_deployments
 from tpworkers.diagnose.nvsmi_parse import ParseError
 from tpworkers.diagnose.pairlinks import nvlink_states
 from tpworkers.models import Cluster, ClusterOwnership, Node, NodeDeployment
 
 PAGE = "tpworkers/cluster_detail.html"
+# Each deployment is re-read on every view of the cluster page: a learner's count stays small.
+MAX_DEPLOYMENTS_PER_NODE = 32
 
 
 class ClusterForm(forms.ModelForm):
@@ -31,10 +34,24 @@ class ClusterForm(forms.ModelForm):
         fields = ["name"]
 
 
+class PasteField(forms.CharField):
+    """A pasted text, refused before parsing when over limits.MAX_PASTE_CHARS (said on the form)."""
+
+    def __init__(self, *, rows: int, help_text: str, **kwargs):
+        attrs = {"rows": rows, "cols": 90, "spellcheck": "false", "maxlength": limits.MAX_PASTE_CHARS}
+        super().__init__(widget=forms.Textarea(attrs=attrs), strip=False, help_text=help_text, **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if why := limits.paste_error(value):
+            raise forms.ValidationError(why)
+
+
 class TopologyPasteForm(forms.Form):
     hostname = forms.CharField(max_length=200, validators=[RegexValidator(r"^[\w.-]+$", "letters, digits, . - _ only")])
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "spellcheck": "false"}),
-                           label="nvidia-smi output", strip=False)
+    text = PasteField(rows=8, label="nvidia-smi output",
+                      help_text=f"at most 64 KiB; {limits.NODE_SIZE_WHY}, with at most "
+                                f"{limits.MAX_NVLINKS_PER_GPU} NVLinks each")
 
 
 class DeploymentForm(forms.ModelForm):
@@ -67,8 +84,9 @@ class DeploymentForm(forms.ModelForm):
 
 
 class DeploymentPasteForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 90, "spellcheck": "false"}),
-                           label="launch lines or YAML", strip=False)
+    text = PasteField(rows=3, label="launch lines or YAML",
+                      help_text=f"at most 64 KiB and {limits.MAX_DEPLOYMENTS_PER_PASTE} deployments; "
+                                "no YAML aliases")
 
 
 def _get_cluster_for_user(user, cluster_id: int) -> Cluster:
@@ -175,6 +193,8 @@ def topology_paste(request, cluster_id: int):
 def deployment_add(request, node_id: int):
     node = _get_node_for_user(request.user, node_id)
     form = DeploymentForm(request.POST, node=node)
+    if form.is_valid() and node.deployments.filter(owner=request.user).count() >= MAX_DEPLOYMENTS_PER_NODE:
+        form.add_error(None, f"at most {MAX_DEPLOYMENTS_PER_NODE} deployments of yours on one node: delete some first")
     if form.is_valid():
         form.instance.node, form.instance.owner = node, request.user
         form.save()
@@ -190,13 +210,30 @@ def deployments_paste(request, node_id: int):
     form = DeploymentPasteForm(request.POST)
     if form.is_valid():
         try:
-            parsed = parse_deployments(form.cleaned_data["text"])
+            records = [NodeDeployment.from_deployment(node, request.user, d)
+                       for d in parse_deployments(form.cleaned_data["text"])]
+            _check_deployments(node, request.user, records)
         except DeploymentError as error:
             form.add_error("text", str(error))
         else:
-            NodeDeployment.objects.bulk_create(NodeDeployment.from_deployment(node, request.user, d) for d in parsed)
+            NodeDeployment.objects.bulk_create(records)
             return _back_to(request, node.cluster, f"#node-{node.pk}")
     return _render_cluster(request, node.cluster, status=400, node_id=node.pk, paste_form=form)
+
+
+def _check_deployments(node: Node, owner, records: list[NodeDeployment]) -> None:
+    """What the form checks, for every record bulk_create would save (it skips the model's
+    validation, and SQLite keeps a string of any length), and the learner's total on this node."""
+    for record in records:
+        try:
+            record.full_clean(exclude=["node", "owner"])
+        except ValidationError as error:
+            raise DeploymentError(f"{record.model[:60]}: " + "; ".join(
+                f"{name}: {' '.join(messages)}" for name, messages in error.message_dict.items())) from None
+    total = node.deployments.filter(owner=owner).count() + len(records)
+    if total > MAX_DEPLOYMENTS_PER_NODE:
+        raise DeploymentError(f"at most {MAX_DEPLOYMENTS_PER_NODE} deployments of yours on one node; "
+                              f"this would make {total}: delete some first")
 
 
 @login_required
