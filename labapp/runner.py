@@ -8,6 +8,7 @@ which and why, stops the rest and exits non-zero.
 
 import argparse
 import errno
+import ipaddress
 import os
 import signal
 import socket
@@ -21,6 +22,22 @@ from labapp.redis_server import PrivateRedis, choose_redis, free_port, redacted
 
 WORKER_READY = r"@\S+ ready\.$"  # Celery's "tplab@host ready." once it consumes its queue
 ANY_ADDRESS = ("0.0.0.0", "::")
+
+
+def debug_off_beyond_loopback(host: str, environ: dict) -> str:
+    """Django's debug pages show the settings (REDIS_URL, DATABASES) and the URLconf to whoever
+    reaches the port: DEBUG stays on loopback. Returns what to say when it is turned off;
+    RuntimeError when DJANGO_DEBUG asks for it on a wider address."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may be reached from other machines
+        loopback = False
+    if loopback:
+        return ""
+    if environ.get("DJANGO_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise RuntimeError(f"DJANGO_DEBUG is on and --host {host} serves other machines: Django's debug pages "
+                           "would show them the settings (REDIS_URL, DATABASES). Debug on 127.0.0.1, or unset DJANGO_DEBUG")
+    return f"Serving other machines on {host}: DEBUG is off (its error pages show the settings)."
 
 
 def manage(*args: str, env: dict) -> None:
@@ -147,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         check_can_listen(options.host, port)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "labapp.settings", "PYTHONUNBUFFERED": "1",
                "TPLAB_RUN_HOSTS": ",".join(served_names(options.host))}
+        if note := debug_off_beyond_loopback(options.host, os.environ):
+            env["DJANGO_DEBUG"] = "0"
+            print(note, flush=True)
         choice = choose_redis(os.environ)
         if choice.kind == "external":
             env["REDIS_URL"] = choice.url
