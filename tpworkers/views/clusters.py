@@ -28,10 +28,26 @@ PAGE = "tpworkers/cluster_detail.html"
 MAX_DEPLOYMENTS_PER_NODE = 32
 
 
-class ClusterForm(forms.ModelForm):
-    class Meta:
-        model = Cluster
-        fields = ["name"]
+class ClusterForm(forms.Form):
+    """A learner's own cluster, named under their username ("ada/h100-box"): a name in another
+    learner's namespace is never "already taken" (which would tell that it exists), and no
+    learner can take a name that a shared cluster's workers will use (those have no slash)."""
+
+    name = forms.CharField(max_length=50, validators=[RegexValidator(r"^[\w.-]+$", "letters, digits, . - _ only")],
+                           help_text="kept under your username, e.g. h100-box")
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def full_name(self) -> str:
+        return f"{self.owner.username}/{self.cleaned_data['name']}"
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if Cluster.objects.filter(name=f"{self.owner.username}/{name}").exists():
+            raise forms.ValidationError(f"You already have a cluster named {name}.")
+        return name
 
 
 class PasteField(forms.CharField):
@@ -151,10 +167,10 @@ def _back_to(request, cluster: Cluster, anchor: str = ""):
 
 @login_required
 def cluster_list(request):
-    form = ClusterForm(request.POST or None)
+    form = ClusterForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            cluster = form.save()
+            cluster = Cluster.objects.create(name=form.full_name())
             ClusterOwnership.objects.create(cluster=cluster, owner=request.user)
         return redirect("cluster_detail", cluster_id=cluster.pk)
     clusters = visible_clusters(request.user).select_related("ownership__owner").prefetch_related("nodes")
