@@ -40,6 +40,17 @@ def debug_off_beyond_loopback(host: str, environ: dict) -> str:
     return f"Serving other machines on {host}: DEBUG is off (its error pages show the settings)."
 
 
+def root_note(euid: int) -> str:
+    """What to say when started as root. The worker runs learners' experiments (torch, rank
+    processes) and Celery warns against superuser workers; dropping privileges here is not safe,
+    since the database, the secret key and .venv this run made belong to root."""
+    if euid != 0:
+        return ""
+    return ("Running as root: the lab worker runs learners' experiments with root's rights. Run the lab as an "
+            "ordinary user instead: `sudo useradd -m tplab`, a clone of this repository owned by tplab, then "
+            "`sudo -u tplab python3 lab.py run` (GPU nodes: add tplab to the group owning /dev/nvidia*, if any).")
+
+
 def manage(*args: str, env: dict) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -164,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         check_can_listen(options.host, port)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "labapp.settings", "PYTHONUNBUFFERED": "1",
                "TPLAB_RUN_HOSTS": ",".join(served_names(options.host))}
+        if note := root_note(os.geteuid()):
+            print(note, file=sys.stderr, flush=True)
         if note := debug_off_beyond_loopback(options.host, os.environ):
             env["DJANGO_DEBUG"] = "0"
             print(note, flush=True)
