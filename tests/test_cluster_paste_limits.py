@@ -87,3 +87,40 @@ def test_it_caps_deployments_per_learner_and_node(client, learner):
     response = paste_deployments(client, node, lines)
     assert response.status_code == 400 and "at most 32 deployments" in response.content.decode()
     assert NodeDeployment.objects.count() == 20
+
+
+def test_it_caps_the_nodes_a_paste_adds_to_a_cluster(client, learner, settings, monkeypatch):
+    monkeypatch.setattr("tpworkers.views.clusters.MAX_NODES_PER_CLUSTER", 2)
+    cluster = owned_cluster(learner)
+    client.force_login(learner)
+    for host in ("n1", "n2"):
+        assert paste_topology(client, cluster, nvlink_s(2), hostname=host).status_code == 302
+    response = paste_topology(client, cluster, nvlink_s(2), hostname="n3")
+    assert response.status_code == 400 and "this cluster has 2 nodes" in response.content.decode()
+    assert paste_topology(client, cluster, nvlink_s(2), hostname="n2").status_code == 302  # an existing one
+
+
+def test_it_caps_the_clusters_a_learner_adds(client, learner):
+    client.force_login(learner)
+    for i in range(10):
+        assert client.post(reverse("cluster_list"), {"name": f"rack-{i}"}).status_code == 302
+    response = client.post(reverse("cluster_list"), {"name": "rack-10"})
+    assert response.status_code == 400 and "You have 10 clusters" in response.content.decode()
+
+
+def test_it_shows_a_node_stored_before_the_limits_cut_to_them(client, learner):
+    """A 400-GPU nvlink -s pasted before this fix made every view take 11.8 s and 92.5 MB."""
+    from tpworkers.diagnose import clusterview
+    from tpworkers.diagnose.topology import Node as TopologyNode
+
+    cluster = owned_cluster(learner)
+    big = TopologyNode("old", gpus=[], pairs=[])
+    for g in range(100):
+        big.add_gpu(g)
+    big.pairs = [clusterview.Topology().node("x").add_pair(a, a + 1) for a in range(99)]
+    cluster.nodes.create(hostname="old", queue="pasted.old", topology=clusterview.node_dict(big))
+    client.force_login(learner)
+    response = client.get(reverse("cluster_detail", args=[cluster.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200 and "GPU15" in html and "GPU16" not in html
+    assert "The stored topology lists 100 GPUs and is shown cut to" in html and len(html) < 300_000

@@ -24,8 +24,10 @@ from tpworkers.diagnose.pairlinks import nvlink_states
 from tpworkers.models import Cluster, ClusterOwnership, Node, NodeDeployment
 
 PAGE = "tpworkers/cluster_detail.html"
-# Each deployment is re-read on every view of the cluster page: a learner's count stays small.
+# Every view of a cluster page draws each node and re-reads each deployment: counts stay small.
 MAX_DEPLOYMENTS_PER_NODE = 32
+MAX_NODES_PER_CLUSTER = 32  # nodes a paste may add; the largest (16 GPUs, 32 NICs) renders in ~0.5 s
+MAX_CLUSTERS_PER_LEARNER = 10
 
 
 class ClusterForm(forms.Form):
@@ -45,6 +47,9 @@ class ClusterForm(forms.Form):
 
     def clean_name(self):
         name = self.cleaned_data["name"]
+        if ClusterOwnership.objects.filter(owner=self.owner).count() >= MAX_CLUSTERS_PER_LEARNER:
+            raise forms.ValidationError(f"You have {MAX_CLUSTERS_PER_LEARNER} clusters, the most one learner may "
+                                        "add: describe more nodes in one of them.")
         if Cluster.objects.filter(name=f"{self.owner.username}/{name}").exists():
             raise forms.ValidationError(f"You already have a cluster named {name}.")
         return name
@@ -136,6 +141,7 @@ def _node_card(node: Node, user, deployment_form=None, paste_form=None) -> dict:
         "heartbeat_ago": clusterview.ago(seconds_since(node.last_heartbeat_at)),
         "topology_ago": clusterview.ago(seconds_since(node.topology_at)),
         "matrix": clusterview.matrix(topology), "links": nvlink_states(topology),
+        "cut_note": clusterview.cut_note(topology),
         "heatmap": clusterview.heatmap(topology, pair_measurements(node, user)),
         "findings": report.findings, "broken": report.broken,
         "deployments": node.deployments.filter(owner=user),
@@ -190,6 +196,10 @@ def topology_paste(request, cluster_id: int):
     if not can_edit_cluster(request.user, cluster):
         raise Http404("Only the cluster's owner or an instructor may change its topology")
     form = TopologyPasteForm(request.POST)
+    if form.is_valid() and not cluster.nodes.filter(hostname=form.cleaned_data["hostname"]).exists() \
+            and cluster.nodes.count() >= MAX_NODES_PER_CLUSTER:
+        form.add_error("hostname", f"this cluster has {MAX_NODES_PER_CLUSTER} nodes, the most a cluster page shows: "
+                                   "paste into one of them, or ask an instructor")
     if form.is_valid():
         try:
             kind, node = paste_topology(cluster, form.cleaned_data["hostname"], form.cleaned_data["text"])
