@@ -91,6 +91,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# A request body over 1 MiB is refused (400) before any view reads it: a paste may hold 64 KiB of
+# text (tpworkers/diagnose/limits.py), which URL-encoding grows at most 12-fold for 4-byte
+# characters, ordinary pastes about 1.2-fold.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1 << 20
+
 # A strict Content-Security-Policy (django-csp): scripts and styles only from this site (htmx,
 # uPlot and the lab's scripts are served from static/), no inline script. Inline style
 # attributes stay allowed for the bar widths the templates compute (style-src-attr only).

@@ -124,3 +124,12 @@ def test_it_shows_a_node_stored_before_the_limits_cut_to_them(client, learner):
     html = response.content.decode()
     assert response.status_code == 200 and "GPU15" in html and "GPU16" not in html
     assert "The stored topology lists 100 GPUs and is shown cut to" in html and len(html) < 300_000
+
+
+def test_it_refuses_a_request_body_over_a_mebibyte_before_reading_it(client, learner):
+    """A 2.4 MB launch line took 91.6 s and came back whole in the answer."""
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(learner)
+    response = paste_deployments(client, node, "vllm serve m --x " + "a" * 1_200_000)
+    assert response.status_code == 400 and len(response.content) < 100_000
+    assert not NodeDeployment.objects.exists()
