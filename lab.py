@@ -11,6 +11,7 @@ and, on each further GPU node of a cluster (REDIS_URL and DATABASE_URL pointing 
 Both first make sure the project's virtual environment (.venv, ignored by git) has what
 pyproject.toml asks for. torch: a torch already importable by this Python (a CUDA build, say)
 is kept and shared with the venv; otherwise TPLAB_TORCH (default "torch==2.13.0") is installed.
+TPLAB_EXTRAS names optional extras of pyproject.toml to install as well ("hf": transformers).
 """
 
 import hashlib
@@ -18,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -32,8 +34,21 @@ def _has_torch(python: str) -> bool:
     return probe.returncode == 0
 
 
+def _extras() -> list[str]:
+    """The extras to install: always "test", plus those TPLAB_EXTRAS names (comma-separated)."""
+    known = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    wanted = [name.strip() for name in os.environ.get("TPLAB_EXTRAS", "").split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        sys.exit(f"TPLAB_EXTRAS names {', '.join(unknown)}, not an extra of pyproject.toml "
+                 f"(known: {', '.join(known)}).")
+    return ["test", *[name for name in wanted if name != "test"]]
+
+
 def _wanted_stamp() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest.update(",".join(_extras()).encode())  # a new extra means installing again
+    return digest.hexdigest()
 
 
 def _create_venv() -> None:
@@ -73,7 +88,7 @@ def ensure_environment() -> None:
     if not _has_torch(str(PYTHON)):
         torch_spec = os.environ.get("TPLAB_TORCH", "torch==2.13.0")
         _pip_install(torch_spec, torch_spec)
-    _pip_install("TP Lab and its dependencies", "-e", f"{ROOT}[test]")
+    _pip_install("TP Lab and its dependencies", "-e", f"{ROOT}[{','.join(_extras())}]")
     STAMP.write_text(_wanted_stamp())
 
 

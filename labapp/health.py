@@ -68,20 +68,9 @@ def check_torch() -> dict:
 
 def check_gpus() -> dict:
     """GPUs as NVML reports them, or the exact reason none are seen."""
-    summary = {"ok": False, "source": "reported-nvml", "count": 0, "gpus": []}
-    try:
-        from tpworkers.diagnose.nvml_probe import probe
+    from tpworkers.diagnose.nvml_probe import gpu_summary
 
-        node = probe()
-    except Exception as exc:  # a driver that crashes the probe is a reason, not a 500
-        return {**summary, "probe_status": "failed", "reason": f"the NVML probe failed: {exc!r}"}
-    gpus = [{"index": gpu.index, "name": gpu.name, "uuid": gpu.uuid} for gpu in node.gpus]
-    summary.update(ok=bool(gpus), count=len(gpus), gpus=gpus, probe_status=node.probe_status)
-    if node.reasons:
-        summary["reason"] = "; ".join(node.reasons)
-    elif not gpus:
-        summary["reason"] = "NVML reports no GPUs"
-    return summary
+    return gpu_summary()
 
 
 def report() -> dict:

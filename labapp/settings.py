@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "labapp",
     "tpworkers",
     "lessons",
+    "lessons.review",
     "axes",
 ]
 
@@ -129,6 +130,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "labapp.context_processors.roles",
+                "lessons.review.context_processors.review_due",
             ],
         },
     },

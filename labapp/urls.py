@@ -15,4 +15,5 @@ urlpatterns = [
     path("lab/", include("tpworkers.urls")),
     path("clusters/", include(cluster_urlpatterns)),
     path("lessons/", include("lessons.urls")),
+    path("review/", include("lessons.review.urls")),
 ]

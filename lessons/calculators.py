@@ -116,8 +116,52 @@ class CommPerTokenForm(forms.Form):
         return rows
 
 
+# Nodes one can rent, as the catalog knows them: (what it is, its GPU, the wire a TP group
+# inside it uses). "8× H100" names a system, not a figure; the numbers come from the catalogs.
+NODES = [
+    ("8× H100 SXM (NVLink 4 through NVSwitch)", "H100", "nvlink4"),
+    ("8× H200 SXM (NVLink 4 through NVSwitch)", "H200", "nvlink4"),
+    ("H100 NVL, GPUs bridged in pairs", "H100-NVL", "nvlink4-bridge"),
+    ("8× H100 PCIe without bridges (PCIe Gen5)", "H100-PCIe", "pcie5"),
+    ("H100 SXM, the TP group spread over nodes (InfiniBand NDR)", "H100", "ib-ndr"),
+]
+
+
+class NodeChoiceForm(forms.Form):
+    model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
+    tp = forms.IntegerField(min_value=2, max_value=64, initial=4, label="TP size")
+    tokens = forms.IntegerField(min_value=1, max_value=65536, initial=8, label="tokens in flight")
+    dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="weight dtype")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("model") and data.get("tp"):
+            for error in costmodel.tp_constraint_errors(get_model(data["model"]), data["tp"]):
+                self.add_error("tp", error)
+        return data
+
+    @staticmethod
+    def result(d) -> list[Row]:
+        shape = get_model(d["model"])
+        rows = [Row("all-reduces per generated token", format_value(costmodel.allreduces_per_token(shape), ""))]
+        for label, gpu_key, link_key in NODES:
+            gpu, link = get_gpu(gpu_key), get_link(link_key)
+            if link_key == "nvlink4-bridge" and d["tp"] > 2:
+                rows.append(Row(label, f"a bridge joins two GPUs: TP={d['tp']} would cross PCIe", bad=True))
+                continue
+            step = costmodel.decode_step_floor(shape, d["dtype"], d["tp"], d["tokens"], gpu.hbm_Bps, link)
+            fit = costmodel.memory_fit(shape, d["dtype"], gpu.memory_bytes, 0, 1, tp=d["tp"])
+            rows.append(Row(label, f"{format_value(step.comm_s, 'ms')} of all-reduces + "
+                                   f"{format_value(step.weight_read_s, 'ms')} of weight reads = "
+                                   f"{format_value(step.total_s, 'ms')} per token at least; "
+                                   f"all-reduces {format_value(step.comm_share, '%')} of it"
+                                   + ("" if fit.fits else "; weights and overhead do not fit its GPUs at this TP"),
+                            bad=not fit.fits, source=f"{link.name}: {link.model_inputs()}"))
+        return rows
+
+
 CALCULATORS = {"shards": ShardForm, "memory_fit": MemoryFitForm, "valid_tp": ValidTPForm,
-               "comm_per_token": CommPerTokenForm}
+               "comm_per_token": CommPerTokenForm, "node_choice": NodeChoiceForm}
 
 
 def bound_form(name: str, query, defaults: dict | None = None) -> forms.Form:

@@ -52,12 +52,14 @@ def split_calc(body: str) -> tuple[str, str]:
     return expression.strip(), unit.strip()
 
 
-def render_figure(match: re.Match) -> str:
+def render_figure(match: re.Match, names: dict | None = None) -> str:
+    """One inline figure as HTML. ``names`` are a variant's inputs: calc expressions may use
+    them, and ``{{ given: NAME }}`` shows the variant's value of NAME."""
     kind, body = match.group(1), match.group(2)
     if kind == "calc":
         expression, unit = split_calc(body)
         try:
-            text = format_value(evaluate(expression), unit)
+            text = format_value(evaluate(expression, names), unit)
         except FigureError as exc:
             return f'<span class="fig broken" title="{escape(str(exc))}">[figure error]</span>'
         return (f'<span class="fig modelled" title="computed by the cost model: '
@@ -66,6 +68,8 @@ def render_figure(match: re.Match) -> str:
         figure, _, source = body.partition("|")
         return (f'<span class="fig cited" title="{escape(source.strip())}">{escape(figure.strip())}</span>'
                 f' <small class="cite">({escape(source.strip())})</small>')
+    if names and body.strip() in names:
+        return escape(format_value(names[body.strip()], ""))
     return escape(body)
 
 
@@ -78,9 +82,10 @@ def render_term(match: re.Match) -> str:
             f'<span class="term-def" role="tooltip">{escape(definition)}</span></span>')
 
 
-def render(text: str, inline: bool = False) -> str:
-    """Lesson Markdown -> safe HTML. Content is written by the course team (files or admin)."""
-    text = FIGURE_RE.sub(render_figure, text or "")
+def render(text: str, inline: bool = False, names: dict | None = None) -> str:
+    """Lesson Markdown -> safe HTML. Content is written by the course team (files or admin);
+    ``names`` are a variant's inputs (lessons.variants)."""
+    text = FIGURE_RE.sub(lambda match: render_figure(match, names), text or "")
     text = TERM_RE.sub(render_term, text)
     text = LESSON_LINK_RE.sub(lambda m: f"](/lessons/{m.group(1)}/)", text)
     html = markdown.markdown(text, extensions=["fenced_code", "tables"])

@@ -2,8 +2,9 @@
 
 Lesson text writes ``{{ calc: allreduce_bytes(hidden=16384, tokens=8, dtype="fp16") | KiB }}``;
 this module evaluates the expression (only the functions below, literals and arithmetic — no
-attribute access, no names) and formats the result in the unit asked for. The formulas stay in
-``tpworkers.catalog.costmodel``; these wrappers only look up catalog entries by name.
+attribute access, and no names but a variant's varied inputs) and formats the result in the
+unit asked for. The formulas stay in ``tpworkers.catalog.costmodel``; these wrappers only look
+up catalog entries by name.
 """
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from tpworkers.catalog.modelshapes import get_model
 
 def _fit(model, dtype, gpu, context, batch, tp=1):
     return costmodel.memory_fit(get_model(model), dtype, get_gpu(gpu).memory_bytes, context, batch, tp=tp)
+
+
+def _step(model, tp, tokens, dtype, gpu, link):
+    return costmodel.decode_step_floor(get_model(model), dtype, tp, tokens, get_gpu(gpu).hbm_Bps, get_link(link))
 
 
 def _comm(model, tp, tokens, dtype, link):
@@ -60,6 +65,9 @@ FUNCTIONS = {
     "comm_per_token": lambda *a, **k: _comm(*a, **k).seconds_per_token,
     # the part of comm_per_token that is the assumed latency: the same all-reduces, empty
     "latency_per_token": lambda model, tp, link: _comm(model, tp, 0, "bf16", link).seconds_per_token,
+    # a decode step's floor: weight read + all-reduces (dtype: the weights'; activations bf16)
+    "decode_step": lambda *a, **k: _step(*a, **k).total_s,
+    "comm_share": lambda *a, **k: _step(*a, **k).comm_share,
     "bus_factor": costmodel.bus_factor,
     "dtype_bytes": costmodel.dtype_bytes,
 }
@@ -76,48 +84,55 @@ class FigureError(ValueError):
     """An expression that does not parse, calls an unknown function or fails in the cost model."""
 
 
-def evaluate(expression: str):
+def evaluate(expression: str, names: dict | None = None):
+    """The expression's value. ``names`` binds a variant's varied inputs (lessons.variants);
+    without them an expression may use no names at all."""
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
         raise FigureError(f"cannot parse {expression!r}: {exc.msg}") from None
     try:
-        return _eval(tree.body)
+        return _eval(tree.body, names or {})
     except FigureError:
         raise
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise FigureError(f"{expression!r} failed: {exc}") from None
 
 
-def _eval(node):
+def _eval(node, names: dict):
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
         return node.value
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_eval(item) for item in node.elts]
+        return [_eval(item, names) for item in node.elts]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
-        value = _eval(node.operand)
+        value = _eval(node.operand, names)
         return -value if isinstance(node.op, ast.USub) else not value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_eval(node.left), _eval(node.right))
+        return _BINARY[type(node.op)](_eval(node.left, names), _eval(node.right, names))
     if isinstance(node, ast.BoolOp):
-        values = [_eval(v) for v in node.values]
+        values = [_eval(v, names) for v in node.values]
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
-        left = _eval(node.left)
+        left = _eval(node.left, names)
         for op, right_node in zip(node.ops, node.comparators):
-            right = _eval(right_node)
+            right = _eval(right_node, names)
             if not _COMPARE[type(op)](left, right):
                 return False
             left = right
         return True
     if isinstance(node, ast.Subscript):
-        return _eval(node.value)[_eval(node.slice)]
+        return _eval(node.value, names)[_eval(node.slice, names)]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         if node.func.id not in FUNCTIONS:
             raise FigureError(f"unknown function {node.func.id!r}; known: {', '.join(FUNCTIONS)}")
-        args = [_eval(a) for a in node.args]
-        kwargs = {k.arg: _eval(k.value) for k in node.keywords}
+        args = [_eval(a, names) for a in node.args]
+        kwargs = {k.arg: _eval(k.value, names) for k in node.keywords}
         return FUNCTIONS[node.func.id](*args, **kwargs)
+    if isinstance(node, ast.Name):
+        known = f"this variant's names are {', '.join(names)}" if names else "only a variant's expressions have names"
+        raise FigureError(f"unknown name {node.id!r}: {known}")
     raise FigureError(f"not allowed in a figure: {ast.unparse(node)!r}")
 
 

@@ -20,7 +20,7 @@ from tpworkers.catalog.links import get_link
 from tpworkers.catalog.sizes import parse_size
 from tpworkers.experiments import described_gpus
 from tpworkers.forms import FORMS
-from tpworkers.measure.configs import KINDS
+from tpworkers.measure.configs import KINDS, SweepConfig
 from tpworkers.models import ExperimentRun
 
 DEFAULT_EXPERIMENT = "collective_sweep"
@@ -151,11 +151,11 @@ class SweepLab(Lab):
             target = self.target
         except ValueError as exc:
             return [f"lab at_size: {exc}"]
-        return [] if target in params["sizes"] else [
+        return [] if target in SweepConfig.from_params(params).sizes() else [
             f"lab at_size {self.config['at_size']} is not one of the sizes the preset sweeps"]
 
     def covers(self, params: dict) -> bool:
-        return self.target in params.get("sizes", [])
+        return self.target in SweepConfig.from_params(params).sizes()
 
     def measured(self, rows: list[dict]) -> float | None:
         return next((row["time_us"] for row in rows if row.get("size_bytes") == self.target), None)
@@ -262,7 +262,7 @@ def versus_errors(steps: list[dict]) -> list[str]:
             errors.append(f"{where} is itself compared with another step")
         elif not (lab_for(step).errors() or lab_for(other).errors()):
             mine, theirs = lab_for(step), lab_for(other)
-            if mine.target not in theirs.params()["sizes"] or any(
+            if mine.target not in SweepConfig.from_params(theirs.params()).sizes() or any(
                     mine.params()[k] != theirs.params()[k] for k in ("op", "dtype", "nproc")):
                 errors.append(f"{where} does not measure the same collective at the predicted size")
     return errors

@@ -14,7 +14,7 @@ from lessons.validate import validate_course
 
 DEFAULT_TITLES = {"read": "Read", "predict": "Predict", "recall": "Recall", "teachback": "Teach it back",
                   "calculator": "Calculate", "decision": "Decide", "lab": "Measure it",
-                  "cluster": "On your cluster"}
+                  "cluster": "On your cluster", "torchrun": "Run it with torchrun"}
 
 
 class ContentError(Exception):

@@ -44,6 +44,7 @@ class Step(models.Model):
         DECISION = "decision"
         LAB = "lab"
         CLUSTER = "cluster"
+        TORCHRUN = "torchrun", "Run with torchrun"
 
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(help_text="Stable id inside the lesson; learners' records hang on it.")

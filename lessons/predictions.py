@@ -51,7 +51,9 @@ def read_guess(step: Step, post) -> object:
 
 
 def answer_value(step: Step) -> float:
-    return in_unit(evaluate(step.config["answer"]), step.config["unit"])
+    """The right numeric answer in the step's unit; a generated variant's config carries the
+    names its expression uses (lessons.variants)."""
+    return in_unit(evaluate(step.config["answer"], step.config.get("names")), step.config["unit"])
 
 
 def judge(step: Step, answer) -> bool | None:

@@ -3,8 +3,8 @@ the learner's progress through a lesson.
 
 A step is done when the learner did what it asks: a prediction once its answer is revealed, a
 lab once its prediction is committed, a recall once rated, a teach-back once written, and a
-step that only shows something (reading, calculator, decision tree, cluster findings) once
-opened. A lesson is finished when every live step is done.
+step that only shows something (reading, calculator, decision tree, cluster findings, a
+torchrun command) once opened. A lesson is finished when every live step is done.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from lessons.cluster import cluster_report
 from lessons.content_format import TERM_RE, glossary
 from lessons.labs import lab_for
 from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
+from lessons.torchrun import torchrun_context
 
 
-SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER)
+SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER, Step.Kind.TORCHRUN)
 
 
 def done_keys(learner, lesson: Lesson) -> set[str]:
@@ -158,5 +159,9 @@ def _cluster(learner, step, query) -> dict:
     return {"report": cluster_report(learner, example_only=step.config.get("example_only", False))}
 
 
+def _torchrun(learner, step, query) -> dict:
+    return torchrun_context(step.config, query)
+
+
 _KIND_CONTEXT = {"predict": _predict, "lab": _lab, "recall": _recall, "teachback": _teachback,
-                 "calculator": _calculator, "decision": _decision, "cluster": _cluster}
+                 "calculator": _calculator, "decision": _decision, "cluster": _cluster, "torchrun": _torchrun}

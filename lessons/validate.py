@@ -8,7 +8,8 @@ does not resolve, outside URL not listed in the lesson's sources), a glossary te
 definition, a figure expression the cost model cannot evaluate, a ``checks`` claim the cost
 model disagrees with, and a hand-typed figure (lessons.handtyped): a number with a unit, a
 multiplier, a count the cost model knows, or the same in words, written straight into prose
-instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``.
+instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``; and a generated variant
+(lessons.variants) that fails for any combination of its inputs.
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from lessons.content_format import FIGURE_RE, TERM_RE, glossary, split_calc
 from lessons.figures import UNITS, FigureError, evaluate, format_value
 from lessons.handtyped import CODE_RE, hand_typed_figures
 from lessons.labs import lab_for, versus_errors
+from lessons.torchrun import SCRIPTS
+from lessons.torchrun import bound_form as torchrun_form
+from lessons.variants import combinations, variant_errors
 
 LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -29,19 +33,21 @@ COMMON_PROSE = ("title", "body")
 PROSE_KEYS = {
     "read": (), "predict": ("prompt", "why"), "recall": ("prompt", "answer"),
     "teachback": ("prompt", "model_answer"), "calculator": ("prompt",), "decision": ("prompt",),
-    "lab": ("prompt", "why"), "cluster": ("prompt",),
+    "lab": ("prompt", "why"), "cluster": ("prompt",), "torchrun": ("prompt",),
 }
 REQUIRED = {
     "read": ("body",), "predict": ("prompt", "why", "kind", "answer"), "recall": ("prompt", "answer"),
     "teachback": ("prompt", "model_answer", "checklist"), "calculator": ("prompt", "calculator"),
     "decision": ("prompt", "start", "nodes"), "lab": ("prompt", "why", "preset"),
-    "cluster": ("prompt",),
+    "cluster": ("prompt",), "torchrun": ("prompt", "script"),
 }
 LESSON_FIELDS = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources")
 PREDICT_KINDS = ("single", "multiple", "numeric", "ordering")
 
 
-def check_prose(where: str, text, sources: set[str], known_slugs: set[str]) -> list[str]:
+def check_prose(where: str, text, sources: set[str], known_slugs: set[str],
+                names: dict | None = None) -> list[str]:
+    """``names``: a variant's inputs, for the figures of a variant's prompt and why."""
     if not isinstance(text, str):
         return [f"{where}: expected text, got {type(text).__name__}"]
     errors = [f"{where}: hand-typed figure {f!r}: write it as {{{{ calc: ... }}}}, "
@@ -51,7 +57,7 @@ def check_prose(where: str, text, sources: set[str], known_slugs: set[str]) -> l
         if kind == "calc":
             expression, unit = split_calc(body)
             try:
-                format_value(evaluate(expression), unit)
+                format_value(evaluate(expression, names), unit)
             except (FigureError, KeyError) as exc:
                 errors.append(f"{where}: {exc}")
         elif kind == "fact" and not body.partition("|")[2].strip():
@@ -129,12 +135,25 @@ def validate_step(where: str, step: dict, sources: set[str], known_slugs: set[st
     for text in _nested_prose(step):
         errors += check_prose(f"{where}", text, sources, known_slugs)
     errors += [f"{where}: {e}" for e in _CHECKERS.get(kind, lambda s: [])(step)]
+    errors += _variant_errors(where, step, sources, known_slugs)
     for claim in step.get("checks", []):
         try:
             if evaluate(claim) is not True:
                 errors.append(f"{where}: the cost model disagrees with the claim {claim!r}")
         except FigureError as exc:
             errors.append(f"{where}: {exc}")
+    return errors
+
+
+def _variant_errors(where: str, step: dict, sources: set[str], known_slugs: set[str]) -> list[str]:
+    """Generated variants (lessons.variants): every combination evaluated, then the prompt and
+    why templates checked as prose (with the first variant's values for their figures)."""
+    errors = [f"{where}: {e}" for e in variant_errors(step)]
+    if "variants" not in step or errors:
+        return errors
+    names = combinations(step["variants"])[0]
+    for key in ("prompt", "why"):
+        errors += check_prose(f"{where}.variants.{key}", step["variants"][key], sources, known_slugs, names)
     return errors
 
 
@@ -166,6 +185,9 @@ def _check_predict(step: dict) -> list[str]:
         return errors
     options = step.get("items" if kind == "ordering" else "choices", [])
     keys = [o.get("key") for o in options]
+    if not all(isinstance(key, str) for key in keys):
+        return [f"{kind} prediction keys must be text, got {keys}: quote yes, no, on and off, "
+                "which YAML reads as true and false"]
     if len(options) < (3 if kind == "ordering" else 2) or len(set(keys)) != len(keys) or not all(
             o.get("text") for o in options):
         return [f"{kind} prediction needs distinct keyed options, each with text"]
@@ -189,6 +211,13 @@ def _check_calculator(step: dict) -> list[str]:
 
     form = bound_form(step["calculator"], {}, step.get("defaults"))
     return [f"calculator defaults: {field}: {' '.join(e)}" for field, e in form.errors.items()]
+
+
+def _check_torchrun(step: dict) -> list[str]:
+    if step["script"] not in SCRIPTS:
+        return [f"unknown torchrun script {step['script']!r} (known: {', '.join(SCRIPTS)})"]
+    form = torchrun_form({}, step.get("defaults"))
+    return [f"torchrun defaults: {field}: {' '.join(e)}" for field, e in form.errors.items()]
 
 
 def _check_decision(step: dict) -> list[str]:
@@ -220,7 +249,7 @@ def _check_lab(step: dict) -> list[str]:
 
 
 _CHECKERS = {"predict": _check_predict, "teachback": _check_teachback, "calculator": _check_calculator,
-             "decision": _check_decision, "lab": _check_lab}
+             "decision": _check_decision, "lab": _check_lab, "torchrun": _check_torchrun}
 
 COURSE_MINIMUMS = {"predictions": 3, "recalls": 2, "teachbacks": 1, "calculators or labs": 1}
 
@@ -229,7 +258,7 @@ def step_counts(data: dict) -> dict[str, int]:
     kinds = [step.get("type") for step in data.get("steps", [])]
     return {"predictions": kinds.count("predict") + kinds.count("lab"), "recalls": kinds.count("recall"),
             "teachbacks": kinds.count("teachback"),
-            "calculators or labs": kinds.count("calculator") + kinds.count("lab")}
+            "calculators or labs": kinds.count("calculator") + kinds.count("lab") + kinds.count("torchrun")}
 
 
 def validate_course(lessons: list[dict]) -> list[str]:

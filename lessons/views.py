@@ -1,10 +1,12 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lessons import predictions
 from lessons.models import ChecklistTick, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
+from lessons.review.services import rate_from_lesson
 from lessons.state import lesson_progress, note_finished, remember_position, step_context
 
 PAGE = "lessons/step.html"
@@ -22,6 +24,8 @@ def _respond(request, step: Step, status: int = 200, **extra):
     context = step_context(request.user, step, request.GET) | extra
     if request.htmx and request.htmx.target == "calc-result":
         return render(request, "lessons/steps/calculator.html#calc_result", context, status=status)
+    if request.htmx and request.htmx.target == "torchrun-result":
+        return render(request, "lessons/steps/torchrun.html#torchrun_result", context, status=status)
     if request.htmx and request.htmx.target in ("step", "lesson-main"):
         fragment = "step" if request.htmx.target == "step" else "lesson_main"
         return render(request, f"{PAGE}#{fragment}", context, status=status)
@@ -101,6 +105,7 @@ def rate(request, slug: str, key: str):
     if step.kind != Step.Kind.RECALL or request.POST.get("rating") not in RecallRating.Rating.values:
         return _respond(request, step, status=400, error="Choose Again, Hard, Good or Easy.")
     RecallRating.objects.create(learner=request.user, step=step, rating=request.POST["rating"])
+    rate_from_lesson(request.user, step, request.POST["rating"], timezone.now())  # the review queue's card
     return _after_post(request, step)
 
 

@@ -25,6 +25,13 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def pytest_runtest_setup(item):
+    if item.get_closest_marker("hf"):
+        from tpworkers.measure.hf_tp_config import missing
+
+        if missing() and os.environ.get("CI"):
+            pytest.fail(f"{missing()}; CI is set: the [hf] tests must run under CI (.ci/run sets TPLAB_EXTRAS=hf)")
+        if missing():
+            pytest.skip(f"[hf] test skipped: {missing()}; under CI this is a failure, not a skip")
     if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing and CI is set: browser tests must run under CI "

@@ -73,3 +73,19 @@ def test_it_keeps_another_learner_off_my_nodes(client, learner, other_learner):
     node = node_from(owned_cluster(learner), "nvl4", *WORKED)
     client.force_login(other_learner)
     assert measure(client, node).status_code == 404 and not ExperimentRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_labels_pair_sweep_rows_as_the_form_does(learner, lab_node):
+    """A pair batch and a form run of the same sweep store the same parameters and show the same
+    row labels ('1 KiB', not '1K')."""
+    from tpworkers.clusters import pair_sweep_params
+    from tpworkers.forms import SweepForm
+    from tpworkers.models import ExperimentRun
+
+    form = SweepForm({**SweepForm.defaults(), "max_size": "4M", "factor": "4", "min_size": "1K"})
+    assert form.is_valid(), form.errors
+    by_form = {k: v for k, v in form.run_params().items() if k not in ("gpus", "p2p")}
+    assert pair_sweep_params(()) == by_form
+    run = ExperimentRun(experiment="collective_sweep", params=pair_sweep_params(()))
+    assert run.planned_rows()[:2] == ["1 KiB", "4 KiB"] and run.planned_rows()[-1] == "4 MiB"

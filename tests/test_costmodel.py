@@ -211,6 +211,24 @@ def test_it_ranks_nvlink_faster_than_pcie_for_the_same_allreduce():
     assert times["nvlink4"] < times["pcie5"] < times["pcie4"]
 
 
+def test_it_adds_a_decode_steps_weight_reads_and_all_reduces():
+    shape, link = get_model("Llama-3.1-8B"), get_link("pcie5")
+    step = cm.decode_step_floor(shape, "bf16", 4, 8, 2.0e12, link)
+    assert step.weight_read_s == cm.decode_weight_read_s(shape, "bf16", 4, 2.0e12)
+    assert step.comm_s == cm.decode_comm_per_token(shape, 4, 8, "bf16", link).seconds_per_token
+    assert step.total_s == pytest.approx(step.weight_read_s + step.comm_s)
+    assert step.comm_share == pytest.approx(step.comm_s / step.total_s)
+    fp8 = cm.decode_step_floor(shape, "fp8", 4, 8, 2.0e12, link)  # fp8 weights, bf16 activations
+    assert fp8.weight_read_s == pytest.approx(step.weight_read_s / 2) and fp8.comm_s == step.comm_s
+    assert cm.decode_step_floor(shape, "bf16", 1, 8, 2.0e12, link).comm_share == 0
+
+
+def test_it_makes_tp8_over_pcie_slower_than_one_gpu_for_a_small_model():
+    shape, link = get_model("Llama-3.1-8B"), get_link("pcie5")
+    one, eight = (cm.decode_step_floor(shape, "bf16", tp, 8, 2.0e12, link).total_s for tp in (1, 8))
+    assert eight > one
+
+
 def test_it_catalogs_links_with_citations():
     # NVIDIA: 900 GB/s bidirectional per H100 SXM over 18 links -> 25 GB/s per link per direction
     assert LINKS["nvlink4"].bandwidth_Bps == pytest.approx(900e9 / 2)

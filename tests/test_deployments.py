@@ -84,7 +84,7 @@ def test_it_names_what_it_could_not_understand(text, message):
     ("model: gemma-2-27b\ncontext_tokens: 0\n", "context_tokens must be at least 1, got 0"),
     ("model: gemma-2-27b\ncontext_tokens: 8192.5\n", "context_tokens needs a whole number"),
     ("model: gemma-2-27b\ntp: true\n", "tp needs a whole number, got True"),
-    ("model: gemma-2-27b\ngpus: [0, 0]\n", "distinct GPU indices"),
+    ("model: gemma-2-27b\ngpus: [0, 0]\n", "each GPU may be named once"),
 ])
 def test_it_validates_yaml_numbers(text, message):
     with pytest.raises(DeploymentError, match=re.escape(message)):

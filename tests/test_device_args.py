@@ -41,7 +41,7 @@ def test_it_refuses_malformed_gpu_lists_with_a_usage_error(cli, value, capsys):
     with pytest.raises(SystemExit) as exit_:
         PARSERS[cli]([f"--gpus={value}"])
     assert exit_.value.code == 2
-    assert f"argument --gpus: expected GPU indices separated by commas, e.g. 0,1 or 2,3; got '{value}'" in (
+    assert f"argument --gpus: expected GPU indices separated by commas, like 0,1 or 2,3; got '{value}'" in (
         capsys.readouterr().err)
 
 

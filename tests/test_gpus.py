@@ -3,7 +3,7 @@ import pytest
 
 from lessons.calculators import MemoryFitForm
 from lessons.figures import evaluate
-from tpworkers.catalog.gpus import GPUS, find_gpu, get_gpu, memory_from_name, sized_gpus
+from tpworkers.catalog.gpus import GPUS, find_gpu, get_gpu, memory_from_name, parse_gpu_list, sized_gpus
 from tpworkers.catalog.links import LINKS, PCIE_X16_Bps, assumed_pcie, link_for_gpu
 
 
@@ -55,3 +55,17 @@ def test_it_gives_the_lessons_the_same_figures():
     assert evaluate('gpu_memory("H100-NVL")') == 94e9 and evaluate('hbm_bandwidth("H200")') == 4.8e12
     offered = dict(MemoryFitForm.base_fields["gpu"].choices)
     assert set(offered) == {gpu.key for gpu in sized_gpus()} and "H100" in offered
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0,1", (0, 1)), (" 2, 3 ", (2, 3)), ([4, 5], (4, 5)), ("", ()),
+                                                ("7", (7,))])
+def test_it_reads_gpu_lists_as_people_write_them(text, expected):
+    assert parse_gpu_list(text) == expected
+
+
+@pytest.mark.parametrize(("text", "problem"), [("a,b", "separated by commas"), ("-1", "separated by commas"),
+                                               ("1.5", "separated by commas"), ("0,0", "named once"),
+                                               ("0,64", "from 0 to 63"), ("9" * 30, "separated by commas")])
+def test_it_refuses_gpu_lists_no_node_has(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        parse_gpu_list(text)

@@ -58,6 +58,21 @@ def test_it_marks_the_venv_installed_only_after_every_step_worked(fresh_venv):
     assert (fresh_venv / ".tplab-installed").read_text() == lab._wanted_stamp()
 
 
+def test_it_installs_the_extras_tplab_extras_names_and_refuses_unknown_ones(fresh_venv, monkeypatch):
+    fake_python(fresh_venv, pip_version_code=0, pip_install_code=0)
+    installs = []
+    monkeypatch.setattr(lab, "_pip_install", lambda what, *args: installs.append(args))
+    lab.ensure_environment()
+    assert installs[-1] == ("-e", f"{lab.ROOT}[test]")
+    monkeypatch.setenv("TPLAB_EXTRAS", "hf")  # a new extra is a new stamp: installed again
+    lab.ensure_environment()
+    assert installs[-1] == ("-e", f"{lab.ROOT}[test,hf]") and len(installs) == 2
+    monkeypatch.setenv("TPLAB_EXTRAS", "hf,gpu")
+    with pytest.raises(SystemExit) as stop:
+        lab.ensure_environment()
+    assert stop.value.code == "TPLAB_EXTRAS names gpu, not an extra of pyproject.toml (known: test, hf)."
+
+
 def test_it_explains_a_venv_left_without_pip(fresh_venv):
     fake_python(fresh_venv, pip_version_code=1, pip_install_code=0)
     with pytest.raises(SystemExit) as stop:

@@ -82,7 +82,7 @@ def test_it_runs_the_sharded_mlp_at_three_tp_sizes_and_links_back(logged_in, lea
     run = ExperimentRun.objects.get()
     assert response["Location"] == f"/lab/runs/{run.pk}/"
     assert run.experiment == "tp_layer" and run.params["tp_sizes"] == [1, 2, 4] and run.params["kinds"] == ["mlp"]
-    assert run.params["rows"] == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"] and run.params["seq"] == 8
+    assert run.planned_rows() == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"] and run.params["seq"] == 8
     assert run.return_to == MLP_STEP
     assert f'href="{MLP_STEP}"' in logged_in.get(response["Location"]).content.decode()
 

@@ -90,3 +90,13 @@ def test_it_keeps_other_learners_guesses_out_of_the_page(logged_in, other_learne
     step = Step.objects.get(lesson__slug="what-tp-splits", key="what-is-split")
     Guess.objects.create(learner=other_learner, step=step, attempt=1, answer="layers", correct=False)
     assert logged_in.post(URL + "reveal/").status_code == 409
+
+
+def test_it_explains_why_the_tempting_interview_answer_is_wrong(logged_in, learner):
+    url = "/lessons/interview-questions/replicas-vs-tp/"
+    logged_in.post(url + "guess/", {"choice": "same"})  # the common wrong answer is a choice
+    page = logged_in.post(url + "reveal/", follow=True).content.decode()
+    assert "Yes: four GPUs are four GPUs" in page and "not quite" in page
+    assert "The tempting answer counts GPUs and ignores the wire" in page
+    assert 'title="computed by the cost model: allreduces_per_token(&quot;Llama-3.1-8B&quot;)">64<' in page
+    assert list(Guess.objects.filter(learner=learner).values_list("answer", "correct")) == [("same", False)]

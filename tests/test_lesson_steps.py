@@ -6,7 +6,12 @@ import re
 import pytest
 from django.core.management import call_command
 
+from lessons.figures import format_value
 from lessons.models import ChecklistTick, Progress, RecallRating, TeachBack
+from tpworkers.catalog import costmodel
+from tpworkers.catalog.gpus import get_gpu
+from tpworkers.catalog.links import get_link
+from tpworkers.catalog.modelshapes import get_model
 
 
 @pytest.fixture
@@ -56,6 +61,29 @@ def test_it_walks_the_decision_tree_by_the_learners_answers(logged_in):
     page = logged_in.get(url, {"path": "0-0"}).content.decode()
     assert "Run TP=1 replicas, one per GPU." in page and f'href="{url}?path=' not in page
     assert "TP inside each node, pipeline parallelism across nodes." in logged_in.get(url, {"path": "1-1"}).content.decode()
+
+
+def test_it_compares_the_nodes_one_can_rent_for_a_model_and_tp_size(logged_in):
+    url = "/lessons/renting-a-node/node-calculator/"
+    shape = get_model("Llama-3.1-70B")
+    nvlink = costmodel.decode_step_floor(shape, "bf16", 4, 8, get_gpu("H100").hbm_Bps, get_link("nvlink4"))
+    page = logged_in.get(url, {"model": "Llama-3.1-70B", "tp": "4", "tokens": "8", "dtype": "bf16"}).content.decode()
+    assert (f"<th>8× H100 SXM (NVLink 4 through NVSwitch)</th><td>{format_value(nvlink.comm_s, 'ms')} of all-reduces"
+            in page)
+    assert "a bridge joins two GPUs: TP=4 would cross PCIe" in page and "InfiniBand NDR" in page
+    pair = logged_in.get(url, {"model": "Qwen2.5-72B", "tp": "2", "tokens": "8", "dtype": "bf16"},
+                         HTTP_HX_REQUEST="true", HTTP_HX_TARGET="calc-result").content.decode()
+    rows = {row.split("</th>")[0]: row for row in pair.split("<th>")[1:]}
+    assert "would cross PCIe" not in pair  # TP=2: the bridged pair is a candidate
+    assert "do not fit its GPUs at this TP" in rows["8× H100 SXM (NVLink 4 through NVSwitch)"]  # 80 GB
+    assert "do not fit" not in rows["8× H200 SXM (NVLink 4 through NVSwitch)"]  # 141 GB
+    assert "64 heads are not divisible by TP=3" in logged_in.get(url, {"model": "Llama-3.1-70B", "tp": "3"}).content.decode()
+
+
+def test_it_walks_the_node_renting_tree_to_a_bridged_pair(logged_in):
+    page = logged_in.get("/lessons/renting-a-node/which-node/", {"path": "1-0"}).content.decode()
+    assert "A bridged pair (H100 NVL) or two GPUs of an SXM node, at TP=2." in page
+    assert "<code>NV12</code>" in page
 
 
 def test_it_resumes_a_lesson_where_the_learner_left_off(logged_in, learner):

@@ -7,6 +7,7 @@ from lessons.content_format import FIGURE_RE, lesson_files, read_lesson_file, re
 from lessons.figures import evaluate, format_value, in_unit
 from lessons.validate import step_counts, validate_course, validate_lesson, validate_lesson_fields
 from tpworkers.catalog import costmodel
+from tpworkers.catalog.gpus import get_gpu
 from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 
@@ -18,9 +19,10 @@ def test_it_validates_every_lesson_in_the_course():
     assert validate_course(COURSE) == []
 
 
-def test_it_ships_the_six_lessons_in_order():
+def test_it_ships_the_nine_lessons_in_order():
     assert [lesson["slug"] for lesson in sorted(COURSE, key=lambda l: l["order"])] == [
-        "what-tp-splits", "all-reduce-tax", "the-wire", "tp-or-replicas", "sizing-tp", "cluster-findings"]
+        "what-tp-splits", "all-reduce-tax", "the-wire", "tp-or-replicas", "sizing-tp", "cluster-findings",
+        "hf-tp-plan", "renting-a-node", "interview-questions"]
 
 
 @pytest.mark.parametrize("lesson", COURSE, ids=lambda l: l["slug"])
@@ -32,8 +34,10 @@ def test_it_gives_each_lesson_its_minimum_of_steps(lesson):
 
 def _expressions(value):
     if isinstance(value, dict):
-        for item in value.values():
-            yield from _expressions(item)
+        # a variant's templates use its names: tests/test_lesson_variants.py evaluates them
+        for key, item in value.items():
+            if key != "variants":
+                yield from _expressions(item)
     elif isinstance(value, list):
         for item in value:
             yield from _expressions(item)
@@ -59,6 +63,12 @@ def test_it_computes_every_calc_figure_in_the_course():
     ('memory_per_gpu("Llama-3.1-70B", "bf16", "H100", 8192, 8, tp=4)',
      costmodel.memory_fit(get_model("Llama-3.1-70B"), "bf16", 80e9, 8192, 8, tp=4).total),
     ('shard_shape("Llama-3.1-70B", 4, "gate")[0]', costmodel.shard_shapes(get_model("Llama-3.1-70B"), 4)["gate"][0]),
+    ('decode_step("Llama-3.1-70B", 16, 8, "bf16", "H100", "ib-ndr")',
+     costmodel.decode_step_floor(get_model("Llama-3.1-70B"), "bf16", 16, 8, get_gpu("H100").hbm_Bps,
+                                 get_link("ib-ndr")).total_s),
+    ('comm_share("Llama-3.1-8B", 8, 8, "bf16", "H100-PCIe", "pcie5")',
+     costmodel.decode_step_floor(get_model("Llama-3.1-8B"), "bf16", 8, 8, get_gpu("H100-PCIe").hbm_Bps,
+                                 get_link("pcie5")).comm_share),
 ])
 def test_it_agrees_with_the_cost_model_called_directly(expression, direct):
     assert evaluate(expression) == direct
@@ -189,3 +199,19 @@ def test_it_rejects_a_lab_experiment_no_lab_step_can_run():
     step = {"id": "x", "type": "lab", "experiment": "decode_comm", "prompt": "?", "why": "w",
             "preset": {"tp": 2}}
     assert any("unknown lab experiment 'decode_comm'" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_rejects_choice_keys_yaml_reads_as_booleans():
+    step = {"id": "x", "type": "predict", "kind": "single", "prompt": "?", "why": "because",
+            "choices": [{"key": True, "text": "Yes"}, {"key": False, "text": "No"}], "answer": False}
+    assert any("keys must be text" in e and "quote yes, no" in e for e in validate_lesson(_lesson_with(step), SLUGS))
+
+
+def test_it_validates_a_torchrun_step_by_its_script_and_form():
+    step = {"id": "x", "type": "torchrun", "prompt": "Run it.", "script": "hf_tp_plan", "defaults": {"nproc": 4}}
+    assert validate_lesson(_lesson_with(step), SLUGS) == []
+    errors = " ".join(validate_lesson(_lesson_with({**step, "script": "vllm_serve"}), SLUGS))
+    assert "unknown torchrun script 'vllm_serve' (known: hf_tp_plan)" in errors
+    errors = " ".join(validate_lesson(_lesson_with({**step, "defaults": {"nproc": 6}}), SLUGS))
+    assert "torchrun defaults: nproc: 16 heads are not divisible by TP=6" in errors
+    assert "missing 'script'" in " ".join(validate_lesson(_lesson_with({**step, "script": ""}), SLUGS))

@@ -14,12 +14,12 @@ def load() -> str:
 
 
 @pytest.mark.django_db
-def test_it_loads_six_lessons_and_changes_nothing_the_second_time():
+def test_it_loads_nine_lessons_and_changes_nothing_the_second_time():
     first = load()
     snapshot = list(Step.objects.values_list("id", "key", "config"))
     second = load()
-    assert Lesson.objects.count() == 6 and "created" in first
-    assert second.count("unchanged") == 6
+    assert Lesson.objects.count() == 9 and "created" in first
+    assert second.count("unchanged") == 9
     assert list(Step.objects.values_list("id", "key", "config")) == snapshot
 
 

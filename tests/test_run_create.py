@@ -16,8 +16,9 @@ def test_it_creates_a_default_sweep_owned_by_the_learner_and_queues_it(client, l
     assert response.status_code == 302 and response["Location"] == f"/lab/runs/{run.pk}/"
     assert run.owner == learner and run.status == "queued"
     assert run.params["op"] == "all_reduce"
-    assert run.params["sizes"][0] == 1024 and run.params["sizes"][-1] == 64 << 20
-    assert run.params["rows"][0] == "1 KiB" and run.params["rows"][-1] == "64 MiB"
+    assert (run.params["min_bytes"], run.params["max_bytes"], run.params["factor"]) == (1024, 64 << 20, 4)
+    assert "sizes" not in run.params and "rows" not in run.params  # derived from the sweep, never stored twice
+    assert run.planned_rows()[0] == "1 KiB" and run.planned_rows()[-1] == "64 MiB"
     assert run.node == lab_node and run.params["p2p"] is True and run.params["gpus"] == []
     assert len(callbacks) == 1  # the Celery task is sent only once the run is committed
 
@@ -28,7 +29,7 @@ def test_it_refuses_bad_parameters_with_the_reason(client, learner, lab_node):
     response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "2G", "factor": "4",
                                           "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
     assert response.status_code == 400
-    assert "at most 256M per rank" in response.content.decode()
+    assert "at most 256 MiB per rank" in response.content.decode()
     assert not ExperimentRun.objects.exists()
 
 
@@ -83,7 +84,7 @@ def test_it_creates_a_sharded_layer_run_with_a_row_per_tp_size(client, learner, 
                                "dtype": "float32", "warmup": "1", "iters": "2"})
     run = ExperimentRun.objects.get()
     assert run.experiment == "tp_layer"
-    assert run.params["rows"] == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"]
+    assert run.planned_rows() == ["TP=1 MLP", "TP=2 MLP", "TP=4 MLP"]
 
 
 @pytest.mark.django_db
@@ -130,7 +131,7 @@ def test_it_refuses_a_gpu_index_beyond_any_node(client, learner, lab_node):
                                           "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
                                           "gpus": "0,64"})
     assert response.status_code == 400
-    assert "GPU indices must be distinct, from 0 to 63" in response.content.decode()
+    assert "GPU indices go from 0 to 63" in response.content.decode()
 
 
 @pytest.mark.django_db

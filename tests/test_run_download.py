@@ -27,7 +27,7 @@ def test_it_downloads_the_run_as_json_labelled_measured(client, learner, make_ru
     client.force_login(learner)
     body = client.get(f"/lab/runs/{run.pk}/download.json").json()
     assert body["source"] == "measured"
-    assert body["params"]["sizes"] == [1024, 4096, 16384]
+    assert (body["params"]["min_bytes"], body["params"]["max_bytes"], body["params"]["factor"]) == (1024, 16384, 4)
     assert body["measurements"] == [ROW]
 
 

@@ -13,6 +13,7 @@ from tpworkers.diagnose.findings import Finding, Inputs, diagnose
 from tpworkers.diagnose.limits import MAX_NICS_PER_NODE
 from tpworkers.diagnose.nvsmi_parse import ParseError, parse
 from tpworkers.diagnose.topology import PairMeasurement, merge, resolve_remote_gpus
+from tpworkers.measure.configs import SweepConfig
 from tpworkers.models import Cluster, ExperimentRun, Node, NodeDeployment
 
 
@@ -57,7 +58,7 @@ def paste_topology(cluster: Cluster, hostname: str, text: str) -> tuple[str, Nod
 
 
 # A pair's link speed needs messages large enough for the bus bandwidth to level off; the
-# "Measure all pairs" runs reach 64 MiB (clusterview.pair_sweep_params).
+# "Measure all pairs" runs reach 64 MiB (pair_sweep_params).
 PAIR_MIN_BYTES = 64 << 20
 
 
@@ -133,7 +134,7 @@ def queue_pair_runs(owner, node: Node) -> tuple[list[ExperimentRun], str]:
         return [], "Every pair of this node is already queued or being measured for you."
     try:
         return create_runs(owner, ExperimentRun.Experiment.COLLECTIVE_SWEEP,
-                           [clusterview.pair_sweep_params(gpus) for gpus in groups], node), ""
+                           [pair_sweep_params(gpus) for gpus in groups], node), ""
     except RunRefused as refused:
         return [], str(refused)
 
@@ -143,3 +144,11 @@ def pair_runs(owner, node: Node) -> list[ExperimentRun]:
     runs = owner.runs.filter(node=node, experiment=ExperimentRun.Experiment.COLLECTIVE_SWEEP,
                              params__op="all_reduce").prefetch_related("measurements")
     return [r for r in runs[:100] if len(r.params.get("gpus") or ()) == 2 or not node.gpu_count]
+
+
+def pair_sweep_params(gpus: tuple[int, ...]) -> dict:
+    """An all-reduce sweep up to 64 MiB on a GPU pair: large enough for the bus bandwidth to
+    level off. Without GPUs (gloo on two CPU ranks) it stops at 4 MiB to stay short."""
+    sweep = SweepConfig(op="all_reduce", nproc=2, min_bytes=1 << 10, max_bytes=(64 << 20) if gpus else (4 << 20),
+                        factor=4, dtype="float32", warmup=2, iters=10)
+    return {**sweep.to_params(), **({"gpus": list(gpus), "p2p": True} if gpus else {})}

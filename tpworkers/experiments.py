@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tpworkers.catalog import costmodel
-from tpworkers.catalog.sizes import sweep_sizes
-from tpworkers.measure.configs import DecodeCommConfig, LayerBenchConfig, SweepConfig
+from tpworkers.measure.configs import KINDS, DecodeCommConfig, LayerBenchConfig, SweepConfig
 from tpworkers.measure.devicegroup import ConfigError
 
 # How long one run may hold its node: the worker runs one run at a time (solo pool), so a longer
@@ -60,11 +59,7 @@ def _device(params: dict, nproc: int, gpus_available: int) -> dict:
 
 def sweep_config(params: dict, gpus_available: int) -> SweepConfig:
     nproc = int(params["nproc"])
-    return SweepConfig(
-        op=params["op"], nproc=nproc, min_bytes=int(params["min_bytes"]), max_bytes=int(params["max_bytes"]),
-        factor=int(params["factor"]), dtype=params["dtype"], warmup=int(params["warmup"]),
-        iters=int(params["iters"]), **_device(params, nproc, gpus_available),
-    )
+    return SweepConfig.from_params(params, _device(params, nproc, gpus_available))
 
 
 def layer_config(params: dict, gpus_available: int) -> LayerBenchConfig:
@@ -94,8 +89,7 @@ def sweep_seconds(config: SweepConfig, floor: Floor) -> float:
     """(warmup + iters) collectives per size, each costed as a ring all-reduce (the op that moves
     the most: 2(n-1)/n of the buffer per rank)."""
     calls = config.warmup + config.iters
-    return sum(calls * _allreduce_s(size, config.nproc, floor)
-               for size in sweep_sizes(config.min_bytes, config.max_bytes, config.factor))
+    return sum(calls * _allreduce_s(size, config.nproc, floor) for size in config.sizes())
 
 
 def layer_seconds(config: LayerBenchConfig, floor: Floor) -> float:
@@ -171,6 +165,18 @@ EXPERIMENTS = {
     "tp_layer": Experiment(layer_config, run_layer_benchmark, layer_seconds, memory=layer_memory_bytes),
     "decode_comm": Experiment(decode_config, run_decode_comm, decode_seconds, cumulative=True),
 }
+
+
+def row_labels(experiment: str, params: dict) -> list[str]:
+    """A label per row the run will measure, known before it starts (the run page lists them
+    all at once). Derived from the parameters, so a label is never stored twice."""
+    if experiment == "collective_sweep":
+        return SweepConfig.from_params(params).row_labels()
+    if experiment == "tp_layer":
+        return [f"TP={tp} {KINDS[kind]}" for tp in sorted(int(t) for t in params["tp_sizes"]) for kind in params["kinds"]]
+    if experiment == "decode_comm":
+        return [f"{params['model']} at TP={params['tp']}"]
+    raise ConfigError(f"unknown experiment {experiment!r}")
 
 
 def estimate_seconds(experiment: str, params: dict, gpus_available: int) -> tuple[float, str]:

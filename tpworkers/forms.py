@@ -2,18 +2,15 @@
 
 from django import forms
 
+from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.links import LINKS
 from tpworkers.catalog.modelshapes import list_models
-from tpworkers.catalog.sizes import format_size, parse_size, sweep_sizes
+from tpworkers.catalog.sizes import parse_size
 from tpworkers.clusters import visible_clusters
-from tpworkers.measure.configs import KINDS
+from tpworkers.measure.configs import KINDS, SweepConfig
 from tpworkers.models import Cluster, Node
-from tpworkers.templatetags.lab_format import binary_size
 
-MAX_BYTES = 256 << 20  # per-rank buffer; larger sweeps belong to nccl-tests, not a teaching lab
-MAX_SIZES = 24
 MAX_RANKS = 8
-MAX_GPU_INDEX = 63  # beyond any single node; the worker still checks the node's real count
 
 
 class SizeField(forms.CharField):
@@ -35,12 +32,9 @@ class GpuListField(forms.CharField):
         if value in self.empty_values:
             return []
         try:
-            gpus = [int(part) for part in value.replace(" ", "").split(",")]
-        except ValueError:
-            raise forms.ValidationError(f"{value!r} is not a list of GPU indices such as 0,1") from None
-        if any(g < 0 or g > MAX_GPU_INDEX for g in gpus) or len(set(gpus)) != len(gpus):
-            raise forms.ValidationError(f"GPU indices must be distinct, from 0 to {MAX_GPU_INDEX}")
-        return gpus
+            return list(parse_gpu_list(value))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 def runnable_nodes(user=None):
@@ -109,17 +103,21 @@ class SweepForm(RunForm):
     def clean(self):
         data = super().clean()
         low, high, factor = data.get("min_size"), data.get("max_size"), data.get("factor")
-        if low is None or high is None or factor is None:
+        if low is None or high is None or factor is None or self.errors:
             return data
         if low < 1:
             self.add_error("min_size", "must be at least 1 byte")
-        elif high > MAX_BYTES:
-            self.add_error("max_size", f"at most {format_size(MAX_BYTES)} per rank")
         elif high < low:
             self.add_error("max_size", "must be at least the smallest size")
-        elif len(sweep_sizes(low, high, factor)) > MAX_SIZES:
-            self.add_error("factor", f"this sweep has more than {MAX_SIZES} sizes: raise the factor")
+        else:
+            for field, message in self.sweep().lab_limit_errors().items():
+                self.add_error({"max_bytes": "max_size"}.get(field, field), message)
         return data
+
+    def sweep(self) -> SweepConfig:
+        data = self.cleaned_data
+        return SweepConfig(op=data["op"], nproc=data["nproc"], min_bytes=data["min_size"], max_bytes=data["max_size"],
+                           factor=data["factor"], dtype=data["dtype"], warmup=data["warmup"], iters=data["iters"])
 
     def button_label(self) -> str:
         """"Run all-reduce on this machine" for the defaults; otherwise it names the op and the
@@ -134,15 +132,8 @@ class SweepForm(RunForm):
         return f"Run {op} on {where}"
 
     def run_params(self) -> dict:
-        """The parameters stored on the run (rows spelt out so the page can show every one)."""
-        data = self.cleaned_data
-        sizes = sweep_sizes(data["min_size"], data["max_size"], data["factor"])
-        return {
-            "op": data["op"], "dtype": data["dtype"], "nproc": data["nproc"],
-            "warmup": data["warmup"], "iters": data["iters"], "factor": data["factor"],
-            "min_bytes": data["min_size"], "max_bytes": data["max_size"],
-            "sizes": sizes, "rows": [binary_size(size) for size in sizes], **self.device_params(),
-        }
+        """The parameters stored on the run: the sweep's own, and where it runs."""
+        return {**self.sweep().to_params(), **self.device_params()}
 
 
 class LayerForm(RunForm):
@@ -169,7 +160,6 @@ class LayerForm(RunForm):
         params = {name: data[name] for name in ("kinds", "hidden", "ffn", "heads", "kv_heads", "seq",
                                                 "dtype", "warmup", "iters")}
         params["tp_sizes"] = sorted(data["tp_sizes"])
-        params["rows"] = [f"TP={tp} {KINDS[kind]}" for tp in params["tp_sizes"] for kind in params["kinds"]]
         return {**params, **self.device_params()}
 
 
@@ -194,7 +184,6 @@ class DecodeForm(RunForm):
         data = self.cleaned_data
         params = {name: data[name] for name in ("model", "tp", "tokens_in_flight", "dtype", "link", "layers",
                                                 "steps", "warmup")}
-        params["rows"] = [f"{data['model']} at TP={data['tp']}"]
         return {**params, **self.device_params()}
 
 

@@ -275,6 +275,31 @@ def decode_comm_per_token(shape: ModelShape, tp: int, tokens_in_flight: int, dty
     return CommEstimate(count, size, each, count * each, link.key, tp)
 
 
+@dataclass(frozen=True)
+class DecodeStep:
+    weight_read_s: float
+    comm_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.weight_read_s + self.comm_s
+
+    @property
+    def comm_share(self) -> float:
+        return self.comm_s / self.total_s
+
+
+def decode_step_floor(shape: ModelShape, dtype: str, tp: int, tokens_in_flight: int, hbm_Bps: float,
+                      link: Link, activation_dtype: str = "bf16") -> DecodeStep:
+    """Floor of one decode step on a GPU of a TP group: its share of the weights read from HBM
+    (decode_weight_read_s) plus the step's all-reduces on ``link`` (decode_comm_per_token), added
+    because neither can hide the other: each layer's all-reduce waits for that layer's reads, and
+    the next layer waits for its result. KV-cache reads and arithmetic come on top, so the total
+    is a lower bound and ``comm_share`` an upper bound on the share of a real step."""
+    return DecodeStep(decode_weight_read_s(shape, dtype, tp, hbm_Bps),
+                      decode_comm_per_token(shape, tp, tokens_in_flight, activation_dtype, link).seconds_per_token)
+
+
 def fmt_bytes(n: float) -> str:
     """Human-readable bytes, decimal units (GB = 1e9) to match GPU memory as sold."""
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):

@@ -91,3 +91,23 @@ def memory_from_name(name: str) -> float | None:
     """Memory as sold, from a name that carries it ("A100-SXM4-80GB"), else from the catalog."""
     gpu = find_gpu(name)
     return memory_in_name(name) or (gpu.memory_bytes if gpu else None)
+
+
+MAX_GPU_INDEX = 63  # beyond any single node's GPUs; where a node is known, its real count is checked
+
+
+def parse_gpu_list(value: object, distinct: bool = True) -> tuple[int, ...]:
+    """GPU indices as people write them: '0,1', '2, 3', or a YAML list [0, 1]. ValueError, in
+    words for the person who typed it, unless they are whole numbers from 0 to MAX_GPU_INDEX,
+    each named once (distinct=False lets ranks share a GPU: gloo over CUDA on the command line).
+    The one parser for the run forms, the command lines and the deployments."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    parts = [str(item).strip() for item in items if str(item).strip()]
+    if not all(part.isdigit() and len(part) <= 3 for part in parts):
+        raise ValueError(f"expected GPU indices separated by commas, like 0,1 or 2,3; got {value!r}")
+    gpus = tuple(int(part) for part in parts)
+    if distinct and len(set(gpus)) != len(gpus):
+        raise ValueError(f"each GPU may be named once; got {value!r}")
+    if any(gpu > MAX_GPU_INDEX for gpu in gpus):
+        raise ValueError(f"GPU indices go from 0 to {MAX_GPU_INDEX}; got {value!r}")
+    return gpus

@@ -38,3 +38,18 @@ def sweep_sizes(min_bytes: int, max_bytes: int, factor: int) -> list[int]:
         sizes.append(size)
         size *= factor
     return sizes
+
+
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def binary_size(num_bytes) -> str:
+    """1024 -> '1 KiB', 1536 -> '1.5 KiB', 64 MiB -> '64 MiB'."""
+    if num_bytes in (None, ""):
+        return "—"
+    value = float(num_bytes)
+    for unit in _BINARY_UNITS:
+        if value < 1024 or unit == _BINARY_UNITS[-1]:
+            return f"{value:g} {unit}"
+        value /= 1024
+    return f"{value:g}"

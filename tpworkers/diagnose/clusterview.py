@@ -9,7 +9,6 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
-from tpworkers.catalog.sizes import format_size, sweep_sizes
 from tpworkers.diagnose import limits
 from tpworkers.diagnose.pairlinks import pair_link
 from tpworkers.diagnose.topology import NVML, SMI, SOURCE_WORDS, Node, Topology
@@ -195,17 +194,3 @@ def gpu_pairs(node: Node, gpu_count: int) -> list[tuple[int, int]]:
     """Every pair of this node's GPUs (from the topology, else the worker's device count)."""
     gpus = [g.index for g in node.gpus] or list(range(gpu_count))
     return list(itertools.combinations(gpus, 2))
-
-
-def pair_sweep_params(gpus: tuple[int, ...]) -> dict:
-    """An all-reduce sweep up to 64 MiB on a GPU pair: large enough for the bus bandwidth to
-    level off. Without GPUs (gloo on two CPU ranks) it stops at 4 MiB to stay short."""
-    min_bytes, max_bytes, factor = 1 << 10, (64 << 20) if gpus else (4 << 20), 4
-    params = {"op": "all_reduce", "dtype": "float32", "nproc": 2, "warmup": 2, "iters": 10,
-              "factor": factor, "min_bytes": min_bytes, "max_bytes": max_bytes,
-              "sizes": sweep_sizes(min_bytes, max_bytes, factor)}
-    # Row labels let the run page list every planned size before the first one is measured.
-    params["rows"] = [format_size(size) for size in params["sizes"]]
-    if gpus:
-        params.update(gpus=list(gpus), p2p=True)
-    return params

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import yaml
 
 from tpworkers.catalog.costmodel import dtype_bytes
+from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, catalog_source, get_model
 from tpworkers.diagnose.limits import (MAX_CONTEXT_TOKENS, MAX_DEPLOYMENTS_PER_PASTE, MAX_GPUS_PER_NODE,
                                        MAX_LINE_CHARS, MAX_PARALLEL, NODE_SIZE_WHY, shown)
@@ -160,16 +161,11 @@ def _dtype(value: str, what: str) -> str:
 
 
 def _gpu_list(value: object, what: str) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    if len(items) > MAX_GPUS_PER_NODE:
-        raise DeploymentError(f"{what} names {len(items)} GPUs; {NODE_SIZE_WHY}")
     try:
-        gpus = tuple(int(str(item).strip()) for item in items if str(item).strip())
-    except ValueError:
-        raise DeploymentError(f"{what} must list GPU indices like 0,1; got {value!r}") from None
-    if any(g < 0 for g in gpus) or len(set(gpus)) < len(gpus):
-        raise DeploymentError(f"{what} must list distinct GPU indices from 0; got {value!r}")
-    if any(g >= MAX_GPUS_PER_NODE for g in gpus):
+        gpus = parse_gpu_list(value)
+    except ValueError as exc:
+        raise DeploymentError(f"{what}: {exc}") from None
+    if len(gpus) > MAX_GPUS_PER_NODE or any(g >= MAX_GPUS_PER_NODE for g in gpus):
         raise DeploymentError(f"{what}: GPU indices run from 0 to {MAX_GPUS_PER_NODE - 1}; {NODE_SIZE_WHY}")
     return gpus
 
@@ -334,15 +330,27 @@ def _from_mapping(entry: object, configs: dict[str, dict]) -> Deployment:
     tp = _int(entry.get("tp", len(gpus) // pp if gpus and len(gpus) >= pp else 1), "tp", MAX_PARALLEL)
     nodes = _int(entry.get("nodes", 1), "nodes", MAX_PARALLEL)
     _check_per_node(tp, pp, nodes)
-    weights = _dtype(str(entry.get("dtype", "bf16")), "dtype")
-    activation = "bf16" if dtype_bytes(weights) < 2 else weights
-    kv = _dtype(str(entry.get("kv_dtype", activation)), "kv_dtype")
     context = entry.get("context_tokens")
-    return Deployment(engine="yaml", model_ref=model, tp=tp, gpus=gpus, weight_dtype=weights,
-                      kv_dtype=kv, activation_dtype=activation, pp=pp,
-                      node=_text(entry, "node"), nodes=nodes,
-                      context_tokens=None if context is None else _int(context, "context_tokens", MAX_CONTEXT_TOKENS),
-                      text=yaml.safe_dump(entry, sort_keys=False).strip(), **_resolve(model, configs))
+    return from_fields(model, tp, str(entry.get("dtype", "bf16")), gpus, configs=configs, pp=pp,
+                       kv_dtype=str(entry["kv_dtype"]) if "kv_dtype" in entry else None,
+                       node=_text(entry, "node"), nodes=nodes,
+                       context_tokens=None if context is None else _int(context, "context_tokens", MAX_CONTEXT_TOKENS),
+                       text=yaml.safe_dump(entry, sort_keys=False).strip())
+
+
+def from_fields(model: str, tp: int, dtype: str, gpus: tuple[int, ...] | None, *,
+                configs: dict[str, dict] | None = None, kv_dtype: str | None = None, pp: int = 1,
+                node: str | None = None, nodes: int = 1, context_tokens: int | None = None,
+                text: str = "", engine: str = "yaml") -> Deployment:
+    """A deployment from its fields (a YAML entry, or the deployment form's saved row). Activations
+    are bf16 when the weights are narrower than 2 bytes (FP8, INT4 checkpoints compute in bf16);
+    the KV cache defaults to the activation dtype."""
+    weights = _dtype(dtype, "dtype")
+    activation = "bf16" if dtype_bytes(weights) < 2 else weights
+    kv = _dtype(kv_dtype if kv_dtype is not None else activation, "kv_dtype")
+    return Deployment(engine=engine, model_ref=model, tp=tp, gpus=gpus, weight_dtype=weights,
+                      kv_dtype=kv, activation_dtype=activation, pp=pp, node=node, nodes=nodes,
+                      context_tokens=context_tokens, text=text, **_resolve(model, configs or {}))
 
 
 def parse_deployments(text: str, configs: dict[str, dict] | None = None) -> list[Deployment]:

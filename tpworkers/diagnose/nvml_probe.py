@@ -244,6 +244,23 @@ def describe(node: Node) -> str:
     return "\n".join(lines)
 
 
+def gpu_summary() -> dict:
+    """The GPU section of /healthz (and of the GPU check): GPUs as NVML reports them, or the
+    exact reason none are seen. Never raises: a driver that crashes the probe is a reason."""
+    summary = {"ok": False, "source": NVML, "count": 0, "gpus": []}
+    try:
+        node = probe()
+    except Exception as exc:
+        return {**summary, "probe_status": "failed", "reason": f"the NVML probe failed: {exc!r}"}
+    gpus = [{"index": gpu.index, "name": gpu.name, "uuid": gpu.uuid} for gpu in node.gpus]
+    summary.update(ok=bool(gpus), count=len(gpus), gpus=gpus, probe_status=node.probe_status)
+    if node.reasons:
+        summary["reason"] = "; ".join(node.reasons)
+    elif not gpus:
+        summary["reason"] = "NVML reports no GPUs"
+    return summary
+
+
 def main(argv: list[str]) -> int:
     """python -m tpworkers.diagnose.nvml_probe [--json]"""
     node = probe()

@@ -1,0 +1,1 @@
+"""Measurement code: torch and torch.distributed, no Django."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tpworkers.catalog import costmodel
 from tpworkers.catalog.links import LINKS
 from tpworkers.catalog.modelshapes import ModelShape, get_model
-from tpworkers.catalog.sizes import format_size, sweep_sizes
+from tpworkers.catalog.sizes import binary_size, format_size, sweep_sizes
 from tpworkers.measure.devicegroup import DTYPES, ConfigError, DeviceGroup, check_dtype
 
 KINDS = {"mlp": "MLP", "attention": "attention block", "layer": "transformer layer"}
@@ -74,6 +74,37 @@ class SweepConfig:
     iters: int = 10              # -n: timed iterations per size
     p2p: bool = True             # False: NCCL_P2P_DISABLE=1, NCCL_NVLS_ENABLE=0 (slower wire)
 
+    # What a run from the web may ask for (the command line may go up to MAX_BYTES): larger
+    # sweeps belong to nccl-tests, not a teaching lab, and more sizes make a page nobody reads.
+    LAB_MAX_BYTES = 256 << 20
+    LAB_MAX_SIZES = 24
+    PARAMS = ("op", "nproc", "min_bytes", "max_bytes", "factor", "dtype", "warmup", "iters")
+
+    @classmethod
+    def from_params(cls, params: dict, device: dict | None = None) -> "SweepConfig":
+        """From a run's stored parameters (to_params) and the device fields the node chose."""
+        fields = {name: params[name] if name in ("op", "dtype") else int(params[name]) for name in cls.PARAMS}
+        return cls(**fields, **(device or {}))
+
+    def to_params(self) -> dict:
+        """What a run stores: the sweep's own fields; sizes and labels are derived, never stored."""
+        return {name: getattr(self, name) for name in self.PARAMS}
+
+    def sizes(self) -> list[int]:
+        """S of every row: min, min·f, ... up to max (nccl-tests -b/-e/-f)."""
+        return sweep_sizes(self.min_bytes, self.max_bytes, self.factor)
+
+    def row_labels(self) -> list[str]:
+        return [binary_size(size) for size in self.sizes()]
+
+    def lab_limit_errors(self) -> dict[str, str]:
+        """field -> why a run from the web may not ask for this sweep (empty: it may)."""
+        if self.max_bytes > self.LAB_MAX_BYTES:
+            return {"max_bytes": f"at most {binary_size(self.LAB_MAX_BYTES)} per rank"}
+        if len(self.sizes()) > self.LAB_MAX_SIZES:
+            return {"factor": f"this sweep has more than {self.LAB_MAX_SIZES} sizes: raise the factor"}
+        return {}
+
     def device_group(self) -> DeviceGroup:
         return DeviceGroup(nproc=self.nproc, backend=self.backend, device=self.device,
                            gpus=tuple(self.gpus), p2p=self.p2p)
@@ -83,7 +114,7 @@ class SweepConfig:
         all-gather and reduce-scatter, whose S is split evenly across ranks."""
         elem = DTYPES[self.dtype]
         per = self.nproc if self.op in ("all_gather", "reduce_scatter") else 1
-        return [size // (elem * per) * per for size in sweep_sizes(self.min_bytes, self.max_bytes, self.factor)]
+        return [size // (elem * per) * per for size in self.sizes()]
 
     def validate(self) -> None:
         """ConfigError naming the first violated constraint; nothing is started."""

@@ -11,6 +11,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from tpworkers.catalog.gpus import parse_gpu_list
+
 
 class ConfigError(ValueError):
     """A requested experiment that cannot run; raised before any process starts."""
@@ -176,11 +178,10 @@ def parse_transports(lines) -> str | None:
 
 def gpu_indices(text: str) -> tuple[int, ...]:
     """argparse type of --gpus: '2,3' -> (2, 3); anything else is a usage error, not a traceback."""
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not all(part.isdigit() for part in parts):
-        raise argparse.ArgumentTypeError(
-            f"expected GPU indices separated by commas, e.g. 0,1 or 2,3; got {text!r}")
-    return tuple(int(part) for part in parts)
+    try:
+        return parse_gpu_list(text, distinct=False)  # gloo ranks may share a GPU; NCCL's are checked later
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:

@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 
 from tpworkers.measure.devicegroup import ConfigError, DeviceGroup, parse_transports
+from tpworkers.measure.timing import synchronize
 
 __all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool",
            "run_command", "shutdown_pool"]
@@ -70,8 +71,7 @@ class RankContext:
 
     def synchronize(self) -> None:
         """Wait for queued GPU work; a no-op on CPU where gloo collectives block."""
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)
 
 
 def run_command(body) -> int:

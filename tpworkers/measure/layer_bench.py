@@ -16,7 +16,6 @@ Command line:
 
 import argparse
 import statistics
-import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -24,6 +23,7 @@ import torch
 from tpworkers.measure.configs import KINDS, LayerBenchConfig
 from tpworkers.measure.devicegroup import DTYPES, add_device_arguments, device_group_fields, torch_dtype
 from tpworkers.measure.launcher import SweepCancelled, get_pool, run_command
+from tpworkers.measure.timing import wall_seconds
 from tpworkers.measure.tp_layers import build_reference, shard
 from tpworkers.measure.tp_ops import CommLog, recording, tp_group
 
@@ -111,11 +111,7 @@ def bench_layer(ctx, step: LayerStep):
         for _ in range(config.iters):
             log = CommLog(ctx.device)
             with recording(log):
-                log.synchronize()
-                begin = time.perf_counter()
-                layer(x)
-                log.synchronize()
-                totals.append(time.perf_counter() - begin)
+                totals.append(wall_seconds(lambda: layer(x), ctx.device))
             comms.append(log.seconds("forward"))
     return totals, comms, [call.bytes for call in log.calls]
 

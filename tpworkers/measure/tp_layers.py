@@ -30,6 +30,7 @@ from torch import nn
 from tpworkers.catalog import costmodel
 from tpworkers.catalog.modelshapes import ModelShape
 from tpworkers.measure.configs import KINDS
+from tpworkers.measure.devicegroup import torch_dtype
 from tpworkers.measure.launcher import ConfigError, DeviceGroup, get_pool, run_command
 from tpworkers.measure.reference_layers import MLP, Attention, TransformerLayer, attend
 from tpworkers.measure.tp_ops import CommLog, f, g, recording, tp_group
@@ -151,28 +152,53 @@ def build_reference(kind: str, hidden: int, ffn: int, heads: int, kv_heads: int)
 
 # ------------------------------------------------------------------ command line: check the shards
 
+def _sharded_and_full(ctx, kind: str, tp: int, dims: tuple, dtype: torch.dtype):
+    """Rank task body: the same input through the full layer and its TP shard (in `dtype` on the
+    rank's device), forward and backward. None off the TP group."""
+    group = tp_group(tp)
+    if ctx.rank >= tp:
+        return None
+    torch.manual_seed(0)
+    full = build_reference(kind, *dims).to(ctx.device, dtype)
+    sharded = shard(full, group)
+    x = torch.randn(2, 8, dims[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x = x.to(ctx.device, dtype)                                            # [batch 2, seq 8, hidden]
+    x_full, x_tp = x.clone().requires_grad_(), x.clone().requires_grad_()
+    full_out = full(x_full)
+    full_out.sum().backward()
+    log = CommLog(ctx.device)
+    with recording(log):
+        out = sharded(x_tp)
+        out.sum().backward()
+    return out.detach(), full_out.detach(), x_tp.grad, x_full.grad, log
+
+
 def max_difference(ctx, payload) -> tuple[float, float, int, int] | None:
     """Rank task: (max |sharded - full| of the output, of the input gradient, forward all-reduces,
     backward all-reduces) in float64 on the rank's device for one kind at one TP size; None off
     the TP group."""
     kind, tp, dims = payload
-    group = tp_group(tp)
-    if ctx.rank >= tp:
+    compared = _sharded_and_full(ctx, kind, tp, dims, torch.float64)
+    if compared is None:
         return None
-    torch.manual_seed(0)
-    full = build_reference(kind, *dims).double().to(ctx.device)
-    sharded = shard(full, group)
-    x = torch.randn(2, 8, dims[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(ctx.device)
-    x_full, x_tp = x.clone().requires_grad_(), x.clone().requires_grad_()
-    full(x_full).sum().backward()
-    log = CommLog(ctx.device)
-    with recording(log):
-        out = sharded(x_tp)
-        out.sum().backward()
-    with torch.no_grad():
-        out_error = float((out - full(x)).abs().max())
-    return (out_error, float((x_tp.grad - x_full.grad).abs().max()),
+    out, full_out, grad, full_grad, log = compared
+    return (float((out - full_out).abs().max()), float((grad - full_grad).abs().max()),
             len(log.select("forward")), len(log.select("backward")))
+
+
+def relative_difference(ctx, payload) -> tuple[float, float] | None:
+    """Rank task: max |sharded - full| / max |full| of the output and of the input gradient, in
+    the dtype named in the payload (the GPU check runs float32 and bfloat16); None off the group."""
+    kind, tp, dims, dtype = payload
+    compared = _sharded_and_full(ctx, kind, tp, dims, torch_dtype(dtype))
+    if compared is None:
+        return None
+    out, full_out, grad, full_grad, _ = compared
+
+    def relative(a, b) -> float:
+        return float((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1e-30))
+
+    return relative(out, full_out), relative(grad, full_grad)
 
 
 def main(argv=None) -> int:

@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
-import yaml
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tpworkers.diagnose.deployments import Deployment, parse_deployments, parse_yaml
+from tpworkers.catalog.gpus import parse_gpu_list
+from tpworkers.diagnose.deployments import Deployment, from_fields, parse_deployments
 
 
 class Cluster(models.Model):
@@ -96,10 +96,8 @@ class NodeDeployment(models.Model):
     def to_deployment(self) -> Deployment:
         if self.source:
             return parse_deployments(self.source)[0]
-        mapping = {"model": self.model, "tp": self.tp, "dtype": self.dtype}
-        if self.gpus:
-            mapping["gpus"] = self.gpus
-        return parse_yaml(yaml.safe_dump(mapping))[0]
+        gpus = parse_gpu_list(self.gpus) if self.gpus else None
+        return from_fields(self.model, self.tp, self.dtype, gpus, text=str(self))
 
     @classmethod
     def from_deployment(cls, node: Node, owner, dep: Deployment) -> "NodeDeployment":

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from tpworkers.experiments import row_labels
 from tpworkers.models.clusters import Node
 
 
@@ -52,7 +53,7 @@ class ExperimentRun(models.Model):
 
     def planned_rows(self) -> list[str]:
         """A label per row the experiment will measure, known before it starts."""
-        return list(self.params.get("rows", []))
+        return row_labels(self.experiment, self.params)
 
     def queue_position(self) -> int | None:
         """1 when this run is next on its node; None once it is no longer queued."""

@@ -4,24 +4,11 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from tpworkers.catalog.links import LINKS
+from tpworkers.catalog.sizes import binary_size
 from tpworkers.diagnose import clusterview
 
 register = template.Library()
-
-_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
-@register.filter
-def binary_size(num_bytes) -> str:
-    """1024 -> '1 KiB', 1536 -> '1.5 KiB', 64 MiB -> '64 MiB'."""
-    if num_bytes in (None, ""):
-        return "—"
-    value = float(num_bytes)
-    for unit in _BINARY_UNITS:
-        if value < 1024 or unit == _BINARY_UNITS[-1]:
-            return f"{value:g} {unit}"
-        value /= 1024
-    return f"{value:g}"
+register.filter("binary_size", binary_size)  # the one size label, shared with the run rows
 
 
 @register.filter

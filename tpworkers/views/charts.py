@@ -14,6 +14,7 @@
 from tpworkers.catalog.costmodel import busbw_Bps, link_allreduce_time_s
 from tpworkers.catalog.links import LINKS
 from tpworkers.experiments import described_gpus
+from tpworkers.measure.configs import SweepConfig
 from tpworkers.models import ExperimentRun
 
 REFERENCE_LINKS = ("nvlink4", "pcie5", "pcie4", "ib-ndr")
@@ -91,7 +92,7 @@ def chart_payload(run: ExperimentRun) -> dict | None:
     show_node = len({where["node"] for where in wheres}) > 1
     series = [{"run": other.pk, "label": _label(other, where, show_node) + " (measured)", "points": _points(other)}
               for other, where in zip(compare, wheres[1:])]
-    sizes = sorted({int(size) for size in params.get("sizes", ())}
+    sizes = sorted(set(SweepConfig.from_params(params).sizes())
                    | {int(point[0]) for s in series for point in s["points"]})
     return {
         "op": params.get("op"),

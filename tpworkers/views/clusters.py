@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import list_models
 from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, paste_topology,
                                 queue_pair_runs, visible_clusters)
@@ -92,9 +93,9 @@ class DeploymentForm(forms.ModelForm):
         data = super().clean()
         gpus, tp = data.get("gpus", ""), data.get("tp")
         try:
-            named = [int(g) for g in gpus.split(",") if g.strip()]
-        except ValueError:
-            raise forms.ValidationError({"gpus": "GPU indices separated by commas, like 0,1"}) from None
+            named = parse_gpu_list(gpus)
+        except ValueError as exc:
+            raise forms.ValidationError({"gpus": str(exc)}) from None
         if named and tp and len(named) != tp:
             self.add_error("gpus", f"TP={tp} needs {tp} GPUs; {len(named)} named")
         known = {g.index for g in clusterview.topology_node(self.node.topology, self.node.hostname).gpus}

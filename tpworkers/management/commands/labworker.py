@@ -79,11 +79,12 @@ class Command(BaseCommand):
         stop = threading.Event()
         threading.Thread(target=heartbeat_forever, args=(node, stop), daemon=True, name="heartbeat").start()
         # A prefork child is daemonic and may not start rank processes; solo runs the task in
-        # the worker's main process, one run at a time, which is also what a GPU wants.
+        # the worker's main process, one run at a time, which is also what a GPU wants. It also
+        # takes the shared default queue's light tasks (fitting a learner's review parameters).
         try:
             app.worker_main([
                 "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
-                "-Q", node.queue, "-n", f"tplab@{hostname}",
+                "-Q", f"{node.queue},{settings.CELERY_TASK_DEFAULT_QUEUE}", "-n", f"tplab@{hostname}",
             ])
         finally:
             stop.set()

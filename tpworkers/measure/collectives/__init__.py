@@ -26,9 +26,7 @@ Against nccl-tests (its README, "Arguments"), exactly:
 Command line, nccl-tests style:  python -m tpworkers.measure.collectives --nproc 2 -b 1K -e 64M -f 4
 """
 
-import math
 import statistics
-import time
 from dataclasses import asdict, dataclass
 from functools import partial
 
@@ -40,6 +38,7 @@ from tpworkers.measure.collectives.check import count_wrong, fill_pattern
 from tpworkers.measure.configs import SweepConfig
 from tpworkers.measure.devicegroup import DTYPES, torch_dtype
 from tpworkers.measure.launcher import SweepCancelled, get_pool
+from tpworkers.measure.timing import nearest_rank, per_call_seconds
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,6 @@ def summarise(step: SizeStep, times_per_rank: list[list[float]], wrong: int) -> 
     # scheduling jitter and bias small sizes slow against a plain loop timed as one block.)
     slowest = sorted(max(times_per_rank, key=statistics.fmean))
     seconds = statistics.fmean(slowest)
-    p99 = slowest[math.ceil(0.99 * len(slowest)) - 1]  # nearest-rank percentile
     size = step.count * DTYPES[step.dtype]
     return Measurement(
         op=step.op, size_bytes=size, count=step.count, dtype=step.dtype, nranks=nranks,
@@ -120,7 +118,7 @@ def summarise(step: SizeStep, times_per_rank: list[list[float]], wrong: int) -> 
         algbw_GBps=costmodel.algbw_Bps(size, seconds) / 1e9,
         busbw_GBps=costmodel.busbw_Bps(step.op, nranks, size, seconds) / 1e9,
         min_us=slowest[0] * 1e6, median_us=statistics.median(slowest) * 1e6,
-        p99_us=p99 * 1e6, wrong=wrong)
+        p99_us=nearest_rank(slowest, 0.99) * 1e6, wrong=wrong)
 
 
 # ----------------------------------------------------------------------------- inside each rank
@@ -131,33 +129,14 @@ def measure_size(ctx, step: SizeStep) -> tuple[list[float], int]:
     timed = _collective(step.op, step.count, ctx.world_size, dtype, ctx.device, ctx.rank, fill=False)[0]
     for _ in range(step.warmup):
         timed()
-    times = time_iterations(ctx, timed, step.iters)
+    dist.barrier()  # every rank starts the timed region together
+    ctx.synchronize()
+    times = per_call_seconds([timed] * step.iters, ctx.device)
     del timed  # the call held the only references to the timing buffers: they are freed here
     check, output = _collective(step.op, step.count, ctx.world_size, dtype, ctx.device, ctx.rank, fill=True)
     check()
     del check  # all-gather's and reduce-scatter's send buffer is not needed to check the output
     return times, count_wrong(step.op, output, ctx.world_size, ctx.rank)
-
-
-def time_iterations(ctx, call, iters: int) -> list[float]:
-    """Seconds per call. A barrier first so every rank starts the timed region together."""
-    dist.barrier()
-    ctx.synchronize()
-    if ctx.device.type == "cuda":
-        starts = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
-        ends = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
-        for start, end in zip(starts, ends):
-            start.record()
-            call()
-            end.record()
-        ctx.synchronize()
-        return [start.elapsed_time(end) / 1e3 for start, end in zip(starts, ends)]  # ms -> s
-    times = []
-    for _ in range(iters):
-        begin = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - begin)
-    return times
 
 
 def _collective(op, count, world, dtype, device, rank, fill: bool):

@@ -16,10 +16,9 @@ Command line:  python -m tpworkers.measure.decode_comm --model llama-3.1-70b --t
 """
 
 import dataclasses
-import math
 import statistics
-import time
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 import torch.distributed as dist
@@ -31,6 +30,7 @@ from tpworkers.measure.collectives import SweepResult, run_sweep
 from tpworkers.measure.configs import DecodeCommConfig
 from tpworkers.measure.devicegroup import torch_dtype
 from tpworkers.measure.launcher import SweepCancelled, get_pool
+from tpworkers.measure.timing import nearest_rank, per_call_seconds
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def run_decode_comm(config: DecodeCommConfig, on_record=None, should_stop=lambda
             layers=shape.num_hidden_layers, allreduces_per_token=calls, bytes_each=config.message_bytes(),
             steps_done=done, measured_us_per_token=statistics.fmean(step_seconds) * 1e6,
             measured_call_min_us=ordered[0] * 1e6, measured_call_median_us=statistics.median(ordered) * 1e6,
-            measured_call_p99_us=ordered[math.ceil(0.99 * len(ordered)) - 1] * 1e6,
+            measured_call_p99_us=nearest_rank(ordered, 0.99) * 1e6,
             modelled_us_per_token=catalog.seconds_per_token * 1e6 if catalog else None,
             modelled_call_us=catalog.seconds_each * 1e6 if catalog else None,
             link=link.key if link else None, link_basis=basis, transport=pool.transport())
@@ -160,22 +160,8 @@ def decode_step(ctx, step: DecodeStep) -> tuple[list[float], list[float]]:
     buffer = torch.zeros(step.numel, dtype=torch_dtype(step.dtype), device=ctx.device)    # [b·h]
     dist.barrier()
     ctx.synchronize()
-    if ctx.device.type == "cuda":
-        marks = [[torch.cuda.Event(enable_timing=True) for _ in range(step.calls + 1)]
-                 for _ in range(step.repeats)]
-        for events in marks:
-            events[0].record()
-            for event in events[1:]:
-                dist.all_reduce(buffer)
-                event.record()
-        ctx.synchronize()
-        seconds = [[a.elapsed_time(b) / 1e3 for a, b in zip(ev, ev[1:])] for ev in marks]  # ms -> s
-    else:
-        seconds = []
-        for _ in range(step.repeats):
-            stamps = [time.perf_counter()]
-            for _ in range(step.calls):
-                dist.all_reduce(buffer)
-                stamps.append(time.perf_counter())
-            seconds.append([b - a for a, b in zip(stamps, stamps[1:])])
+    # One stamp between consecutive all-reduces: a step's calls add up to the whole step.
+    flat = per_call_seconds([partial(dist.all_reduce, buffer)] * (step.calls * step.repeats), ctx.device,
+                            back_to_back=True)
+    seconds = [flat[start:start + step.calls] for start in range(0, len(flat), step.calls)]
     return [sum(calls) for calls in seconds], [s for calls in seconds for s in calls]

@@ -8,8 +8,8 @@ import argparse
 
 from tpworkers.catalog.links import LINKS
 from tpworkers.catalog.sizes import format_size
-from tpworkers.measure.decode_comm import DecodeCommRecord, run_decode_comm
 from tpworkers.measure.configs import DecodeCommConfig
+from tpworkers.measure.decode_comm import DecodeCommRecord, run_decode_comm
 from tpworkers.measure.devicegroup import DTYPES, add_device_arguments, device_group_fields
 from tpworkers.measure.launcher import run_command
 
