@@ -84,7 +84,7 @@ def test_it_quotes_a_refused_line_cut_short():
      "--nnodes.*at most 1024"),
     ("vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 8 --pipeline-parallel-size 4",
      "32 GPUs on each node.*at most 16 GPUs"),
-    ("CUDA_VISIBLE_DEVICES=0,99 vllm serve meta-llama/Llama-3.1-8B -tp 2", "GPU indices.*0 to 15"),
+    ("CUDA_VISIBLE_DEVICES=0,20 vllm serve meta-llama/Llama-3.1-8B -tp 2", "GPU indices.*0 to 15"),
     ("vllm serve meta-llama/Llama-3.1-8B --max-model-len 99999999999999", "--max-model-len.*at most"),
 ])
 def test_it_refuses_launch_lines_beyond_real_deployments(line, why):
