@@ -18,7 +18,6 @@ from lessons.figures import format_value
 from tpworkers.catalog import costmodel
 from tpworkers.catalog.links import get_link
 from tpworkers.catalog.sizes import parse_size
-from tpworkers.experiments import described_gpus
 from tpworkers.forms import FORMS
 from tpworkers.measure.configs import KINDS, SweepConfig
 from tpworkers.models import ExperimentRun
@@ -39,7 +38,7 @@ class LabResult:
     @property
     def on_cpu(self) -> bool:
         """Ran on CPU ranks (gloo), where NCCL settings such as P2P do not apply."""
-        return described_gpus(self.run.device_group) == ()
+        return self.run.gpus_used() == ()
 
 
 class Lab:

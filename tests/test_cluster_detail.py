@@ -31,6 +31,15 @@ def test_it_renders_the_8_h100_matrix_with_nv18_and_nic_columns(client, learner)
     assert 'class="prov reported">reported' in html and "pasted nvidia-smi" in html
 
 
+def test_it_says_how_many_links_a_bridged_h100_pcie_has_wired(client, learner):
+    cluster = owned_cluster(learner)
+    node_from(cluster, "pcie-box", "../real/nvsmi/h100-pcie-bridged.nvlink-s.txt")
+    client.force_login(learner)
+    html = page(client, cluster)
+    assert "12 of 17 <span class=\"muted\">(12 wired on this product)</span>" in html
+    assert "link-down" not in html and "schedule a repair" not in html
+
+
 def test_it_shows_the_worked_scenarios_findings_with_provenance_badges(client, learner):
     cluster = owned_cluster(learner)
     node = node_from(cluster, "nvl4", *WORKED)

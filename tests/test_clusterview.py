@@ -57,7 +57,8 @@ def test_it_models_each_pairs_peak_from_its_bond_or_pcie_path():
     weak = pair_link(a100, 1, 3)
     assert a100.nvlink_count(1, 3) == 2 and weak.name == "NVLink 3 x2 links" and weak.bandwidth_Bps == 50e9
     nv4 = pair_link(a100, 0, 1)  # NV4 of an A100: a third of its 12 links, not the GPU's 300 GB/s
-    assert nv4.bandwidth_Bps == 4 * 25e9 and group_link(a100, (0, 1, 2, 3)) == weak
+    # The best ring (0-1-2-3-0) avoids the weak GPU1-GPU3 bond, as NCCL's ring search would.
+    assert nv4.bandwidth_Bps == 4 * 25e9 and group_link(a100, (0, 1, 2, 3)) == nv4
 
 
 def test_it_models_a_bond_of_unnamed_gpus_from_the_reported_nvlink_version():

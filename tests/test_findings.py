@@ -84,7 +84,8 @@ def test_it_flags_inactive_links_against_their_peers():
 
 def test_it_flags_a_weak_pair_bond_from_the_matrix_alone():
     found = diagnose(Inputs(node_from("a100-4gpu-some-links-inactive.topo-m.txt")))
-    assert [f.title for f in found] == ["GPU1-GPU3 is bonded by 2 NVLinks; other pairs by 4"]
+    assert [f.title for f in found] == ["GPU1-GPU3's bond (NV2) looks short: GPU1 and GPU3 have 10 "
+                                        "NVLinks to their peers in all; other GPUs of this node 12"]
 
 
 def test_it_warns_when_tp_runs_on_a_pcie_only_node():

@@ -1,4 +1,5 @@
 import pytest
+from tests.support_runs import cpu_ranks
 
 
 @pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_it_ends_runs_whose_worker_died_while_nobody_watched(client, learner, ma
 
     settings.RUN_STALL_TIMEOUT_S = 30
     run = make_run(learner)
-    run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     type(run).objects.filter(pk=run.pk).update(last_progress_at=timezone.now() - timedelta(seconds=31))
     client.force_login(learner)
     page = client.get("/lab/").content.decode()

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from lessons.models import Guess
 from tpworkers.forms import LayerForm, SweepForm
 from tpworkers.models import ExperimentRun
+from tests.support_runs import cpu_ranks, nccl_gpus
 
 SWEEP_STEP = "/lessons/all-reduce-tax/lab-256k/"
 MLP_STEP = "/lessons/tp-or-replicas/lab-mlp/"
@@ -117,11 +118,11 @@ PAIR_PRESET = {"op": "all_reduce", "min_size": "1M", "max_size": "64M", "factor"
                "nproc": "2", "warmup": "2", "iters": "10"}
 
 
-def sweep_run(owner, times_us: dict[int, float], device_group="nccl on GPU 0,1", **overrides):
+def sweep_run(owner, times_us: dict[int, float], devices=nccl_gpus(0, 1), **overrides):
     form = SweepForm({**SweepForm.defaults(), **PAIR_PRESET, **overrides})
     assert form.is_valid(), form.errors
     run = ExperimentRun.objects.create(owner=owner, experiment="collective_sweep", params=form.run_params(),
-                                       device_group=device_group)
+                                       devices=devices)
     for seq, (size, time_us) in enumerate(sorted(times_us.items())):
         run.record(seq, {"size_bytes": size, "time_us": time_us})
     run.finish("done")
@@ -182,7 +183,7 @@ def test_it_predicts_the_p2p_off_ratio_and_sets_both_series_side_by_side(logged_
 
 def test_it_says_when_both_series_ran_on_cpu_where_p2p_does_not_apply(logged_in, learner):
     logged_in.post(P2P_OFF_STEP + "guess/", {"value": "1"})
-    sweep_run(learner, {64 << 20: 1000.0}, device_group="gloo on CPU, 2 ranks")
-    sweep_run(learner, {64 << 20: 1050.0}, device_group="gloo on CPU, 2 ranks", p2p="", p2p_shown="True")
+    sweep_run(learner, {64 << 20: 1000.0}, devices=cpu_ranks(2))
+    sweep_run(learner, {64 << 20: 1050.0}, devices=cpu_ranks(2), p2p="", p2p_shown="True")
     page = logged_in.get(P2P_OFF_STEP).content.decode()
     assert measured_value(page) == "1.05 ×" and "gloo on CPU, where NCCL and its P2P setting do not apply" in page

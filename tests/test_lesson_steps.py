@@ -6,6 +6,7 @@ import re
 import pytest
 from django.core.management import call_command
 
+from lessons.calculators import COMPARED_LINKS
 from lessons.figures import format_value
 from lessons.models import ChecklistTick, Progress, RecallRating, TeachBack
 from tpworkers.catalog import costmodel
@@ -44,10 +45,12 @@ def test_it_saves_the_teachback_before_showing_the_model_answer_and_checklist(lo
 def test_it_computes_the_calculator_as_a_full_page_and_as_a_fragment(logged_in):
     url = "/lessons/all-reduce-tax/comm-calculator/"
     full = logged_in.get(url, {"model": "Llama-3.1-70B", "tp": "4", "tokens": "8", "dtype": "bf16"})
-    assert "<html" in full.content.decode() and "160" in full.content.decode()
+    assert "<html" in full.content.decode() and "161" in full.content.decode()  # 2 x 80 layers + 1 (embedding)
     fragment = logged_in.get(url, {"model": "Gemma-3-27B", "tp": "2", "tokens": "8", "dtype": "bf16"},
                              HTTP_HX_REQUEST="true", HTTP_HX_TARGET="calc-result").content.decode()
-    assert fragment.lstrip().startswith('<div id="calc-result"') and "2.65 ms" in fragment
+    expected = costmodel.decode_comm_per_token(get_model("Gemma-3-27B"), 2, 8, "bf16", get_link(COMPARED_LINKS[0]))
+    assert fragment.lstrip().startswith('<div id="calc-result"')
+    assert format_value(expected.seconds_per_token, "ms") in fragment
 
 
 def test_it_names_an_invalid_tp_size_in_the_memory_calculator(logged_in):

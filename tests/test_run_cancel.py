@@ -1,6 +1,7 @@
 import pytest
 
 from tpworkers.models import ExperimentRun
+from tests.support_runs import cpu_ranks
 
 
 @pytest.mark.django_db
@@ -16,7 +17,7 @@ def test_it_ends_a_queued_run_at_once(client, learner, make_run, memory_layer):
 @pytest.mark.django_db
 def test_it_asks_a_running_run_to_stop_after_the_current_size(client, learner, make_run, memory_layer):
     run = make_run(learner)
-    run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     client.force_login(learner)
     client.post(f"/lab/runs/{run.pk}/cancel/")
     run.refresh_from_db()

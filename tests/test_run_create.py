@@ -1,6 +1,7 @@
 import pytest
 
 from tpworkers.models import ExperimentRun
+from tests.support_runs import cpu_ranks
 
 SWEEP_FIELDS = {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4", "dtype": "float32",
                 "nproc": "2", "warmup": "1", "iters": "5"}
@@ -174,7 +175,7 @@ def test_it_budgets_by_the_device_the_node_would_use(client, learner, lab_node):
 def test_it_names_and_links_the_runs_that_count_towards_the_limit(client, learner, make_run, settings):
     settings.MAX_ACTIVE_RUNS_PER_LEARNER = 2
     first, second = make_run(learner), make_run(learner)
-    second.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    second.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     client.force_login(learner)
     page = client.post("/lab/runs/", follow=True).content.decode()
     assert (f'(the limit is 2): <a href="/lab/runs/{first.pk}/">#{first.pk} (queued)</a>, '
@@ -191,7 +192,7 @@ def test_it_frees_the_limit_held_by_runs_whose_worker_died_unwatched(client, lea
     settings.MAX_ACTIVE_RUNS_PER_LEARNER = 1
     settings.RUN_STALL_TIMEOUT_S = 30
     orphan = make_run(learner)
-    orphan.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    orphan.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     ExperimentRun.objects.filter(pk=orphan.pk).update(last_progress_at=timezone.now() - timedelta(seconds=31))
     client.force_login(learner)
     response = client.post("/lab/runs/")

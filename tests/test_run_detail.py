@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django.utils.html import escape
+from tests.support_runs import cpu_ranks, nccl_gpus
 
 
 @pytest.mark.django_db
@@ -36,7 +37,7 @@ def test_it_lets_instructors_see_any_run(client, learner, instructor, make_run):
 def test_it_ends_a_stalled_run_in_an_explained_failure(client, learner, make_run, settings):
     settings.RUN_STALL_TIMEOUT_S = 30
     run = make_run(learner)
-    run.mark_running(worker="tplab@node1", device_group="gloo on CPU, 2 ranks")
+    run.mark_running(worker="tplab@node1", devices=cpu_ranks(2))
     type(run).objects.filter(pk=run.pk).update(last_progress_at=timezone.now() - timedelta(seconds=31))
     client.force_login(learner)
     page = client.get(f"/lab/runs/{run.pk}/").content.decode()
@@ -88,8 +89,8 @@ def sweep_row(size_bytes, busbw_GBps, time_us):
             "busbw_GBps": busbw_GBps, "min_us": time_us, "median_us": time_us, "p99_us": time_us, "wrong": 0}
 
 
-def finished(run, device_group, *rows):
-    run.mark_running(worker="tplab@testnode", device_group=device_group)
+def finished(run, devices, *rows):
+    run.mark_running(worker="tplab@testnode", devices=devices)
     for seq, row in enumerate(rows):
         run.record(seq, row)
     run.finish("done")
@@ -98,7 +99,7 @@ def finished(run, device_group, *rows):
 
 @pytest.mark.django_db
 def test_it_embeds_earlier_runs_and_link_references_for_the_chart(client, learner, make_run):
-    earlier = finished(make_run(learner), "gloo on CPU, 2 ranks", sweep_row(1024, 0.002, 500.0))
+    earlier = finished(make_run(learner), cpu_ranks(2), sweep_row(1024, 0.002, 500.0))
     run = make_run(learner)
     client.force_login(learner)
     chart = client.get(f"/lab/runs/{run.pk}/").context["chart"]
@@ -112,15 +113,15 @@ def test_it_embeds_earlier_runs_and_link_references_for_the_chart(client, learne
 def test_it_compares_like_with_like_one_series_per_setting(client, learner, other_learner, make_run):
     row = sweep_row(1024, 0.5, 4.0)
     pair = dict(nproc=2, dtype="bfloat16")
-    finished(make_run(learner, **pair, gpus="0,1"), "nccl on GPU 0,1", row)  # superseded by the next
-    p2p_on = finished(make_run(learner, **pair, gpus="0,1"), "nccl on GPU 0,1", row)
-    finished(make_run(learner, nproc=2, dtype="float32", gpus="0,1"), "nccl on GPU 0,1", row)  # other dtype
-    finished(make_run(learner, nproc=4, dtype="bfloat16"), "nccl on GPU 0,1,2,3", row)  # other rank count
-    finished(make_run(learner, **pair, op="all_gather", gpus="0,1"), "nccl on GPU 0,1", row)  # other op
-    finished(make_run(other_learner, **pair, gpus="2,3"), "nccl on GPU 2,3", row)  # not this learner's
+    finished(make_run(learner, **pair, gpus="0,1"), nccl_gpus(0, 1), row)  # superseded by the next
+    p2p_on = finished(make_run(learner, **pair, gpus="0,1"), nccl_gpus(0, 1), row)
+    finished(make_run(learner, nproc=2, dtype="float32", gpus="0,1"), nccl_gpus(0, 1), row)  # other dtype
+    finished(make_run(learner, nproc=4, dtype="bfloat16"), nccl_gpus(0, 1, 2, 3), row)  # other rank count
+    finished(make_run(learner, **pair, op="all_gather", gpus="0,1"), nccl_gpus(0, 1), row)  # other op
+    finished(make_run(other_learner, **pair, gpus="2,3"), nccl_gpus(2, 3), row)  # not this learner's
     make_run(learner, **pair, gpus="2,3")  # not finished
-    p2p_off = finished(make_run(learner, **pair, gpus="0,1", p2p=""), "nccl on GPU 0,1, P2P off", row)
-    other_pair = finished(make_run(learner, **pair, gpus="2,3"), "nccl on GPU 2,3", row)
+    p2p_off = finished(make_run(learner, **pair, gpus="0,1", p2p=""), nccl_gpus(0, 1, p2p=False), row)
+    other_pair = finished(make_run(learner, **pair, gpus="2,3"), nccl_gpus(2, 3), row)
     run = make_run(learner, **pair, gpus="0,1")
     client.force_login(learner)
     chart = client.get(f"/lab/runs/{run.pk}/").context["chart"]
@@ -141,7 +142,7 @@ def test_it_names_the_node_only_when_the_series_ran_on_different_nodes(client, l
     remote = make_run(learner, gpus="0,1")
     type(remote).objects.filter(pk=remote.pk).update(node=elsewhere)
     remote.refresh_from_db()
-    finished(remote, "nccl on GPU 0,1", sweep_row(1024, 0.5, 4.0))
+    finished(remote, nccl_gpus(0, 1), sweep_row(1024, 0.5, 4.0))
     run = make_run(learner, gpus="0,1")
     client.force_login(learner)
     chart = client.get(f"/lab/runs/{run.pk}/").context["chart"]

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tpworkers.models import ExperimentRun
+from tests.support_runs import cpu_ranks
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def test_it_lets_a_queued_run_wait_behind_a_long_run_that_is_alive(learner, othe
     long_run = make_run(other_learner)
     waiting = make_run(learner)
     now = timezone.now()
-    long_run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    long_run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     _set(long_run, started_at=now - timedelta(minutes=10), last_progress_at=now - timedelta(seconds=5))
     _set(waiting, created_at=now - timedelta(minutes=10))
     assert waiting.stall_reason() is None
@@ -34,7 +35,7 @@ def test_it_fails_a_queued_run_when_the_online_node_made_no_progress(learner, ot
     stuck = make_run(other_learner)
     waiting = make_run(learner)
     now = timezone.now()
-    stuck.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    stuck.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     _set(stuck, last_progress_at=now - timedelta(seconds=121))
     _set(waiting, created_at=now - timedelta(minutes=10))
     assert waiting.fail_if_stalled() is True
@@ -45,7 +46,7 @@ def test_it_fails_a_queued_run_when_the_online_node_made_no_progress(learner, ot
 def test_it_gives_a_new_run_the_full_timeout_on_an_idle_node(learner, make_run, settings):
     settings.RUN_STALL_TIMEOUT_S = 120
     earlier = make_run(learner)
-    earlier.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    earlier.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     earlier.finish("done", expected="running")
     _set(earlier, last_progress_at=timezone.now() - timedelta(days=1))
     fresh = make_run(learner)
@@ -65,7 +66,7 @@ def test_it_fails_a_queued_run_at_once_when_its_node_is_offline(learner, make_ru
 def test_it_fails_a_running_run_whose_worker_stopped_reporting(learner, make_run, settings):
     settings.RUN_STALL_TIMEOUT_S = 120
     run = make_run(learner)
-    run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     _set(run, last_progress_at=timezone.now() - timedelta(seconds=119))
     assert run.fail_if_stalled() is False
     _set(run, last_progress_at=timezone.now() - timedelta(seconds=121))

@@ -40,7 +40,7 @@ class Row:
 def publisher(monkeypatch):
     recording = RecordingPublisher()
     monkeypatch.setattr(tasks, "get_publisher", lambda: recording)
-    monkeypatch.setattr(runparams, "cuda_device_count", lambda: 0)  # this node: CPU only
+    monkeypatch.setattr(experiments, "cuda_device_count", lambda: 0)  # this node: CPU only
     return recording
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tpworkers.models import ExperimentRun
 from tpworkers.runs import cancel
+from tests.support_runs import cpu_ranks
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def _age(run, **fields_seconds_ago):
 def test_it_does_not_start_a_run_cancelled_before_the_worker_claimed_it(learner, make_run, memory_layer):
     run = make_run(learner)
     cancel(run)
-    assert run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks") is False
+    assert run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2)) is False
     run.refresh_from_db()
     assert run.status == "cancelled" and run.started_at is None and run.worker == ""
 
@@ -30,22 +31,22 @@ def test_it_does_not_start_a_run_cancelled_before_the_worker_claimed_it(learner,
 def test_it_lets_only_one_delivery_of_a_task_claim_the_run(learner, make_run):
     run = make_run(learner)
     second_delivery = ExperimentRun.objects.get(pk=run.pk)
-    assert run.mark_running(worker="tplab@first", device_group="gloo on CPU, 2 ranks") is True
-    assert second_delivery.mark_running(worker="tplab@second", device_group="gloo on CPU, 2 ranks") is False
+    assert run.mark_running(worker="tplab@first", devices=cpu_ranks(2)) is True
+    assert second_delivery.mark_running(worker="tplab@second", devices=cpu_ranks(2)) is False
     assert ExperimentRun.objects.get(pk=run.pk).worker == "tplab@first"
 
 
 def test_it_does_not_restart_a_failed_run(learner, make_run):
     run = make_run(learner)
     run.finish("failed", "Node testnode is offline")
-    assert run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks") is False
+    assert run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2)) is False
     assert run.status == "failed"
 
 
 def test_it_keeps_a_stall_failure_when_the_worker_reports_done_late(learner, make_run, settings):
     settings.RUN_STALL_TIMEOUT_S = 30
     run = make_run(learner)
-    run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     _age(run, last_progress_at=31)
     assert run.fail_if_stalled() is True
     worker_copy = ExperimentRun.objects.get(pk=run.pk)
@@ -65,7 +66,7 @@ def test_it_keeps_a_cancel_when_a_late_finish_arrives(learner, make_run, memory_
 def test_it_does_not_fail_a_run_whose_worker_reported_after_the_check_looked(learner, make_run, settings):
     settings.RUN_STALL_TIMEOUT_S = 30
     run = make_run(learner)
-    run.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    run.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     _age(run, last_progress_at=31)
     looked = ExperimentRun.objects.select_related("node").get(pk=run.pk)
     looked.stall_reason()  # the check sees a silent run ...

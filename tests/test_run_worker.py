@@ -12,6 +12,7 @@ from django.db import OperationalError
 from tpworkers.models import ClusterOwnership
 from tpworkers.management.commands import labworker
 from tpworkers.models import Cluster, ExperimentRun, Node
+from tests.support_runs import cpu_ranks
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def published(monkeypatch):
 def test_it_fails_the_runs_a_restarted_worker_had_in_flight_and_tells_their_pages(learner, make_run, lab_node,
                                                                                   published):
     in_flight, waiting = make_run(learner), make_run(learner)
-    in_flight.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    in_flight.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     node = labworker.register_node("local", "testnode")
     assert node == lab_node and node.queue == "node.local.testnode"
     in_flight.refresh_from_db()

@@ -6,7 +6,6 @@ the GPUs the learner named, or — when none were named — NCCL on CUDA if ever
 GPU of its own, gloo on CPU otherwise.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -186,7 +185,7 @@ def estimate_seconds(experiment: str, params: dict, gpus_available: int) -> tupl
     if experiment not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {experiment!r}")
     config = EXPERIMENTS[experiment].build(params, gpus_available)
-    return EXPERIMENTS[experiment].seconds(config, FLOORS[config.device]), describe_group(config)
+    return EXPERIMENTS[experiment].seconds(config, FLOORS[config.device]), describe_devices(device_fields(config))
 
 
 def estimate_memory_bytes(experiment: str, params: dict, gpus_available: int) -> tuple[float, float]:
@@ -207,22 +206,19 @@ def build_config(experiment: str, params: dict, gpus_available: int | None = Non
     return config
 
 
-def describe_group(config) -> str:
-    """The device group a run used, as its page shows it (ExperimentRun.device_group); read
-    back by described_gpus."""
+def device_fields(config) -> dict:
+    """The device group a config runs on, as a run stores it (ExperimentRun.devices)."""
     group = config.device_group()
-    if group.device == "cuda":
-        wire = "" if group.p2p else ", P2P off"
-        return f"{group.backend} on GPU " + ",".join(str(g) for g in group.gpus) + wire
-    return f"{group.backend} on CPU, {group.nproc} ranks"
+    return {"backend": group.backend, "device": group.device, "gpus": list(group.gpus), "p2p": group.p2p,
+            "nproc": group.nproc}
 
 
-_GPUS_DESCRIBED = re.compile(r" on GPU (\d+(?:,\d+)*)")
-
-
-def described_gpus(description: str) -> tuple[int, ...] | None:
-    """The GPUs a describe_group text names: () for CPU ranks, None before the run started."""
-    if not description:
-        return None
-    found = _GPUS_DESCRIBED.search(description)
-    return tuple(int(g) for g in found.group(1).split(",")) if found else ()
+def describe_devices(devices: dict) -> str:
+    """A stored device group in words, as the run page shows it: "nccl on GPU 0,1, P2P off",
+    "gloo on CPU, 2 ranks"; "" before the run started."""
+    if not devices:
+        return ""
+    if devices["device"] == "cuda":
+        wire = "" if devices["p2p"] else ", P2P off"
+        return f"{devices['backend']} on GPU " + ",".join(str(g) for g in devices["gpus"]) + wire
+    return f"{devices['backend']} on CPU, {devices['nproc']} ranks"

@@ -27,7 +27,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tpworkers.events import RUN_TASK, MeasurementEvent, StatusEvent, run_group, status_events
-from tpworkers.experiments import EXPERIMENTS, build_config, describe_group
+from tpworkers.experiments import EXPERIMENTS, build_config, device_fields
 from tpworkers.measure.devicegroup import ConfigError
 from tpworkers.measure.launcher import START_TIMEOUT_S, RankFailed, SweepCancelled
 from tpworkers.models import ExperimentRun
@@ -98,7 +98,7 @@ def run_experiment(self, run_id: int) -> None:
     except (ConfigError, KeyError, ValueError) as exc:
         finish(ExperimentRun.Status.FAILED, f"Invalid parameters: {exc}", expected=ExperimentRun.Status.QUEUED)
         return
-    if not run.mark_running(worker=self.request.hostname or "local", device_group=describe_group(config)):
+    if not run.mark_running(worker=self.request.hostname or "local", devices=device_fields(config)):
         return  # cancelled (or taken by another delivery) while the config was built
     publisher.publish(group, StatusEvent(run.pk, run.status))
 

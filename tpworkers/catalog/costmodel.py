@@ -5,8 +5,14 @@ Sources:
   (https://github.com/NVIDIA/nccl-tests/blob/master/doc/PERFORMANCE.md) — all-reduce 2(n-1)/n; all-gather,
   reduce-scatter, all-to-all (n-1)/n; broadcast, reduce 1. algbw = S / t.
 - ring all-reduce: t = 2(n-1)·alpha + 2(n-1)/n · S/B (alpha per step, B per-direction link).
-- Megatron-LM (arXiv 1909.08053 §3): 2 all-reduces per layer per forward -> 2·L per decoded
-  token, each carrying b·h activations (b = tokens in flight).
+- Megatron-LM (arXiv 1909.08053 §3): 2 all-reduces per layer per forward, each carrying b·h
+  activations (b = tokens in flight). vLLM adds one: VocabParallelEmbedding all-reduces its
+  output (vllm/model_executor/layers/vocab_parallel_embedding.py, ``forward``:
+  ``tensor_model_parallel_all_reduce``), so 2·L + 1 per decoded token; then the LM head's
+  vocabulary shards are gathered to rank 0 (vllm/model_executor/layers/logits_processor.py,
+  ``_gather_logits``: ``tensor_model_parallel_gather``). A MoE layer under TP all-reduces its
+  output once, as a dense MLP does (vLLM FusedMoE); with expert parallelism
+  (``--enable-expert-parallel``) tokens travel to their experts by all-to-all instead.
 - KV cache per token: 2 · layers · KV heads · head_dim · bytes.
 Everything returned here is *modelled*; measured inputs (a fitted link) stay measured inputs.
 """
@@ -128,19 +134,49 @@ def fitted_link(base: Link, points: Iterable[tuple[float, float]], n: int) -> Li
 # ---------------------------------------------------------------- model-shape based formulas
 
 def param_count(shape: ModelShape) -> int:
-    """Dense decoder with a gated MLP (SwiGLU/GeGLU; every catalog model):
+    """Decoder with a gated MLP (SwiGLU/GeGLU; every catalog model):
     embeddings V·h (+ V·h LM head unless tied) + L·(attention + MLP + 2 norms) + final norm,
-    attention = h·H·d (q) + 2·h·K·d (k, v) + H·d·h (o), MLP = 3·h·I. Biases are ignored."""
+    attention = h·H·d (q) + 2·h·K·d (k, v) + H·d·h (o), dense MLP = 3·h·I. An MoE layer's MLP
+    is E experts of 3·h·I_e, a router h·E and, for Qwen MoE, a shared expert 3·h·I_s with its
+    gate h. Biases are ignored."""
+    return _params(shape, shape.num_experts)
+
+
+def active_param_count(shape: ModelShape) -> int:
+    """Parameters one token runs through: an MoE layer uses ``experts_per_token`` of its
+    experts (Mixtral-8x7B: 2 of 8 -> ~12.9B of ~46.7B). Dense models: param_count."""
+    return _params(shape, shape.experts_per_token) if shape.is_moe else param_count(shape)
+
+
+def embedding_params(shape: ModelShape) -> int:
+    """The vocabulary matrices: the embedding, and the LM head unless tied to it."""
+    return shape.vocab_size * shape.hidden_size * (1 if shape.tie_word_embeddings else 2)
+
+
+def _params(shape: ModelShape, experts: int) -> int:
     h, d = shape.hidden_size, shape.resolved_head_dim
     attention = 2 * h * shape.num_attention_heads * d + 2 * h * shape.num_key_value_heads * d
-    per_layer = attention + 3 * h * shape.intermediate_size + 2 * h
-    embeddings = shape.vocab_size * h * (1 if shape.tie_word_embeddings else 2)
-    return embeddings + shape.num_hidden_layers * per_layer + h
+    dense = attention + 3 * h * shape.intermediate_size + 2 * h
+    moe = 0
+    if shape.is_moe:
+        shared = 3 * h * shape.shared_expert_intermediate_size + (h if shape.shared_expert_intermediate_size else 0)
+        moe = (attention + experts * 3 * h * shape.moe_intermediate_size + h * shape.num_experts
+               + shared + 2 * h)
+    dense_layers = shape.num_hidden_layers - shape.moe_layers
+    return embedding_params(shape) + dense_layers * dense + shape.moe_layers * moe + h
 
 
 def weight_bytes(shape: ModelShape, dtype: str) -> float:
-    """All weights stored in ``dtype`` (real FP8 checkpoints keep a few tensors in bf16)."""
-    return param_count(shape) * dtype_bytes(dtype)
+    """Weights in ``dtype``. Quantized checkpoints (FP8, int8, int4) keep the embedding and the
+    LM head in bf16, as FP8 releases ship them (neuralmagic's Llama-3.1 FP8 config lists
+    ``"ignore": ["lm_head"]``; vLLM's fp8 method quantizes Linear layers only, not the
+    embedding): for Llama-3.1-8B that is 9.1 GB, not the 8.0 GB of every parameter at 1 byte.
+    Norms (h per layer) are counted in ``dtype``: they are 0.003% of the weights."""
+    per = dtype_bytes(dtype)
+    if per >= 2:
+        return param_count(shape) * per
+    vocab = embedding_params(shape)
+    return (param_count(shape) - vocab) * per + vocab * 2
 
 
 def kv_bytes_per_token(shape: ModelShape, dtype: str) -> float:
@@ -198,6 +234,8 @@ def tp_constraint_errors(shape: ModelShape, tp: int) -> list[str]:
                       f"evenly across it")
     if ffn % tp:
         errors.append(f"FFN size {ffn} is not divisible by TP={tp}")
+    if shape.is_moe and shape.moe_intermediate_size % tp:
+        errors.append(f"expert FFN size {shape.moe_intermediate_size} is not divisible by TP={tp}")
     return errors
 
 
@@ -244,8 +282,14 @@ def decode_weight_read_s(shape: ModelShape, dtype: str, tp: int, hbm_Bps: float)
 
 
 def allreduces_per_token(shape: ModelShape) -> int:
-    """2 per layer: after attention's o projection and after the MLP's down projection."""
-    return 2 * shape.num_hidden_layers
+    """2 per layer (after attention's o projection, after the MLP's down projection or the MoE
+    block) + 1 for vLLM's vocabulary-parallel embedding (see the module docstring)."""
+    return 2 * shape.num_hidden_layers + 1
+
+
+def logits_gather_bytes(shape: ModelShape, tokens_in_flight: int, dtype: str) -> float:
+    """What the LM head's gather collects on rank 0 per decode step: b·V logits."""
+    return tokens_in_flight * shape.vocab_size * dtype_bytes(dtype)
 
 
 def allreduce_bytes(hidden: int, tokens_in_flight: int, dtype: str) -> float:
@@ -257,22 +301,32 @@ class CommEstimate:
     allreduces: int
     bytes_each: float
     seconds_each: float
-    seconds_per_token: float
+    seconds_per_token: float  # the all-reduces and the logits gather
     link_key: str
     tp: int
+    gather_bytes: float = 0.0  # the LM head's logits gathered on rank 0
+    gather_seconds: float = 0.0
+
+    @property
+    def allreduce_seconds(self) -> float:
+        """The all-reduces alone: what a loop of all-reduces measures (decode_comm)."""
+        return self.allreduces * self.seconds_each
 
 
 def decode_comm_per_token(shape: ModelShape, tp: int, tokens_in_flight: int, dtype: str,
                           link: Link) -> CommEstimate:
-    """Modelled all-reduce time per decode step: 2·L ring all-reduces of b·h·bytes over
-    ``link`` (TP=1 has none). ``dtype`` is the activation dtype: FP8 weight quantization
-    still all-reduces bf16 activations."""
+    """Modelled communication per decode step: 2·L + 1 ring all-reduces of b·h·bytes over
+    ``link``, then the logits gather (a ring gather: (n-1)·alpha + (n-1)/n · b·V·bytes / B).
+    TP=1 has none. ``dtype`` is the activation dtype: FP8 weight quantization still
+    all-reduces bf16 activations."""
     if tp == 1:
         return CommEstimate(0, 0.0, 0.0, 0.0, link.key, tp)
     count = allreduces_per_token(shape)
     size = allreduce_bytes(shape.hidden_size, tokens_in_flight, dtype)
     each = link_allreduce_time_s(size, tp, link)
-    return CommEstimate(count, size, each, count * each, link.key, tp)
+    gather = logits_gather_bytes(shape, tokens_in_flight, dtype)
+    gather_s = (tp - 1) * link.alpha_s + (tp - 1) / tp * gather / link.bandwidth_Bps
+    return CommEstimate(count, size, each, count * each + gather_s, link.key, tp, gather, gather_s)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,17 @@ it contains (H100, H200). ``memory_bytes`` and ``hbm_Bps`` are None where one fi
 fit every variant sold under the name: a name that carries its size ("A100-SXM4-80GB") still
 gives the memory (see ``memory_from_name``), except where that size is not the GPU's memory
 (``size_in_name`` False: "GH200 480GB" counts the Grace CPU's LPDDR5X too).
+
+Wiring (what a healthy machine of this product shows, the yardstick the findings judge by):
+``nvlinks_wired`` is how many NVLinks a healthy GPU has up; ``nvidia-smi nvlink -s`` may list
+more (an H100 PCIe or NVL lists 18 while its three bridges wire 12: nvlink -s on such a pair
+shows 12 active, NVIDIA H100 datasheet "NVLink bridge 600 GB/s" = 12 x 50 GB/s).
+``topology`` says how those links are laid out: "nvswitch" (every pair NV<wired>), "bridge"
+(cards bridged in pairs: NV<wired> to one peer, PCIe to the rest), "mesh" (links spread over
+peers, pairs bonded unequally by design: the DGX-1's hybrid cube mesh bonds each V100 to four
+peers by 1 or 2 of its 6 links, NVIDIA DGX-1 System Architecture white paper, WP-08437-001).
+Unequal bonds are therefore not a fault by themselves: a GPU is short of links when it has
+fewer up than its product wires (or, product unknown, than its peers on the same node).
 """
 from __future__ import annotations
 
@@ -24,6 +35,13 @@ _GH200_PAGE = ("NVIDIA GH200 Grace Hopper Superchip page, "
 _A100_SHEET = ("NVIDIA A100 datasheet, https://www.nvidia.com/content/dam/en-zz/Solutions/"
                "Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf")
 _NVLINK_PAGE = "NVIDIA NVLink page, https://www.nvidia.com/en-us/data-center/nvlink/"
+_V100_SHEET = ("NVIDIA V100 datasheet, https://images.nvidia.com/content/technologies/volta/pdf/"
+               "volta-v100-datasheet-update-us-1165301-r5.pdf")
+_DGX1_PAPER = ("NVIDIA DGX-1 System Architecture white paper (WP-08437-001): hybrid cube mesh, "
+               "6 NVLinks per V100")
+_A6000_SHEET = ("NVIDIA RTX A6000 datasheet (NVLink bridge 112.5 GB/s bidirectional between two "
+                "cards), https://www.nvidia.com/content/dam/en-zz/Solutions/design-visualization/"
+                "quadro-product-literature/proviz-print-nvidia-rtx-a6000-datasheet-us-nvidia-1454980-r9-web.pdf")
 
 
 @dataclass(frozen=True)
@@ -36,28 +54,42 @@ class Gpu:
     pcie_gen: int           # the PCIe generation the card ships with
     source: str
     size_in_name: bool = True  # a size in the reported name ("80GB") is the GPU's memory
+    nvlinks_wired: int | None = None  # NVLinks a healthy GPU has up (None: no NVLink)
+    topology: str = ""  # "nvswitch" | "bridge" | "mesh" | "" (no NVLink)
 
 
 GPUS: list[Gpu] = [
     Gpu("B200", r"B200|GB200|B100", None, None, "nvlink5", 5,
-        f"NVLink 5, 1.8 TB/s bidirectional, {_NVLINK_PAGE}"),
+        f"NVLink 5, 1.8 TB/s bidirectional, {_NVLINK_PAGE}", nvlinks_wired=18, topology="nvswitch"),
     Gpu("H100-NVL", r"H100 NVL", 94 * GB, 3.9 * TB, "nvlink4-bridge", 5,
-        f"94 GB HBM3, 3.9 TB/s, NVLink bridge 600 GB/s, {_H100_SHEET} (H100 NVL column)"),
+        f"94 GB HBM3, 3.9 TB/s, NVLink bridge 600 GB/s, {_H100_SHEET} (H100 NVL column)",
+        nvlinks_wired=12, topology="bridge"),
     Gpu("H100-PCIe", r"H100 PCIe", 80 * GB, 2.0 * TB, "nvlink4-bridge", 5,
-        f"80 GB HBM2e, 2 TB/s, NVLink bridge 600 GB/s, {_H100_SHEET} (H100 PCIe column)"),
+        f"80 GB HBM2e, 2 TB/s, NVLink bridge 600 GB/s, {_H100_SHEET} (H100 PCIe column)",
+        nvlinks_wired=12, topology="bridge"),
     Gpu("GH200", r"GH200", None, None, "nvlink4", 5,
         f"96 GB HBM3 or 144 GB HBM3e depending on the variant (the name's size counts CPU memory "
-        f"too), NVLink 900 GB/s, {_GH200_PAGE}", size_in_name=False),
+        f"too), NVLink 900 GB/s, {_GH200_PAGE}", size_in_name=False, nvlinks_wired=18,
+        topology="nvswitch"),
     Gpu("H200", r"H200", 141 * GB, 4.8 * TB, "nvlink4", 5,
-        f"141 GB HBM3e, 4.8 TB/s, NVLink 900 GB/s, {_H200_PAGE}"),
+        f"141 GB HBM3e, 4.8 TB/s, NVLink 900 GB/s, {_H200_PAGE}", nvlinks_wired=18, topology="nvswitch"),
     Gpu("H800", r"H800", None, None, "nvlink4-h800", 5,
-        "H100 with NVLink cut to 400 GB/s bidirectional (NVIDIA H800 datasheet)"),
+        "H100 with NVLink cut to 400 GB/s bidirectional (NVIDIA H800 datasheet)", nvlinks_wired=8,
+        topology="nvswitch"),
     Gpu("H100", r"H100", 80 * GB, 3.35 * TB, "nvlink4", 5,
-        f"80 GB HBM3, 3.35 TB/s, NVLink 900 GB/s, {_H100_SHEET} (H100 SXM column)"),
+        f"80 GB HBM3, 3.35 TB/s, NVLink 900 GB/s, {_H100_SHEET} (H100 SXM column)", nvlinks_wired=18,
+        topology="nvswitch"),
     Gpu("A800", r"A800", None, None, "nvlink3-a800", 4,
-        "A100 with NVLink cut to 400 GB/s bidirectional (NVIDIA A800 datasheet)"),
+        "A100 with NVLink cut to 400 GB/s bidirectional (NVIDIA A800 datasheet)", nvlinks_wired=8,
+        topology="nvswitch"),
     Gpu("A100", r"A100", None, None, "nvlink3", 4,
-        f"40 or 80 GB (the reported name carries it), NVLink 600 GB/s, PCIe Gen4, {_A100_SHEET}"),
+        f"40 or 80 GB (the reported name carries it), NVLink 600 GB/s, PCIe Gen4, {_A100_SHEET}",
+        nvlinks_wired=12, topology="nvswitch"),
+    Gpu("V100-SXM2", r"V100-SXM|V100 SXM", None, None, "nvlink2", 3,
+        f"16 or 32 GB (the reported name carries it), NVLink 300 GB/s (6 links), {_V100_SHEET}; "
+        f"{_DGX1_PAPER}", nvlinks_wired=6, topology="mesh"),
+    Gpu("RTX-A6000", r"RTX A6000", None, None, "nvlink3-ga102", 4,
+        f"NVLink bridge between two cards, 4 links, {_A6000_SHEET}", nvlinks_wired=4, topology="bridge"),
 ]
 _BY_KEY = {gpu.key: gpu for gpu in GPUS}
 

@@ -53,13 +53,15 @@ class Link:
 
 
 # NVLink per-link, per-direction rate by generation, as NVIDIA specifies it:
+# NVLink 2: 6 links, 300 GB/s bidirectional per V100 SXM2 -> 25 GB/s per link per direction
+#   (nvidia-smi nvlink -s prints `Link N: 25.781 GB/s`);
 # NVLink 3: 12 links, 600 GB/s bidirectional per A100 -> 25 GB/s per link per direction;
 # NVLink 4: 18 links, 900 GB/s bidirectional per H100 SXM -> 25 GB/s per link per direction
 #   (nvidia-smi nvlink -s prints the signalling rate, `Link N: 26.562 GB/s`; the catalog keeps
 #   the specified data rate so that 18 links give NVIDIA's 450 GB/s per direction);
 # NVLink 5: 18 links, 1.8 TB/s bidirectional per B200 -> 50 GB/s per link per direction.
-NVLINK_LINK_Bps = {3: 25 * GB, 4: 25 * GB, 5: 50 * GB}
-NVLINK_LINKS = {3: 12, 4: 18, 5: 18}  # links per GPU of the full part
+NVLINK_LINK_Bps = {2: 25 * GB, 3: 25 * GB, 4: 25 * GB, 5: 50 * GB}
+NVLINK_LINKS = {2: 6, 3: 12, 4: 18, 5: 18}  # links per GPU of the full part
 
 # PCIe x16 per direction: GT/s per lane x 16 lanes / 8 bits, 128b/130b encoding ~ 1.5% less.
 PCIE_X16_Bps = {3: 16 * GB, 4: 32 * GB, 5: 64 * GB, 6: 128 * GB}
@@ -73,6 +75,13 @@ def _nvlink(key: str, name: str, version: int, links: int, figure: str, cite: st
 
 
 _ALL = [
+    _nvlink("nvlink2", "NVLink 2 (V100 SXM2, 6 links)", 2, 6, "300 GB/s bidirectional",
+            "NVIDIA V100 datasheet, https://images.nvidia.com/content/technologies/volta/pdf/"
+            "volta-v100-datasheet-update-us-1165301-r5.pdf"),
+    Link("nvlink3-ga102", "NVLink 3 bridge (RTX A6000 / RTX 3090 pair, NV4)", 56.25 * GB, 2e-6, "nvlink",
+         "112.5 GB/s bidirectional per bridged pair = 56.25 GB/s per direction (4 links x 14.0625 "
+         "GB/s; nvidia-smi nvlink -s prints `Link N: 14.062 GB/s`), NVIDIA RTX A6000 datasheet; "
+         f"{_ALPHA_NVLINK}"),
     _nvlink("nvlink3", "NVLink 3 (A100 SXM, 12 links)", 3, 12, "600 GB/s bidirectional",
             f"{A100_SHEET}; {NVLINK_PAGE}"),
     _nvlink("nvlink3-a800", "NVLink 3, cut down (A800, 8 links)", 3, 8, "400 GB/s bidirectional",
@@ -125,7 +134,7 @@ def pcie_link(generation: int, width: int = 16) -> Link:
 def nvlink_bond(version: int, links: int) -> Link:
     """A GPU pair joined by ``links`` NVLinks of ``version`` (topo -m shows it as NV<links>)."""
     if version not in NVLINK_LINK_Bps:
-        raise ValueError(f"NVLink version {version} is not in the catalog (known: 3, 4, 5)")
+        raise ValueError(f"NVLink version {version} is not in the catalog (known: 2, 3, 4, 5)")
     if links < 1:
         raise ValueError(f"an NVLink bond needs at least one link, got {links}")
     full = LINKS[f"nvlink{version}"]
@@ -139,6 +148,18 @@ def link_for_gpu(gpu_name: str) -> Link | None:
     """The NVLink a GPU product ships with (None when the GPU catalog does not know it)."""
     gpu = find_gpu(gpu_name)
     return LINKS[gpu.nvlink] if gpu and gpu.nvlink else None
+
+
+# Per-link rates nvidia-smi nvlink -s prints (signalling rate, GB/s) -> NVLink generation: what a
+# paste without GPU names still tells about its links (NVLink 2 25.781, NVLink 3 on A100 25,
+# NVLink 4 26.562, NVLink 5 53.125; the narrower GA102 bridge link 14.062 has no entry).
+_REPORTED_LINK_GBps = {25.781: 2, 25.0: 3, 26.562: 4, 53.125: 5}
+
+
+def version_from_reported_speed(speed_Bps: float) -> int | None:
+    """The NVLink generation whose per-link rate nvidia-smi prints as ``speed_Bps``."""
+    return next((v for rate, v in _REPORTED_LINK_GBps.items()
+                 if abs(speed_Bps / GB - rate) < 0.01), None)
 
 
 def nvlink_version(link: Link) -> int:

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     node = inputs.node
     print(f"{node.hostname}: {len(node.gpus)} GPUs, {len(inputs.deployments)} deployment(s), "
           f"{len(found)} finding(s)")
+    for reason in node.reasons:  # what the pastes left unknown (elisions, NVML notes, ...)
+        print(f"note: {reason}")
     for finding in found:
         print()
         print(finding.render())

@@ -2,7 +2,7 @@
 the model, where its all-reduces travel, and whether it fits (or needs) its TP at all.
 
 Modelled per-token costs are costmodel.decode_comm_per_token over the group's link
-(pairlinks.group_link) with TOKENS_IN_FLIGHT tokens per decode step; memory is
+(pairlinks.group_link: the slowest hop of the best ring, as NCCL searches it) with TOKENS_IN_FLIGHT tokens per decode step; memory is
 costmodel.memory_fit with CONTEXT_TOKENS x BATCH unless the deployment names its context.
 Each evidence text states those assumptions, alpha and B included.
 """
@@ -16,7 +16,7 @@ from tpworkers.catalog.gpus import find_gpu, memory_in_name
 from tpworkers.catalog.links import LINKS, Link
 from tpworkers.diagnose.deployments import Deployment
 from tpworkers.diagnose.evidence import Evidence, Finding
-from tpworkers.diagnose.pairlinks import group_link, nvlink_expected, nvlink_up, nvlinked, unjoined_pairs
+from tpworkers.diagnose.pairlinks import group_link, nvlink_expected, nvlink_up, ring_nvlinked, unjoined_pairs
 from tpworkers.diagnose.topology import PATH_LEVELS, Node, source_words
 
 GB = 1e9
@@ -45,8 +45,10 @@ def deployment_findings(node: Node, dep: Deployment) -> list[Finding]:
     if dep.tp_spans_nodes or (known and dep.tp > len(known)):
         found.append(_spans_nodes(node, dep))
     else:
+        # A group crosses PCIe only when no ring through it runs on NVLink alone: on a cube
+        # mesh some pairs lack NVLink, yet NCCL's ring never needs them.
         found += [_crosses_pcie(node, dep, group) for group in dep.tp_groups()
-                  if set(group) <= known and unjoined_pairs(node, group)]
+                  if set(group) <= known and unjoined_pairs(node, group) and not ring_nvlinked(node, group)]
     memory = _memory(node, dep)
     if memory:
         found += _sizing(node, dep, *memory)
@@ -111,7 +113,9 @@ def _comm(dep: Deployment, tp: int, link: Link, label: str) -> Evidence:
     est = costmodel.decode_comm_per_token(dep.shape, tp, TOKENS_IN_FLIGHT, dep.activation_dtype, link)
     return Evidence(label, est.seconds_per_token * 1e3, "ms/token", "modelled",
                     f"{est.allreduces} ring all-reduces of {costmodel.fmt_bytes(est.bytes_each)} per "
-                    f"token over {link.name}, {TOKENS_IN_FLIGHT} tokens in flight (assumed); "
+                    f"token (2 per layer + 1 for the embedding, as vLLM runs them) and a "
+                    f"{costmodel.fmt_bytes(est.gather_bytes)} logits gather over {link.name}, "
+                    f"{TOKENS_IN_FLIGHT} tokens in flight (assumed); "
                     f"{link.model_inputs()}")
 
 
@@ -152,7 +156,7 @@ def _crosses_pcie(node: Node, dep: Deployment, group: tuple[int, ...]) -> Findin
         evidence.append(_comm(dep, 1, group_link(node, group), "option: TP=1 replicas"))
         options.append("run TP=1 replicas (the model fits one GPU; no all-reduce per token)")
     alternative = next((c for c in itertools.combinations(sorted(g.index for g in node.gpus), dep.tp)
-                        if nvlinked(node, c)), None)
+                        if ring_nvlinked(node, c)), None)
     if alternative:
         evidence.append(_comm(dep, dep.tp, group_link(node, alternative),
                               f"option: TP={dep.tp} on {_names(alternative)}"))
@@ -260,9 +264,18 @@ def _layout(dep: Deployment, tp: int) -> str:
 
 def _weights(dep: Deployment, fit: costmodel.MemoryFit, tp: int) -> Evidence:
     split = f" / ({_layout(dep, tp)})" if tp * dep.pp > 1 else ""
+    shape, per = dep.shape, costmodel.dtype_bytes(dep.weight_dtype)
+    words = f"{costmodel.param_count(shape) / 1e9:.1f}B params x {per:g} B"
+    if per < 2:
+        words += (f" (the {costmodel.embedding_params(shape) / 1e9:.2f}B of embedding and LM head at 2 B: "
+                  "quantized releases keep them in bf16)")
+    if shape.is_moe:
+        words += (f"; mixture of experts: {costmodel.active_param_count(shape) / 1e9:.1f}B active per "
+                  f"token ({shape.experts_per_token} of {shape.num_experts} experts), every expert's FFN "
+                  "split across the TP ranks as vLLM does (--enable-expert-parallel places whole "
+                  "experts per GPU instead: the same memory, all-to-all instead of all-reduce)")
     return Evidence(f"weights per GPU at {_layout(dep, tp)}", fit.weights / GB, "GB", "modelled",
-                    f"{costmodel.param_count(dep.shape) / 1e9:.1f}B params x "
-                    f"{costmodel.dtype_bytes(dep.weight_dtype):g} B{split}; shape from {dep.shape_source}")
+                    f"{words}{split}; shape from {dep.shape_source}")
 
 
 def _sizing(node: Node, dep: Deployment, memory: float, memory_ev: Evidence) -> list[Finding]:

@@ -146,8 +146,12 @@ def adopt_lone_config(deployments: list[Deployment], configs: dict[str, dict]) -
     dep = deployments[unknown[0]]
     source = (f"the only pasted config.json ('{key}'), taken for {dep.model_ref}: "
               "its name does not match, but no other model was unknown")
+    fields = _from_config(dep.model_ref, key, config, source)
+    shape = fields.get("shape")
+    if shape and shape.quantization and dep.weight_dtype == dep.activation_dtype:  # no --quantization given
+        fields["weight_dtype"] = shape.quantization
     adopted = list(deployments)
-    adopted[unknown[0]] = dataclasses.replace(dep, **_from_config(dep.model_ref, key, config, source))
+    adopted[unknown[0]] = dataclasses.replace(dep, **fields)
     return adopted
 
 
@@ -224,11 +228,14 @@ def parse_launch_line(line: str, configs: dict[str, dict] | None = None) -> Depl
     gpus = _gpu_list(env["CUDA_VISIBLE_DEVICES"], "CUDA_VISIBLE_DEVICES") \
         if "CUDA_VISIBLE_DEVICES" in env else None
     context_flag = next((f for f in ("--max-model-len", "--context-length") if f in options), None)
+    resolved = _resolve(model, configs or {})
+    if not quant and resolved.get("shape") and resolved["shape"].quantization:
+        weights = resolved["shape"].quantization  # an FP8 checkpoint: engines detect it from config.json
     return Deployment(engine=engine, model_ref=model, tp=tp, gpus=gpus, weight_dtype=weights,
                       kv_dtype=kv, activation_dtype=activation, nodes=nodes, pp=pp,
                       context_tokens=_int(options[context_flag], context_flag, MAX_CONTEXT_TOKENS)
                       if context_flag else None,
-                      text=line.strip(), **_resolve(model, configs or {}))
+                      text=line.strip(), **resolved)
 
 
 def _engine_and_model(tokens, options, positionals, line) -> tuple[str, str]:

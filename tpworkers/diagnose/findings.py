@@ -13,11 +13,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from tpworkers.catalog.gpus import find_gpu
 from tpworkers.diagnose.deployment_rules import deployment_findings
 from tpworkers.diagnose.deployments import Deployment
 from tpworkers.diagnose.evidence import SEVERITY_ORDER, Evidence, Finding
 from tpworkers.diagnose.nvml_probe import error_counter_increases
-from tpworkers.diagnose.pairlinks import no_active_nvlink, nvlink_states, pair_link
+from tpworkers.diagnose.pairlinks import no_active_nvlink, nvlink_states, p2p_refusal, pair_link
 from tpworkers.diagnose.topology import Node, PairMeasurement, source_words
 
 __all__ = ["Evidence", "Finding", "Inputs", "diagnose"]
@@ -33,7 +34,7 @@ class Inputs:
 
 
 def diagnose(inputs: Inputs) -> list[Finding]:
-    found = [*_nvlink_state(inputs.node), *_weak_bonds(inputs.node),
+    found = [*_nvlink_state(inputs.node), *_weak_bonds(inputs.node), *_no_p2p(inputs.node),
              *_low_bandwidth(inputs.node, inputs.measurements), *_pcie_below_max(inputs.node)]
     if inputs.earlier_probe is not None:
         found += _errors_rising(inputs.earlier_probe, inputs.node)
@@ -47,6 +48,12 @@ def _links_evidence(state) -> Evidence:
                     state.source)
 
 
+def _wired_evidence(state) -> Evidence:
+    product = find_gpu(state.name)
+    return Evidence(f"NVLinks a healthy {product.key} has up", state.wired, "links", "modelled",
+                    f"catalog wiring ({product.topology}): {product.source}")
+
+
 def _nvlink_state(node: Node) -> list[Finding]:
     if no_active_nvlink(node):
         states = nvlink_states(node)
@@ -56,7 +63,7 @@ def _nvlink_state(node: Node) -> list[Finding]:
             "If NVLink bridges are installed, reseat them and check `nvidia-smi nvlink -s`; "
             "without bridges these GPUs reach each other over PCIe only.", "the-wire")]
     states = nvlink_states(node)
-    healthy = [s for s in states if s.active == s.total][:1]
+    healthy = [s for s in states if s.missing == 0 and s.active][:1]
     found = []
     down = [s for s in states if s.down and s.active == 0]
     if down:
@@ -69,34 +76,66 @@ def _nvlink_state(node: Node) -> list[Finding]:
             f"Reseat or replace the NVLink bridge/cable of {names}, then confirm with "
             f"`nvidia-smi nvlink -s`; until then keep {names} out of one TP group.", "the-wire"))
     for s in states:
-        if 0 < s.active < s.total:
+        # Judged against the product's wiring: an H100 PCIe lists 18 links and its bridges
+        # wire 12, so 12 up is whole; 4 of a V100's 6 is two short.
+        if 0 < s.active and s.missing:
+            expected = f", {s.expected} expected" if s.expected < s.total else ""
+            wired = (_wired_evidence(s),) if s.wired else ()
             found.append(Finding(
                 "warning", f"GPU{s.gpu} has {len(s.inactive)} of {s.total} NVLinks inactive "
-                           f"(links {', '.join(map(str, s.inactive))})",
-                (_links_evidence(s), *[_links_evidence(h) for h in healthy if h.gpu != s.gpu]),
+                           f"(links {', '.join(map(str, s.inactive))}{expected})",
+                (_links_evidence(s), *wired, *[_links_evidence(h) for h in healthy if h.gpu != s.gpu]),
                 "Fewer links mean less bandwidth for every collective through this GPU; "
                 "check the link with `nvidia-smi nvlink -e` and schedule a repair.", "the-wire"))
     return found
 
 
 def _weak_bonds(node: Node) -> list[Finding]:
-    """A pair bonded by fewer NVLinks than the others, seen in topo -m alone (when per-link
-    states are known, _nvlink_state already names the inactive links)."""
+    """A GPU bonded to its peers by fewer NVLinks in all than the other GPUs of the node, seen in
+    topo -m alone (when per-link states are known, _nvlink_state names the inactive links).
+    Bonds may differ from pair to pair by design (a DGX-1's cube mesh bonds each V100 to two
+    peers by 2 links and to two by 1): what a missing link changes is a GPU's total."""
     pairs = [p for p in node.pairs if p.nvlink_count]
-    best = max((p.nvlink_count for p in pairs), default=0)
-    found = []
+    totals: dict[int, int] = {}
     for pair in pairs:
-        gpus = [node.find_gpu(g) for g in (pair.a, pair.b)]
-        if pair.nvlink_count < best and not any(g and g.nvlinks for g in gpus):
-            source = source_words(pair, "nvlink_count")
-            found.append(Finding(
-                "warning", f"GPU{pair.a}-GPU{pair.b} is bonded by {pair.nvlink_count} NVLinks; "
-                           f"other pairs by {best}",
-                (Evidence(f"GPU{pair.a}-GPU{pair.b} NVLinks", pair.nvlink_count, "links", "reported", source),
-                 Evidence("best pair on this node", best, "links", "reported", source)),
-                "Some links of this pair may be down; run `nvidia-smi nvlink -s` on both GPUs.",
-                "the-wire"))
-    return found
+        for g in (pair.a, pair.b):
+            totals[g] = totals.get(g, 0) + pair.nvlink_count
+    best = max(totals.values(), default=0)
+    short = [g for g, total in sorted(totals.items())
+             if total < best and not ((record := node.find_gpu(g)) and record.nvlinks)]
+    if not short:
+        return []
+    source = source_words(pairs[0], "nvlink_count")
+    between = [p for p in pairs if p.a in short and p.b in short]
+    where = (f"GPU{between[0].a}-GPU{between[0].b}'s bond (NV{between[0].nvlink_count}) looks short: "
+             if len(short) == 2 and between else "")
+    names = " and ".join(f"GPU{g}" for g in short)
+    evidence = [Evidence(f"GPU{g} NVLinks to its peers", totals[g], "links in all, " + ", ".join(
+        f"NV{p.nvlink_count} to GPU{p.b if p.a == g else p.a}" for p in pairs if g in (p.a, p.b)),
+        "reported", source) for g in short[:4]]
+    evidence.append(Evidence("most of any GPU on this node", best, "links in all", "reported", source))
+    return [Finding(
+        "warning", f"{where}{names} {'has' if len(short) == 1 else 'have'} {totals[short[0]]} NVLinks "
+                   f"to {'its' if len(short) == 1 else 'their'} peers in all; other GPUs of this node {best}",
+        tuple(evidence),
+        f"Some links may be down: run `nvidia-smi nvlink -s` on {names}. Unequal bonds between "
+        "pairs alone are no fault (a DGX-1 bonds V100 pairs by 1 or 2 links by design): a GPU "
+        "with fewer links in all is.", "the-wire")]
+
+
+def _no_p2p(node: Node) -> list[Finding]:
+    """Pairs without NVLink that topo -p2p says cannot use PCIe peer-to-peer either."""
+    refused = [(p, why) for p in node.pairs if not p.nvlink_count and (why := p2p_refusal(node, p.a, p.b))]
+    if not refused:
+        return []
+    names = ", ".join(f"GPU{p.a}-GPU{p.b}" for p, _ in refused[:4]) + (" ..." if len(refused) > 4 else "")
+    return [Finding(
+        "info", f"No peer-to-peer path between {names}: topo -p2p reports {refused[0][1]}",
+        tuple(Evidence(f"GPU{p.a}-GPU{p.b} P2P read", 0, f"({why})", "reported", source_words(p, "p2p_read"))
+              for p, why in refused[:4]),
+        "NCCL stages these pairs' traffic through host memory (SHM), so a TP group over them is "
+        "slower than PCIe P2P would be; `NCCL_DEBUG=INFO` shows 'via SHM'. Consumer GPUs often "
+        "lack P2P: prefer TP=1 replicas where the model fits one GPU.", "the-wire")]
 
 
 def _low_bandwidth(node: Node, measurements: list[PairMeasurement]) -> list[Finding]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from tpworkers.diagnose.deployments import DeploymentError, NotADeployment, adopt_lone_config, parse_deployments
 from tpworkers.diagnose.findings import Inputs
 from tpworkers.diagnose.nvsmi_parse import ParseError, detect_kind, parse
+from tpworkers.diagnose.textinput import decode
 from tpworkers.diagnose.topology import Node, PairMeasurement, Topology, merge, resolve_remote_gpus
 
 
@@ -35,10 +36,7 @@ def load(paths: list[str], earlier: str | None = None) -> Inputs:
     measurements: list[PairMeasurement] = []
     texts = []
     for path in map(Path, paths):
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        text = _read(path)
         if path.suffix == ".json":
             _load_json(path, text, nodes, configs, measurements)
         else:
@@ -72,14 +70,20 @@ def load(paths: list[str], earlier: str | None = None) -> Inputs:
 def _earlier_probe(path: str) -> Node:
     """The node of an earlier saved topology (``python -m tpworkers.diagnose.nvml_probe --json``)."""
     nodes: list[Node] = []
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    _load_json(Path(path), text, nodes, {}, [])
+    _load_json(Path(path), _read(Path(path)), nodes, {}, [])
     if len(nodes) != 1:
         raise InputError(f"{path}: --earlier needs a saved topology of one node, found {len(nodes)}")
     return nodes[0]
+
+
+def _read(path: Path) -> str:
+    """A file's text, whatever encoding a paste was saved in (textinput.decode)."""
+    try:
+        return decode(path.read_bytes(), str(path))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _load_json(path: Path, text: str, nodes, configs, measurements) -> None:

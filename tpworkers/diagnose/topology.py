@@ -34,6 +34,7 @@ class NvLinkLink:
     speed_Bps: float | None = None  # per direction, as nvidia-smi nvlink -s prints it
     remote_gpu: int | None = None
     remote_bus_id: str | None = None
+    remote_link: int | None = None  # the link number at the far end (nvlink -R "...: Link M")
     errors: dict[str, int] | None = None  # replay, recovery, crc_flit, crc_data
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -233,6 +234,7 @@ def merge(*nodes: Node) -> Node:
     """One view of a node from several partial ones: each field keeps the value of the
     highest-ranked source that reported it (measured > NVML > nvidia-smi), first one on ties."""
     merged = Node(hostname=nodes[0].hostname if nodes else "node")
+    nodes = _align_remote_numbering(nodes)
     for node in nodes:
         _merge_fields(merged, node)
         for gpu in node.gpus:
@@ -251,6 +253,34 @@ def merge(*nodes: Node) -> Node:
     statuses = {n.probe_status for n in nodes}
     merged.probe_status = statuses.pop() if len(statuses) == 1 else "partial"
     return merged
+
+
+def _align_remote_numbering(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+    """``nvlink -R`` numbers only a GPU's active links (0, 1, 2, ...) while ``nvlink -s`` numbers
+    every physical link, so on a GPU with inactive links the same number names different links.
+    When one view of a GPU lists remotes only and another lists states, and the remotes are as
+    many as the active links, the remotes are renumbered onto the active links in order (their
+    far-end link numbers stay as -R printed them). Decided before merging, so the order in which
+    the outputs were pasted does not matter."""
+    states: dict[int, list[int]] = {}
+    for node in nodes:
+        for gpu in node.gpus:
+            if gpu.nvlinks and all(link.remote_bus_id is None for link in gpu.nvlinks):
+                if any(link.state == "inactive" for link in gpu.nvlinks):
+                    states[gpu.index] = [link.link for link in gpu.nvlinks if link.state == "active"]
+    aligned = []
+    for node in nodes:
+        gpus = []
+        for gpu in node.gpus:
+            active = states.get(gpu.index)
+            remotes = [link for link in gpu.nvlinks if link.remote_bus_id]
+            if (active is not None and remotes and len(remotes) == len(gpu.nvlinks) == len(active)
+                    and [link.link for link in remotes] != active):
+                gpu = dataclasses.replace(gpu, nvlinks=[dataclasses.replace(link, link=number)
+                                                        for link, number in zip(remotes, active)])
+            gpus.append(gpu)
+        aligned.append(dataclasses.replace(node, gpus=gpus))
+    return tuple(aligned)
 
 
 def _keyed(items: list, cls: type, **key: Any) -> Any:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from tpworkers.experiments import row_labels
+from tpworkers.experiments import describe_devices, row_labels
 from tpworkers.models.clusters import Node
 
 
@@ -32,7 +32,7 @@ class ExperimentRun(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
-    device_group = models.CharField(max_length=100, blank=True)
+    devices = models.JSONField(default=dict, blank=True)  # experiments.device_fields once it runs; {} before
     transport = models.CharField(max_length=100, blank=True)
     cancel_requested = models.BooleanField(default=False)
     return_to = models.CharField(max_length=300, blank=True)  # the lesson step that asked for this run
@@ -62,13 +62,22 @@ class ExperimentRun(models.Model):
         ahead = ExperimentRun.objects.filter(node=self.node, status__in=self.ACTIVE, created_at__lt=self.created_at)
         return ahead.count() + 1
 
-    def mark_running(self, worker: str, device_group: str) -> bool:
+    @property
+    def device_group(self) -> str:
+        """Where it ran, in words ("nccl on GPU 0,1, P2P off"); "" before it started."""
+        return describe_devices(self.devices)
+
+    def gpus_used(self) -> tuple[int, ...] | None:
+        """The GPUs it ran on: () for CPU ranks, None before it started."""
+        return tuple(self.devices["gpus"]) if self.devices else None
+
+    def mark_running(self, worker: str, devices: dict) -> bool:
         """Claim a queued run for this worker, atomically. False, and nothing written, when it is
         no longer queued: cancelled or failed meanwhile, or taken by an earlier delivery of the
         same task (a broker may deliver a task twice)."""
         now = timezone.now()
         claimed = ExperimentRun.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
-            status=self.Status.RUNNING, worker=worker, device_group=device_group, started_at=now, last_progress_at=now,
+            status=self.Status.RUNNING, worker=worker, devices=devices, started_at=now, last_progress_at=now,
         )
         self.refresh_from_db()
         return bool(claimed)

@@ -13,7 +13,6 @@
 
 from tpworkers.catalog.costmodel import busbw_Bps, link_allreduce_time_s
 from tpworkers.catalog.links import LINKS
-from tpworkers.experiments import described_gpus
 from tpworkers.measure.configs import SweepConfig
 from tpworkers.models import ExperimentRun
 
@@ -23,7 +22,7 @@ CANDIDATES = 50      # earlier runs looked through for those settings
 
 def setting(run: ExperimentRun) -> dict:
     """Where a run measured: node, devices ("GPU0+GPU1", or the CPU group) and the wire."""
-    described = described_gpus(run.device_group)
+    described = run.gpus_used()
     gpus = [int(g) for g in run.params.get("gpus") or ()] or list(described or ())
     if gpus:
         devices = "+".join(f"GPU{g}" for g in gpus)

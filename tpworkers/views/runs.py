@@ -110,7 +110,7 @@ def run_download(request, run_id: int, fmt: str):
     filename = f"tplab-run-{run.pk}-{run.experiment}"
     if fmt == "json":
         body = {"run": run.pk, "experiment": run.experiment, "status": run.status, "error": run.error,
-                "device_group": run.device_group, "transport": run.transport, "params": run.params,
+                "device_group": run.device_group, "devices": run.devices, "transport": run.transport, "params": run.params,
                 "source": "measured", "measurements": rows}
         response = JsonResponse(body, json_dumps_params={"indent": 2})
     else:

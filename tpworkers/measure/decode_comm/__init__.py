@@ -122,7 +122,7 @@ def run_decode_comm(config: DecodeCommConfig, on_record=None, should_stop=lambda
             steps_done=done, measured_us_per_token=statistics.fmean(step_seconds) * 1e6,
             measured_call_min_us=ordered[0] * 1e6, measured_call_median_us=statistics.median(ordered) * 1e6,
             measured_call_p99_us=nearest_rank(ordered, 0.99) * 1e6,
-            modelled_us_per_token=catalog.seconds_per_token * 1e6 if catalog else None,
+            modelled_us_per_token=catalog.allreduce_seconds * 1e6 if catalog else None,
             modelled_call_us=catalog.seconds_each * 1e6 if catalog else None,
             link=link.key if link else None, link_basis=basis, transport=pool.transport())
         if on_record is not None:
@@ -150,7 +150,7 @@ def fitted_prediction(config: DecodeCommConfig, shape: ModelShape, sweep: SweepR
                   f"fitted to a {config.tp}-rank all-reduce sweep of {len(rows)} sizes", measured=True)
     estimate = costmodel.decode_comm_per_token(shape, config.tp, config.tokens_in_flight, config.dtype, fitted)
     return {**fields, "fitted_alpha_us": alpha * 1e6, "fitted_bandwidth_GBps": bandwidth / 1e9,
-            "fitted_call_us": estimate.seconds_each * 1e6, "fitted_us_per_token": estimate.seconds_per_token * 1e6}
+            "fitted_call_us": estimate.seconds_each * 1e6, "fitted_us_per_token": estimate.allreduce_seconds * 1e6}
 
 
 def decode_step(ctx, step: DecodeStep) -> tuple[list[float], list[float]]:
