@@ -9,6 +9,7 @@ Redis's users with it (labapp.supervise); a part that keeps dying stops everythi
 
 import argparse
 import errno
+import ipaddress
 import os
 import shutil
 import signal
@@ -25,6 +26,33 @@ from labapp.supervise import GaveUp, Part, Supervisor
 
 WORKER_READY = r"@\S+ ready\.$"  # Celery's "tplab@host ready." once it consumes its queue
 ANY_ADDRESS = ("0.0.0.0", "::")
+
+
+def debug_off_beyond_loopback(host: str, environ: dict) -> str:
+    """Django's debug pages show the settings (REDIS_URL, DATABASES) and the URLconf to whoever
+    reaches the port: DEBUG stays on loopback. Returns what to say when it is turned off;
+    RuntimeError when DJANGO_DEBUG asks for it on a wider address."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may be reached from other machines
+        loopback = False
+    if loopback:
+        return ""
+    if environ.get("DJANGO_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise RuntimeError(f"DJANGO_DEBUG is on and --host {host} serves other machines: Django's debug pages "
+                           "would show them the settings (REDIS_URL, DATABASES). Debug on 127.0.0.1, or unset DJANGO_DEBUG")
+    return f"Serving other machines on {host}: DEBUG is off (its error pages show the settings)."
+
+
+def root_note(euid: int) -> str:
+    """What to say when started as root. The worker runs learners' experiments (torch, rank
+    processes) and Celery warns against superuser workers; dropping privileges here is not safe,
+    since the database, the secret key and .venv this run made belong to root."""
+    if euid != 0:
+        return ""
+    return ("Running as root: the lab worker runs learners' experiments with root's rights. Run the lab as an "
+            "ordinary user instead: `sudo useradd -m tplab`, a clone of this repository owned by tplab, then "
+            "`sudo -u tplab python3 lab.py run` (GPU nodes: add tplab to the group owning /dev/nvidia*, if any).")
 
 
 def manage(*args: str, env: dict) -> None:
@@ -162,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         check_can_listen(options.host, port)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "labapp.settings", "PYTHONUNBUFFERED": "1",
                "TPLAB_RUN_HOSTS": ",".join(served_names(options.host))}
+        if note := root_note(os.geteuid()):
+            print(note, file=sys.stderr, flush=True)
+        if note := debug_off_beyond_loopback(options.host, os.environ):
+            env["DJANGO_DEBUG"] = "0"
+            print(note, flush=True)
         choice = choose_redis(os.environ)
         if choice.kind == "external":
             env["REDIS_URL"] = choice.url

@@ -6,6 +6,7 @@ read through the typed helpers in ``labapp.env``; a bad value stops start-up wit
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -14,6 +15,7 @@ from labapp.env import (
     env_bool, env_choice, env_dir, env_int, env_list, env_log_level, env_name, env_required, env_str,
     env_url,
 )
+from labapp.private_files import private_dir, private_file, sqlite_path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STATE_DIR = env_dir("TPLAB_STATE_DIR", BASE_DIR / ".tplab")
@@ -25,11 +27,9 @@ DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 
 def _dev_secret_key() -> str:
     """A per-checkout key kept outside git, so no secret is ever committed."""
-    path = STATE_DIR / "secret_key"
+    path = private_dir(STATE_DIR) / "secret_key"
     if not path.exists():
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        private_file(path).write_text(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
@@ -43,6 +43,8 @@ if not PRODUCTION:
     # `lab.py run --host 0.0.0.0` (or a named host) sets the names it is reached by, so the URL it
     # prints works; production serves only the hosts its operator listed.
     ALLOWED_HOSTS += env_list("TPLAB_RUN_HOSTS", [])
+    # Debug pages show these settings to whoever reaches the port: DEBUG only on loopback.
+    DEBUG = DEBUG and set(ALLOWED_HOSTS) <= {"localhost", "127.0.0.1", "[::1]"}
 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
     "lessons",
     "lessons.review",
     "lessons.classroom",  # cohorts and the instructor's dashboard (/teach/)
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -75,7 +78,43 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+# Login throttling (django-axes): 5 wrong passwords for one username from one address lock that
+# pair out for 15 minutes, the admin's login included. Not by address alone: a class behind one
+# NAT would lock itself out.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("TPLAB_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# A request body over 1 MiB is refused (400) before any view reads it: a paste may hold 64 KiB of
+# text (tpworkers/diagnose/limits.py), which URL-encoding grows at most 12-fold for 4-byte
+# characters, ordinary pastes about 1.2-fold.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1 << 20
+
+# A strict Content-Security-Policy (django-csp): scripts and styles only from this site (htmx,
+# uPlot and the lab's scripts are served from static/), no inline script. Inline style
+# attributes stay allowed for the bar widths the templates compute (style-src-attr only).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "labapp.urls"
 ASGI_APPLICATION = "labapp.asgi.application"
@@ -98,13 +137,10 @@ TEMPLATES = [
     },
 ]
 
+_DATABASE_URL = env_url("DATABASE_URL", None, ("sqlite", "postgres", "postgresql", "pgsql"))
 DATABASES = {
     "default": dj_database_url.parse(
-        env_url(
-            "DATABASE_URL",
-            f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-            ("sqlite", "postgres", "postgresql", "pgsql"),
-        ),
+        _DATABASE_URL or f"sqlite:///{sqlite_path(STATE_DIR, BASE_DIR / 'db.sqlite3')}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
@@ -121,12 +157,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / "test-db.sqlite3")}
+    if _DATABASE_URL and Path(DATABASES["default"]["NAME"]).parent.is_dir():
+        private_file(Path(DATABASES["default"]["NAME"]))  # sessions and password hashes: 0600
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # ASVS 4.0 level 1 (2.1.1): at least 12 characters.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -202,7 +241,10 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     # Load balancers probe /healthz over plain HTTP from inside the network; a redirect is a fail.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Trusted only when the operator says a TLS proxy sets it: otherwise any client could claim
+    # HTTPS by sending the header itself.
+    if env_bool("TPLAB_BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -14,7 +14,10 @@ def home(request):
 @never_cache
 def healthz(request):
     body = health.report()
-    return JsonResponse(body, status=200 if body["ok"] else 503)
+    status = 200 if body["ok"] else 503
+    if not request.user.is_authenticated:  # Redis address, worker names, versions: not for strangers
+        return JsonResponse({"ok": body["ok"]}, status=status)
+    return JsonResponse(body, status=status)
 
 
 def signup(request):
@@ -23,6 +26,6 @@ def signup(request):
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("lessons")  # a new learner starts with the course, not an empty lab
     return render(request, "registration/signup.html", {"form": form})

@@ -2,6 +2,7 @@
 evaluated when judged, so an answer can never drift from the model."""
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 
@@ -50,7 +51,7 @@ def read_guess(step: Step, post) -> object:
         value = float(post.get("value", "").replace(",", ""))
     except ValueError:
         raise GuessError("Enter a number.") from None
-    if not value == value or value < 0:
+    if not math.isfinite(value) or value < 0:  # inf/1e999 would not fit in JSON
         raise GuessError("Enter a number of zero or more.")
     return value
 

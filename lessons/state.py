@@ -179,7 +179,7 @@ def _decision(learner, step, query) -> dict:
     nodes, name, trail, path = step.config["nodes"], step.config["start"], [], []
     for part in (query.get("path") or "").split("-"):
         options = nodes[name].get("options", [])
-        if not part.isdigit() or int(part) >= len(options):
+        if not (part.isascii() and part.isdigit() and len(part) <= 3) or int(part) >= len(options):
             break
         trail.append((nodes[name]["question"], options[int(part)]["label"]))
         path.append(part)

@@ -28,7 +28,7 @@ def test_it_builds_the_worked_scenario_from_pasted_text_and_measures_the_local_n
     page.goto(live_lab.url + "/clusters/")
     page.fill("input[name=name]", "h100-nvl-rack")
     page.get_by_role("button", name="Add cluster").click()
-    page.wait_for_selector("h1:has-text('Cluster h100-nvl-rack')")
+    page.wait_for_selector("h1:has-text('Cluster clusters/h100-nvl-rack')")
 
     page.fill(".topology-paste input[name=hostname]", "nvl4")
     page.fill(".topology-paste textarea", "GPU0\tGPU1\nGPU0\t X \tQPI\nGPU1\tQPI\t X \n")

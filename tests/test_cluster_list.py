@@ -33,16 +33,33 @@ def test_it_lets_an_instructor_see_every_cluster(client, learner, instructor):
 def test_it_creates_a_cluster_owned_by_the_learner(client, learner):
     client.force_login(learner)
     response = client.post(reverse("cluster_list"), {"name": "h100-box"})
-    cluster = Cluster.objects.get(name="h100-box")
+    cluster = Cluster.objects.get(name="ada/h100-box")  # under the learner's username
     assert response.status_code == 302 and response["Location"] == reverse("cluster_detail", args=[cluster.pk])
     assert cluster.ownership.owner == learner
 
 
-def test_it_refuses_a_name_already_taken(client, learner):
-    Cluster.default()
+def test_it_refuses_a_name_the_learner_already_has(client, learner):
+    owned_cluster(learner, "ada/h100-box")
     client.force_login(learner)
-    response = client.post(reverse("cluster_list"), {"name": "local"})
-    assert response.status_code == 400 and "already exists" in response.content.decode()
+    response = client.post(reverse("cluster_list"), {"name": "h100-box"})
+    assert response.status_code == 400 and "You already have a cluster named h100-box" in response.content.decode()
+
+
+def test_it_does_not_tell_whether_another_learners_cluster_exists(client, learner, other_learner):
+    """A plain unique name answered "already exists" for a private cluster the learner cannot see."""
+    owned_cluster(other_learner, f"{other_learner.username}/secret-rack")
+    client.force_login(learner)
+    assert client.post(reverse("cluster_list"), {"name": "secret-rack"}).status_code == 302
+    assert Cluster.objects.filter(name__endswith="/secret-rack").count() == 2
+
+
+def test_it_leaves_the_names_shared_clusters_need_to_their_workers(client, learner):
+    """A learner's "rack-a" once blocked a worker from registering the shared cluster rack-a."""
+    client.force_login(learner)
+    client.post(reverse("cluster_list"), {"name": "rack-a"})
+    client.post(reverse("cluster_list"), {"name": "local"})
+    assert not Cluster.objects.filter(name__in=["rack-a", "local"]).exists()
+    assert client.post(reverse("cluster_list"), {"name": "a/b"}).status_code == 400
 
 
 def test_it_shows_each_nodes_state_and_whose_cluster_it_is(client, learner, instructor):

@@ -1,4 +1,19 @@
 import pytest
+from django.test import Client
+
+
+@pytest.fixture
+def client(client, learner):
+    """Details are for logged-in users; an anonymous visitor is told ok or not ok only."""
+    client.force_login(learner)
+    return client
+
+
+@pytest.mark.django_db
+def test_it_tells_an_anonymous_visitor_ok_or_not_only(lab_redis):
+    response = Client().get("/healthz")
+    assert response.json() == {"ok": False} and response.status_code == 503
+    assert b"redis" not in response.content and b"workers" not in response.content
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ ROW = {"op": "all_reduce", "size_bytes": 4096, "count": 1024, "dtype": "float32"
 
 
 def _communicator(run_id, client=None, origin="http://localhost"):
-    headers = [(b"origin", origin.encode())]
+    headers = [(b"origin", origin.encode()), (b"host", b"localhost")]
     if client is not None:
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
     return WebsocketCommunicator(application, f"/ws/runs/{run_id}/", headers=headers)
@@ -112,6 +112,17 @@ def test_it_refuses_a_page_from_another_origin(client, learner, make_run, memory
     communicator = _communicator(run.pk, _logged_in(client, learner), origin="http://evil.example")
     connected, _ = async_to_sync(communicator.connect)()
     assert not connected
+
+
+def test_it_refuses_a_page_from_another_port_of_the_same_host(client, learner, make_run, memory_layer):
+    """A page on 127.0.0.1:9999 read another port's runs with the victim's cookies."""
+    from asgiref.sync import async_to_sync
+
+    run = make_run(learner)
+    for origin in ("http://localhost:9999", "https://localhost"):
+        communicator = _communicator(run.pk, _logged_in(client, learner), origin=origin)
+        connected, _ = async_to_sync(communicator.connect)()
+        assert not connected, origin
 
 
 def test_it_pushes_a_status_saved_without_a_group_message_then_stops_watching(client, learner, make_run, settings,

@@ -50,7 +50,7 @@ def test_it_runs_again_from_the_status_block_the_socket_sent(learner, make_run, 
     client.force_login(learner)
     token = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(f"/lab/runs/{first.pk}/").content.decode()).group(1)
     first.finish("done")
-    _, fragment = _status_now(first.pk)
+    fragment = _status_now(first.pk).html
     assert f'hx-post="/lab/runs/{first.pk}/rerun/"' in fragment and "csrfmiddlewaretoken" not in fragment
 
     with django_capture_on_commit_callbacks():

@@ -38,7 +38,7 @@ def test_it_fails_the_runs_a_restarted_worker_had_in_flight_and_tells_their_page
 @pytest.mark.django_db
 def test_it_fails_runs_in_flight_with_the_cause_its_supervisor_gave(learner, make_run, lab_node, published):
     in_flight = make_run(learner)
-    in_flight.mark_running(worker="tplab@testnode", device_group="gloo on CPU, 2 ranks")
+    in_flight.mark_running(worker="tplab@testnode", devices=cpu_ranks(2))
     labworker.register_node("local", "testnode", "the lab worker was killed by signal 9 (Killed); the lab restarted it")
     in_flight.refresh_from_db()
     assert in_flight.error == ("The node's worker restarted while this run was running: the lab worker was killed "

@@ -10,7 +10,8 @@ from django.utils import timezone
 from labapp.roles import can_see_owned, is_instructor
 from tpworkers.diagnose import clusterview
 from tpworkers.diagnose.findings import Finding, Inputs, diagnose
-from tpworkers.diagnose.nvsmi_parse import parse
+from tpworkers.diagnose.limits import MAX_NICS_PER_NODE
+from tpworkers.diagnose.nvsmi_parse import ParseError, parse
 from tpworkers.diagnose.topology import PairMeasurement, merge, resolve_remote_gpus
 from tpworkers.measure.configs import SweepConfig
 from tpworkers.models import Cluster, ExperimentRun, Node, NodeDeployment
@@ -29,16 +30,25 @@ def can_edit_cluster(user, cluster: Cluster) -> bool:
     return is_instructor(user) or (owner_id is not None and owner_id == user.id)
 
 
+MAX_REASONS = 64  # NVML notes kept per node, newest last
+
+
 def paste_topology(cluster: Cluster, hostname: str, text: str) -> tuple[str, Node]:
     """Parse pasted nvidia-smi output (ParseError names the line) and merge it into the node of
     that hostname, creating the node when the cluster has none such: returns (kind, node)."""
     kind, pasted = parse(text, hostname=hostname)
     node = cluster.nodes.filter(hostname=hostname).first()
     if node is None:
-        node = Node(cluster=cluster, hostname=hostname, queue=f"pasted.{cluster.name}.{hostname}", cpu_ranks=0)
+        # By the cluster's id: names may hold dots, so "a.b" + "c" and "a" + "b.c" would collide.
+        node = Node(cluster=cluster, hostname=hostname, queue=f"pasted.{cluster.pk}.{hostname}", cpu_ranks=0)
     # The paste goes first: on a tie between two pastes the newer one wins (a repaired link
     # shows up), while NVML still outranks nvidia-smi text field by field.
     merged = merge(pasted, clusterview.topology_node(node.topology, hostname))
+    # GPU and link indices are bounded by the parser; NIC names and notes could pile up paste by paste.
+    if len(merged.nics) > MAX_NICS_PER_NODE:
+        raise ParseError(1, text.split("\n", 1)[0], f"with this paste {hostname} would have {len(merged.nics)} "
+                                                    f"NICs; at most {MAX_NICS_PER_NODE} are kept")
+    merged.reasons = merged.reasons[-MAX_REASONS:]
     resolve_remote_gpus(merged)
     node.topology = clusterview.node_dict(merged)
     node.topology_at = timezone.now()

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from labapp.origin import same_origin
 from tpworkers.events import MeasurementEvent, StatusEvent, row_fragment, run_group, status_event
 from tpworkers.models import ExperimentRun
 from tpworkers.runs import fail_stalled_runs, run_for_user, run_rows
@@ -73,7 +74,7 @@ class RunConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
         run = await database_sync_to_async(run_for_user)(self.scope["user"], self.run_id)
-        if run is None:
+        if run is None or not same_origin(self.scope):  # another port's page is another origin
             await self.close(code=FORBIDDEN)
             return
         self.group = run_group(self.run_id)

@@ -16,6 +16,10 @@ from tpworkers.measure.devicegroup import ConfigError
 # How long one run may hold its node: the worker runs one run at a time (solo pool), so a longer
 # run makes everyone queued behind it wait.
 RUN_BUDGET_S = 15 * 60
+# How much memory one run may take, checked before it queues like the time: on CPU the ranks of
+# one step together (they share the host with the web server and the worker), on CUDA one GPU
+# (16 GB: a T4 or V100-16GB, the smallest GPUs a lab node is likely to have).
+MEMORY_BUDGETS = {"cpu": 4e9, "cuda": 16e9}
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,23 @@ def layer_seconds(config: LayerBenchConfig, floor: Floor) -> float:
     return (config.warmup + config.iters) * len(config.kinds) * sum(per_forward.values())
 
 
+def layer_memory_bytes(config: LayerBenchConfig) -> float:
+    """Peak bytes of the largest step. Each rank builds the whole layer in float32 on the host
+    (tp_layers.build_reference: nn's default dtype; P = costmodel.param_count, an upper bound for
+    the MLP or attention alone) and keeps a 1/TP slice in the run's dtype, plus about four
+    activations of tokens·(h + FFN/TP) values. On CPU the TP ranks of a step share one host; on
+    CUDA the slice and activations are one GPU's (a GPU node's host holds the float32 layers)."""
+    params, width = costmodel.param_count(config.shape()), costmodel.dtype_bytes(config.dtype)
+    tokens = config.batch * config.seq
+
+    def on_device(tp: int) -> float:
+        return params * width / tp + 4 * tokens * (config.hidden + config.ffn / tp) * width
+
+    if config.device == "cpu":
+        return max(tp * (4 * params + on_device(tp)) for tp in config.tp_sizes)
+    return max(on_device(tp) for tp in config.tp_sizes)
+
+
 def decode_seconds(config: DecodeCommConfig, floor: Floor) -> float:
     """(warmup + steps) decode steps of 2·layers all-reduces of tokens_in_flight·h values."""
     shape = config.shape()
@@ -158,11 +179,12 @@ class Experiment:
     run: Callable                          # (config, on_record, should_stop, timeout_s) -> result
     seconds: Callable[[object, Floor], float]  # (config, floor) -> rough upper duration
     cumulative: bool = False               # each record replaces the last (a running total)
+    memory: Callable[[object], float] = lambda config: 0.0  # peak bytes (MEMORY_BUDGETS' terms)
 
 
 EXPERIMENTS = {
     "collective_sweep": Experiment(sweep_config, run_sweep, sweep_seconds),
-    "tp_layer": Experiment(layer_config, run_layer_benchmark, layer_seconds),
+    "tp_layer": Experiment(layer_config, run_layer_benchmark, layer_seconds, memory=layer_memory_bytes),
     "decode_comm": Experiment(decode_config, run_decode_comm, decode_seconds, cumulative=True),
 }
 
@@ -187,6 +209,15 @@ def estimate_seconds(experiment: str, params: dict, gpus_available: int) -> tupl
         raise ConfigError(f"unknown experiment {experiment!r}")
     config = EXPERIMENTS[experiment].build(params, gpus_available)
     return EXPERIMENTS[experiment].seconds(config, FLOORS[config.device]), describe_devices(device_fields(config))
+
+
+def estimate_memory_bytes(experiment: str, params: dict, gpus_available: int) -> tuple[float, float]:
+    """(peak memory of a run, its device's budget from MEMORY_BUDGETS); the peak is 0 for
+    experiments whose buffers the time budget already keeps small."""
+    if experiment not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {experiment!r}")
+    config = EXPERIMENTS[experiment].build(params, gpus_available)
+    return EXPERIMENTS[experiment].memory(config), MEMORY_BUDGETS[config.device]
 
 
 def build_config(experiment: str, params: dict, gpus_available: int | None = None):

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from labapp.roles import can_see_owned
 from tpworkers.events import RUN_TASK, status_events
-from tpworkers.experiments import RUN_BUDGET_S, estimate_seconds
+from tpworkers.experiments import RUN_BUDGET_S, estimate_memory_bytes, estimate_seconds
 from tpworkers.measure.devicegroup import ConfigError
 from tpworkers.models import ExperimentRun, Node
 
@@ -97,12 +97,17 @@ def queue_run(run: ExperimentRun) -> None:
 def _check_budget(experiment: str, params: dict, node: Node) -> None:
     try:
         seconds, device = estimate_seconds(experiment, params, node.gpu_count)
+        memory, budget = estimate_memory_bytes(experiment, params, node.gpu_count)
     except (ConfigError, KeyError, ValueError) as exc:
         raise RunRefused(f"These parameters cannot run on {node.hostname}: {exc}") from None
     if seconds > RUN_BUDGET_S:
         raise RunRefused(f"This run would hold {node.hostname} for about {seconds / 60:.0f} min (a rough, "
                          f"pessimistic estimate for {device}); the limit is {RUN_BUDGET_S // 60} min per run: "
                          "measure fewer sizes or iterations, or a smaller shape.")
+    if memory > budget:
+        where = "for all ranks on the host" if device.startswith("gloo on CPU") else "per GPU"
+        raise RunRefused(f"This run would need about {memory / 1e9:.0f} GB of memory {where} ({device}); the limit "
+                         f"is {budget / 1e9:.0f} GB: choose a smaller hidden or FFN size, fewer tokens, or fewer ranks.")
 
 
 def rerun(run: ExperimentRun, owner) -> ExperimentRun:

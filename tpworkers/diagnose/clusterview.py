@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
+from tpworkers.diagnose import limits
 from tpworkers.diagnose.pairlinks import pair_link
 from tpworkers.diagnose.topology import NVML, SMI, SOURCE_WORDS, Node, Topology
 
@@ -30,7 +31,34 @@ def topology_node(data: dict, hostname: str) -> Node:
     nodes = Topology.from_dict(data if "nodes" in data else {"nodes": [data]} if data else {}).nodes
     node = nodes[0] if nodes else Node(hostname)
     node.hostname = hostname
+    return _within_limits(node)
+
+
+def _within_limits(node: Node) -> Node:
+    """A node stored before pastes were bounded (a 400-GPU paste) is shown cut to the limits,
+    saying so, so that every view stays bounded; the stored data is left as it was."""
+    gpus = len(node.gpus)
+    if gpus <= limits.MAX_GPUS_PER_NODE and len(node.nics) <= limits.MAX_NICS_PER_NODE \
+            and all(len(g.nvlinks) <= limits.MAX_NVLINKS_PER_GPU for g in node.gpus):
+        return node
+    node.gpus = [g for g in node.gpus if 0 <= g.index < limits.MAX_GPUS_PER_NODE]
+    for gpu in node.gpus:
+        gpu.nvlinks = gpu.nvlinks[:limits.MAX_NVLINKS_PER_GPU]
+    kept = {g.index for g in node.gpus}
+    node.pairs = [p for p in node.pairs if p.a in kept and p.b in kept]
+    node.nics = node.nics[:limits.MAX_NICS_PER_NODE]
+    names = {n.name for n in node.nics}
+    node.nic_paths = [p for p in node.nic_paths if p.gpu in kept and p.nic in names]
+    node.reasons.append(f"{CUT_NOTE} {gpus} GPUs and is shown cut to what a node holds: {limits.NODE_SIZE_WHY}")
     return node
+
+
+CUT_NOTE = "The stored topology lists"
+
+
+def cut_note(node: Node) -> str:
+    """Why a node is shown cut to the limits ("" when it is shown whole)."""
+    return next((reason for reason in node.reasons if reason.startswith(CUT_NOTE)), "")
 
 
 def node_dict(node: Node) -> dict:

@@ -30,6 +30,8 @@ import yaml
 from tpworkers.catalog.costmodel import default_kv_dtype, dtype_bytes
 from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, catalog_source, get_model
+from tpworkers.diagnose.limits import (MAX_CONTEXT_TOKENS, MAX_DEPLOYMENTS_PER_PASTE, MAX_GPUS_PER_NODE,
+                                       MAX_LINE_CHARS, MAX_PARALLEL, NODE_SIZE_WHY, shown)
 
 _TP_FLAGS = ("--tensor-parallel-size", "-tp", "--tp", "--tp-size", "--tp_size")
 _PP_FLAGS = ("--pipeline-parallel-size", "-pp", "--pp", "--pp-size", "--pp_size")
@@ -47,6 +49,7 @@ _VALUELESS_FLAGS = {
 }
 _QUANT_WEIGHTS = {"fp8": "fp8", "fbgemm_fp8": "fp8", "modelopt": "fp8", "awq": "int4",
                   "gptq": "int4", "awq_marlin": "int4", "gptq_marlin": "int4"}
+MAX_NAME_CHARS = 200  # NodeDeployment.model's length
 _DTYPE_ALIASES = {"auto": "bf16", "half": "fp16", "float": "fp32", "bfloat16": "bf16",
                   "float16": "fp16", "float32": "fp32"}
 
@@ -163,9 +166,12 @@ def _dtype(value: str, what: str) -> str:
 
 def _gpu_list(value: object, what: str) -> tuple[int, ...]:
     try:
-        return parse_gpu_list(value)
+        gpus = parse_gpu_list(value)
     except ValueError as exc:
         raise DeploymentError(f"{what}: {exc}") from None
+    if len(gpus) > MAX_GPUS_PER_NODE or any(g >= MAX_GPUS_PER_NODE for g in gpus):
+        raise DeploymentError(f"{what}: GPU indices run from 0 to {MAX_GPUS_PER_NODE - 1}; {NODE_SIZE_WHY}")
+    return gpus
 
 
 def _options(tokens: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -187,6 +193,8 @@ def _options(tokens: list[str]) -> tuple[dict[str, str], list[str]]:
 
 def parse_launch_line(line: str, configs: dict[str, dict] | None = None) -> Deployment:
     """One launch command -> Deployment; DeploymentError says what was not understood."""
+    if len(line) > MAX_LINE_CHARS:  # shlex.split slows with the square of a token's length
+        raise DeploymentError(f"a launch line of {len(line)} characters; at most {MAX_LINE_CHARS} are read")
     try:
         tokens = shlex.split(line.replace("\\\n", " "))
     except ValueError as exc:
@@ -200,15 +208,16 @@ def parse_launch_line(line: str, configs: dict[str, dict] | None = None) -> Depl
     engine, model = _engine_and_model(tokens, options, positionals, line)
     tp_flag = next((f for f in _TP_FLAGS if f in options), None)
     pp_flag = next((f for f in _PP_FLAGS if f in options), None)
-    nodes = _int(options["--nnodes"].split(":")[-1], "--nnodes") if "--nnodes" in options else 1
+    nodes = _int(options["--nnodes"].split(":")[-1], "--nnodes", MAX_PARALLEL) if "--nnodes" in options else 1
     if engine == "torchrun":
         nproc_flag = next((f for f in _NPROC_FLAGS if f in options), None)
         if nproc_flag is None:
             raise DeploymentError(f"torchrun line has no --nproc-per-node: {line!r}")
-        tp = _int(options[nproc_flag], nproc_flag) * nodes
+        tp = _int(options[nproc_flag], nproc_flag, MAX_GPUS_PER_NODE) * nodes
     else:
-        tp = _int(options[tp_flag], tp_flag) if tp_flag else 1
-    pp = _int(options[pp_flag], pp_flag) if pp_flag else 1
+        tp = _int(options[tp_flag], tp_flag, MAX_PARALLEL) if tp_flag else 1
+    pp = _int(options[pp_flag], pp_flag, MAX_PARALLEL) if pp_flag else 1
+    _check_per_node(tp, pp, nodes)
     quant = options.get("--quantization", options.get("-q", "")).lower()
     activation = _dtype(options.get("--dtype", "auto"), "--dtype")
     if quant and quant not in _QUANT_WEIGHTS:
@@ -224,7 +233,8 @@ def parse_launch_line(line: str, configs: dict[str, dict] | None = None) -> Depl
         weights = resolved["shape"].quantization  # an FP8 checkpoint: engines detect it from config.json
     return Deployment(engine=engine, model_ref=model, tp=tp, gpus=gpus, weight_dtype=weights,
                       kv_dtype=kv, activation_dtype=activation, nodes=nodes, pp=pp,
-                      context_tokens=_int(options[context_flag], context_flag) if context_flag else None,
+                      context_tokens=_int(options[context_flag], context_flag, MAX_CONTEXT_TOKENS)
+                      if context_flag else None,
                       text=line.strip(), **resolved)
 
 
@@ -254,27 +264,63 @@ def _engine_and_model(tokens, options, positionals, line) -> tuple[str, str]:
     return engine, model
 
 
-def _int(value: object, what: str) -> int:
-    """A positive whole number from a flag's text or a YAML value (not true/false, not 2.5)."""
+def _int(value: object, what: str, most: int) -> int:
+    """A whole number from 1 to ``most`` from a flag's text or a YAML value (not true/false, not 2.5)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise DeploymentError(f"{what} needs a whole number, got {value!r}")
+        raise DeploymentError(f"{what} needs a whole number, got {shown(repr(value))}")
+    if len(str(value).strip()) > len(str(most)):
+        raise DeploymentError(f"{what} must be at most {most}, got {shown(str(value))}")
     try:
         number = int(value)
     except ValueError:
-        raise DeploymentError(f"{what} needs a whole number, got {value!r}") from None
+        raise DeploymentError(f"{what} needs a whole number, got {shown(repr(value))}") from None
     if number < 1:
         raise DeploymentError(f"{what} must be at least 1, got {number}")
+    if number > most:
+        raise DeploymentError(f"{what} must be at most {most}, got {number}")
     return number
+
+
+def _check_per_node(tp: int, pp: int, nodes: int) -> None:
+    """TP x PP GPUs over the nodes: the share of one node must fit in a node."""
+    if tp * pp // nodes > MAX_GPUS_PER_NODE:
+        raise DeploymentError(f"TP {tp} x PP {pp} over {nodes} node(s) puts {tp * pp // nodes} GPUs on each node; "
+                              f"{NODE_SIZE_WHY} (a multi-node deployment says --nnodes)")
+
+
+def _text(entry: dict, name: str) -> str | None:
+    """A YAML field that must be a short name (not a list, a mapping or a megabyte string)."""
+    value = entry.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise DeploymentError(f"'{name}' must be a model name, got {shown(repr(value))}" if name == "model"
+                              else f"'{name}' must be a name, got {shown(repr(value))}")
+    if len(str(value)) > MAX_NAME_CHARS:
+        raise DeploymentError(f"'{name}' has {len(str(value))} characters; at most {MAX_NAME_CHARS}")
+    return str(value)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without anchors/aliases: a 316-byte alias bomb expands to megabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not accepted here",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def parse_yaml(text: str, configs: dict[str, dict] | None = None) -> list[Deployment]:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DeploymentError(f"not valid YAML: {exc}") from None
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of over 4300 digits
+        raise DeploymentError(f"not valid YAML: {shown(str(exc))}") from None
     if isinstance(data, dict) and "deployments" in data:
         data = data["deployments"]
     entries = data if isinstance(data, list) else [data]
+    if len(entries) > MAX_DEPLOYMENTS_PER_PASTE:
+        raise DeploymentError(f"{len(entries)} deployments; at most {MAX_DEPLOYMENTS_PER_PASTE} per paste")
     return [_from_mapping(entry, configs or {}) for entry in entries]
 
 
@@ -285,15 +331,17 @@ def _from_mapping(entry: object, configs: dict[str, dict]) -> Deployment:
                             "context_tokens"}
     if unknown:
         raise DeploymentError(f"unknown YAML field(s): {', '.join(sorted(unknown))}")
-    model = str(entry["model"])
+    model = _text(entry, "model") or ""
     gpus = _gpu_list(entry["gpus"], "gpus") if "gpus" in entry else None
-    pp = _int(entry.get("pp", 1), "pp")
-    tp = _int(entry.get("tp", len(gpus) // pp if gpus and len(gpus) >= pp else 1), "tp")
+    pp = _int(entry.get("pp", 1), "pp", MAX_PARALLEL)
+    tp = _int(entry.get("tp", len(gpus) // pp if gpus and len(gpus) >= pp else 1), "tp", MAX_PARALLEL)
+    nodes = _int(entry.get("nodes", 1), "nodes", MAX_PARALLEL)
+    _check_per_node(tp, pp, nodes)
     context = entry.get("context_tokens")
     return from_fields(model, tp, str(entry.get("dtype", "bf16")), gpus, configs=configs, pp=pp,
                        kv_dtype=str(entry["kv_dtype"]) if "kv_dtype" in entry else None,
-                       node=entry.get("node"), nodes=_int(entry.get("nodes", 1), "nodes"),
-                       context_tokens=None if context is None else _int(context, "context_tokens"),
+                       node=_text(entry, "node"), nodes=nodes,
+                       context_tokens=None if context is None else _int(context, "context_tokens", MAX_CONTEXT_TOKENS),
                        text=yaml.safe_dump(entry, sort_keys=False).strip())
 
 
@@ -321,4 +369,7 @@ def parse_deployments(text: str, configs: dict[str, dict] | None = None) -> list
     if re.match(r"^(-\s|[a-z_]+:(\s|$))", body[0].lstrip()):
         return parse_yaml(text, configs)
     joined = re.sub(r"\\\s*\n", " ", "\n".join(body))
-    return [parse_launch_line(line, configs) for line in joined.splitlines() if line.strip()]
+    lines = [line for line in joined.splitlines() if line.strip()]
+    if len(lines) > MAX_DEPLOYMENTS_PER_PASTE:
+        raise DeploymentError(f"{len(lines)} launch lines; at most {MAX_DEPLOYMENTS_PER_PASTE} per paste")
+    return [parse_launch_line(line, configs) for line in lines]

@@ -41,6 +41,8 @@ def columns_of(no: int, header: str, labels: list[str]) -> tuple[list[str], list
     if all(re.fullmatch(r"GPU\d+|NIC\d+|[A-Za-z]+\d*_\d+|[A-Za-z]+\d+", c) for c in columns):
         return columns, trailing_names
     glued, recovered = devices.replace(" ", "").replace("\t", ""), []
+    if len(glued) > 1000:  # 16 GPUs and 32 NICs glue to ~500 characters; findall below is quadratic
+        raise ParseError(no, header, "the header is too long for a node's columns (at most 16 GPUs and 32 NICs)")
     for label in labels:
         if not glued.startswith(label):
             break

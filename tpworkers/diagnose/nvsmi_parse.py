@@ -27,17 +27,19 @@ import json
 import re
 import sys
 
+from tpworkers.diagnose.limits import MAX_GPUS_PER_NODE, MAX_NICS_PER_NODE, MAX_NVLINKS_PER_GPU, NODE_SIZE_WHY
 from tpworkers.diagnose.nvsmi_checks import (HEADER_GPU0, blank_first, check_cell, check_consistent, columns_of,
                                              gpu_index)
 from tpworkers.diagnose.nvsmi_errors import ParseError
 from tpworkers.diagnose.textinput import decode
 from tpworkers.diagnose.topology import NIC, SMI, NicPath, Node, NvLinkLink, Topology, put
 
-TOPO_CELLS = re.compile(r"^(X|NV\d+|PIX|PXB|PHB|NODE|SYS|SOC)$")
+TOPO_CELLS = re.compile(r"^(X|NV\d{1,2}|PIX|PXB|PHB|NODE|SYS|SOC)$")
 P2P_CELLS = re.compile(r"^(X|OK|CNS|GNS|TNS|NS|DR|U)$")
 # Colour escapes, also when the copy lost the ESC byte and left "[4m" / "[0m" behind.
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\[[0-9;]*m(?=\S|$)|(?<=\S)\[[0-9;]*m")
-_GPU_HEADER = re.compile(r"^GPU (\d+): (.+?)(?: \(UUID: ([^)]*)\))?$")
+_GPU_HEADER = re.compile(r"^GPU (\d+): (.+?)(?: \(UUID: ([^)\s]*)\))?$")  # no \s: one scan per "(UUID:"
+MAX_LINK_SPEED_Bps = 1000e9  # 20x NVLink 5's 50 GB/s: a larger figure is a typo or an attack
 _UUID = re.compile(r"^GPU-[0-9A-Fa-f-]+$")
 _ELISION = re.compile(r"^(\.{2,}|…|\[?snip\]?|\[\.\.\.\])$", re.IGNORECASE)
 _CAPABILITY = re.compile(r"^Link (\d+), .+: (true|false)$")
@@ -108,6 +110,7 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
         raise ParseError(header_no, header, "expected a header row starting with GPU0")
     body = _body(numbered[1:])
     columns, trailing_names = columns_of(header_no, header, [row[1].split()[0] for row in body])
+    _check_columns(header_no, header, columns)
     cells: dict[str, dict[str, str]] = {}
     trailing: dict[str, dict[str, str]] = {}
     last_no, last_line = header_no, header
@@ -143,6 +146,26 @@ def _matrix(text: str, cell_pattern: re.Pattern) -> tuple[list[str], dict, dict,
                                              f"{', '.join(missing)} are missing (truncated?)")
     check_consistent(header_no, header, columns, cells, symmetric=cell_pattern is TOPO_CELLS)
     return columns, cells, trailing, _legend(numbered[1:])
+
+
+def _check_columns(no: int, header: str, columns: list[str]) -> None:
+    gpus = sum(1 for c in columns if gpu_index(c) is not None)
+    if gpus > MAX_GPUS_PER_NODE:
+        raise ParseError(no, header, f"the header names {gpus} GPU columns; {NODE_SIZE_WHY}")
+    if len(columns) - gpus > MAX_NICS_PER_NODE:
+        raise ParseError(no, header, f"the header names {len(columns) - gpus} NIC columns; at most "
+                                     f"{MAX_NICS_PER_NODE} are read")
+    beyond = next((c for c in columns if (gpu_index(c) or 0) >= MAX_GPUS_PER_NODE), None)
+    if beyond:
+        raise ParseError(no, header, f"column {beyond}: GPU indices run from 0 to {MAX_GPUS_PER_NODE - 1}; "
+                                     f"{NODE_SIZE_WHY}")
+
+
+def _gpu_number(no: int, line: str, digits: str) -> int:
+    """A GPU N line's index, refused beyond a node (and before int() reads a 5000-digit one)."""
+    if len(digits) > 2 or int(digits) >= MAX_GPUS_PER_NODE:
+        raise ParseError(no, line, f"GPU {digits}: indices run from 0 to {MAX_GPUS_PER_NODE - 1}; {NODE_SIZE_WHY}")
+    return int(digits)
 
 
 def _body(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -210,7 +233,7 @@ def _env_check_names(text: str) -> dict[int, str]:
 
 def _number(value: str | None) -> int | None:
     """A NUMA node number; N/A (not a NUMA system, or a GPU that is no NUMA node) -> None."""
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 6 else None
 
 
 def _nic(node: Node, name: str) -> NIC:
@@ -253,13 +276,22 @@ def _parse_nvlink(text: str, link_pattern: re.Pattern, expected: str, hostname: 
                 node.reasons.append(f"GPU {gpu.index}: {ELIDED_NOTE}")
             continue
         if m := _GPU_HEADER.match(stripped):
-            gpu = node.add_gpu(int(m.group(1)))
+            gpu = node.add_gpu(_gpu_number(no, line, m.group(1)))
             uuid = m.group(3) if m.group(3) and _UUID.match(m.group(3)) else None
             put(gpu, SMI, name=m.group(2), uuid=uuid)
         elif gpu is None:
             raise ParseError(no, line, "expected a 'GPU N: NAME (UUID: ...)' line first")
         elif m := link_pattern.match(stripped):
-            gpu.nvlinks.append(make_link(m))
+            if len(m.group(1)) > 2 or int(m.group(1)) >= MAX_NVLINKS_PER_GPU:
+                raise ParseError(no, line, f"Link {m.group(1)[:8]}: a GPU has at most {MAX_NVLINKS_PER_GPU} "
+                                           "NVLinks (NVML_NVLINK_MAX_LINKS), numbered from 0")
+            link = make_link(m)
+            if link.speed_Bps is not None and not link.speed_Bps <= MAX_LINK_SPEED_Bps:
+                raise ParseError(no, line, f"a link speed of at most {MAX_LINK_SPEED_Bps / 1e9:.0f} GB/s is "
+                                           "read (NVLink 5 carries 50 GB/s per link and direction)")
+            if any(known.link == link.link for known in gpu.nvlinks):
+                raise ParseError(no, line, f"Link {link.link} of GPU {gpu.index} appears twice")
+            gpu.nvlinks.append(link)
         elif _NVML_NOTE.match(stripped):
             node.reasons.append(f"GPU {gpu.index}: {stripped}")
         elif re.match(r"^Link \d+", stripped):
@@ -298,7 +330,7 @@ def _speed_link(m: re.Match) -> NvLinkLink:
 def _remote_link(m: re.Match) -> NvLinkLink:
     link = NvLinkLink(int(m.group(1)))
     put(link, SMI, state="active" if m.group(2) else "inactive", remote_bus_id=m.group(2),
-        remote_link=int(m.group(3)) if m.group(3) else None)
+        remote_link=int(m.group(3)) if m.group(3) and len(m.group(3)) <= 2 else None)
     return link
 
 
@@ -321,7 +353,7 @@ def parse_nvlink_capabilities(text: str, hostname: str = "node") -> Node:
         if not stripped or _elided(stripped) or _CAPABILITY.match(stripped):
             continue
         if m := _GPU_HEADER.match(stripped):
-            gpu = node.add_gpu(int(m.group(1)))
+            gpu = node.add_gpu(_gpu_number(no, line, m.group(1)))
             put(gpu, SMI, name=m.group(2),
                 uuid=m.group(3) if m.group(3) and _UUID.match(m.group(3)) else None)
         else:

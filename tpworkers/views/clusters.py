@@ -6,6 +6,7 @@ import json
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import transaction
 from django.http import Http404
@@ -19,25 +20,62 @@ from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, list_models
 from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, paste_topology,
                                 queue_pair_runs, visible_clusters)
-from tpworkers.diagnose import clusterview
+from tpworkers.diagnose import clusterview, limits
 from tpworkers.diagnose.deployments import DeploymentError, adopt_lone_config, parse_deployments
 from tpworkers.diagnose.nvsmi_parse import ParseError
 from tpworkers.diagnose.pairlinks import nvlink_states
 from tpworkers.models import Cluster, ClusterOwnership, Node, NodeDeployment
 
 PAGE = "tpworkers/cluster_detail.html"
+# Every view of a cluster page draws each node and re-reads each deployment: counts stay small.
+MAX_DEPLOYMENTS_PER_NODE = 32
+MAX_NODES_PER_CLUSTER = 32  # nodes a paste may add; the largest (16 GPUs, 32 NICs) renders in ~0.5 s
+MAX_CLUSTERS_PER_LEARNER = 10
 
 
-class ClusterForm(forms.ModelForm):
-    class Meta:
-        model = Cluster
-        fields = ["name"]
+class ClusterForm(forms.Form):
+    """A learner's own cluster, named under their username ("ada/h100-box"): a name in another
+    learner's namespace is never "already taken" (which would tell that it exists), and no
+    learner can take a name that a shared cluster's workers will use (those have no slash)."""
+
+    name = forms.CharField(max_length=50, validators=[RegexValidator(r"^[\w.-]+$", "letters, digits, . - _ only")],
+                           help_text="kept under your username, e.g. h100-box")
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def full_name(self) -> str:
+        return f"{self.owner.username}/{self.cleaned_data['name']}"
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if ClusterOwnership.objects.filter(owner=self.owner).count() >= MAX_CLUSTERS_PER_LEARNER:
+            raise forms.ValidationError(f"You have {MAX_CLUSTERS_PER_LEARNER} clusters, the most one learner may "
+                                        "add: describe more nodes in one of them.")
+        if Cluster.objects.filter(name=f"{self.owner.username}/{name}").exists():
+            raise forms.ValidationError(f"You already have a cluster named {name}.")
+        return name
+
+
+class PasteField(forms.CharField):
+    """A pasted text, refused before parsing when over limits.MAX_PASTE_CHARS (said on the form)."""
+
+    def __init__(self, *, rows: int, help_text: str, **kwargs):
+        attrs = {"rows": rows, "cols": 90, "spellcheck": "false", "maxlength": limits.MAX_PASTE_CHARS}
+        super().__init__(widget=forms.Textarea(attrs=attrs), strip=False, help_text=help_text, **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if why := limits.paste_error(value):
+            raise forms.ValidationError(why)
 
 
 class TopologyPasteForm(forms.Form):
     hostname = forms.CharField(max_length=200, validators=[RegexValidator(r"^[\w.-]+$", "letters, digits, . - _ only")])
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "spellcheck": "false"}),
-                           label="nvidia-smi output", strip=False)
+    text = PasteField(rows=8, label="nvidia-smi output",
+                      help_text=f"at most 64 KiB; {limits.NODE_SIZE_WHY}, with at most "
+                                f"{limits.MAX_NVLINKS_PER_GPU} NVLinks each")
 
 
 class ConfigJsonField(forms.CharField):
@@ -102,8 +140,9 @@ class DeploymentForm(forms.ModelForm):
 
 
 class DeploymentPasteForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 90, "spellcheck": "false"}),
-                           label="launch lines or YAML", strip=False)
+    text = PasteField(rows=3, label="launch lines or YAML",
+                      help_text=f"at most 64 KiB and {limits.MAX_DEPLOYMENTS_PER_PASTE} deployments; "
+                                "no YAML aliases")
     config = ConfigJsonField(label="config.json", help_text="optional: the shape of a model outside the catalog")
 
     def clean_text(self):
@@ -145,6 +184,7 @@ def _node_card(node: Node, user, deployment_form=None, paste_form=None) -> dict:
         "heartbeat_ago": clusterview.ago(seconds_since(node.last_heartbeat_at)),
         "topology_ago": clusterview.ago(seconds_since(node.topology_at)),
         "matrix": clusterview.matrix(topology), "links": nvlink_states(topology),
+        "cut_note": clusterview.cut_note(topology),
         "heatmap": clusterview.heatmap(topology, pair_measurements(node, user)),
         "findings": report.findings, "broken": report.broken,
         "deployments": node.deployments.filter(owner=user),
@@ -176,10 +216,10 @@ def _back_to(request, cluster: Cluster, anchor: str = ""):
 
 @login_required
 def cluster_list(request):
-    form = ClusterForm(request.POST or None)
+    form = ClusterForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            cluster = form.save()
+            cluster = Cluster.objects.create(name=form.full_name())
             ClusterOwnership.objects.create(cluster=cluster, owner=request.user)
         return redirect("cluster_detail", cluster_id=cluster.pk)
     clusters = visible_clusters(request.user).select_related("ownership__owner").prefetch_related("nodes")
@@ -199,6 +239,10 @@ def topology_paste(request, cluster_id: int):
     if not can_edit_cluster(request.user, cluster):
         raise Http404("Only the cluster's owner or an instructor may change its topology")
     form = TopologyPasteForm(request.POST)
+    if form.is_valid() and not cluster.nodes.filter(hostname=form.cleaned_data["hostname"]).exists() \
+            and cluster.nodes.count() >= MAX_NODES_PER_CLUSTER:
+        form.add_error("hostname", f"this cluster has {MAX_NODES_PER_CLUSTER} nodes, the most a cluster page shows: "
+                                   "paste into one of them, or ask an instructor")
     if form.is_valid():
         try:
             kind, node = paste_topology(cluster, form.cleaned_data["hostname"], form.cleaned_data["text"])
@@ -218,6 +262,8 @@ def topology_paste(request, cluster_id: int):
 def deployment_add(request, node_id: int):
     node = _get_node_for_user(request.user, node_id)
     form = DeploymentForm(request.POST, node=node)
+    if form.is_valid() and node.deployments.filter(owner=request.user).count() >= MAX_DEPLOYMENTS_PER_NODE:
+        form.add_error(None, f"at most {MAX_DEPLOYMENTS_PER_NODE} deployments of yours on one node: delete some first")
     if form.is_valid():
         form.instance.node, form.instance.owner = node, request.user
         form.save()
@@ -236,19 +282,35 @@ def deployments_paste(request, node_id: int):
         configs = {config.get("_name_or_path") or "pasted": config} if config else {}
         try:
             parsed = adopt_lone_config(parse_deployments(form.cleaned_data["text"], configs), configs)
+            shaped = [d.shape_provenance == "reported" for d in parsed]  # their shape came from the config
+            records = [NodeDeployment.from_deployment(node, request.user, d, config if uses else None)
+                       for d, uses in zip(parsed, shaped)]
+            _check_deployments(node, request.user, records)
         except DeploymentError as error:
             form.add_error("text", str(error))
         else:
-            shaped = [d.shape_provenance == "reported" for d in parsed]  # their shape came from the config
             if config and not any(shaped):
                 form.add_error("config", "no pasted deployment needs it: each model is in the catalog or "
                                          "another config.json names it")
             else:
-                NodeDeployment.objects.bulk_create(
-                    NodeDeployment.from_deployment(node, request.user, d, config if uses else None)
-                    for d, uses in zip(parsed, shaped))
+                NodeDeployment.objects.bulk_create(records)
                 return _back_to(request, node.cluster, f"#node-{node.pk}")
     return _render_cluster(request, node.cluster, status=400, node_id=node.pk, paste_form=form)
+
+
+def _check_deployments(node: Node, owner, records: list[NodeDeployment]) -> None:
+    """What the form checks, for every record bulk_create would save (it skips the model's
+    validation, and SQLite keeps a string of any length), and the learner's total on this node."""
+    for record in records:
+        try:
+            record.full_clean(exclude=["node", "owner"])
+        except ValidationError as error:
+            raise DeploymentError(f"{record.model[:60]}: " + "; ".join(
+                f"{name}: {' '.join(messages)}" for name, messages in error.message_dict.items())) from None
+    total = node.deployments.filter(owner=owner).count() + len(records)
+    if total > MAX_DEPLOYMENTS_PER_NODE:
+        raise DeploymentError(f"at most {MAX_DEPLOYMENTS_PER_NODE} deployments of yours on one node; "
+                              f"this would make {total}: delete some first")
 
 
 @login_required

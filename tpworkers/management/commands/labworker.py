@@ -38,6 +38,9 @@ def register_node(cluster_name: str, hostname: str, restart_cause: str = "") -> 
     `restart_cause`, why that process ended, when known), and tell their pages. A worker joins
     shared clusters only, never a learner's private one.
     """
+    if "/" in cluster_name:  # "ada/h100-box": learners' private clusters are named under their username
+        raise CommandError(f"Cluster {cluster_name!r}: a name with a slash is a learner's private cluster; "
+                           "a worker joins only shared clusters. Choose a --cluster name without '/'.")
     import torch
 
     from tpworkers.diagnose.nvml_probe import probe
