@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "tpworkers",
     "lessons",
     "lessons.classroom",  # cohorts and the instructor's dashboard (/teach/)
+    "lessons.liveclass",  # live class mode (/teach/live/<cohort>/, /class/<code>/)
 ]
 
 MIDDLEWARE = [

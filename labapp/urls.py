@@ -14,5 +14,6 @@ urlpatterns = [
     path("lab/", include("tpworkers.urls")),
     path("clusters/", include("tpworkers.cluster_urls")),
     path("lessons/", include("lessons.urls")),
-    path("", include("lessons.classroom.urls")),  # /teach/, /classes/, /join/<code>/
+    path("", include("lessons.classroom.urls")),
+    path("", include("lessons.liveclass.urls")),  # /teach/live/<cohort>/, /class/<code>/  # /teach/, /classes/, /join/<code>/
 ]

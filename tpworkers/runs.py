@@ -28,12 +28,19 @@ class RunRefused(Exception):
 
 
 def run_for_user(user, run_id: int) -> ExperimentRun | None:
-    """The run, if this user may see it (its owner or an instructor); None otherwise, so a
-    stranger cannot even learn that the run exists."""
+    """The run, if this user may see it (its owner, an instructor, or a learner of a cohort
+    whose open live class shows it); None otherwise, so a stranger cannot even learn that the
+    run exists."""
     run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
-    if run is None or not can_see_owned(user, run.owner_id):
+    if run is None or not (can_see_owned(user, run.owner_id) or _shown_to_class(user, run)):
         return None
     return run
+
+
+def _shown_to_class(user, run: ExperimentRun) -> bool:
+    """The instructor pressed the lab's run button once for the class (lessons.liveclass)."""
+    return user.is_authenticated and run.live_rounds.filter(
+        session__ended_at__isnull=True, session__cohort__memberships__learner=user).exists()
 
 
 def run_rows(run: ExperimentRun) -> list[dict]:
