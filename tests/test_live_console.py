@@ -73,3 +73,14 @@ def test_it_shows_the_projector_view_without_names(teacher, cohort, classmates, 
     page = teacher.get(f"/teach/live/{cohort.pk}/screen/").content.decode()
     assert "What does each GPU get?" in page and "<strong data-answer-count>1</strong>" in page
     assert classmates[0].username not in page and "Reveal" not in page
+
+
+def test_it_shows_the_class_votes_in_the_dashboards_answers(teacher, cohort, classmates, instructor):
+    round_ = open_round(cohort, instructor)
+    flow.cast_vote(round_, classmates[0], "layers")
+    flow.cast_vote(round_, classmates[1], "weights")
+    flow.open_second_vote(round_)
+    flow.cast_vote(round_, classmates[0], "weights")
+    flow.end_session(cohort)
+    page = teacher.get(f"/teach/{cohort.pk}/answers/").content.decode()
+    assert "In class: first vote 1 of 2 right · second vote 1 of 1 right" in page
