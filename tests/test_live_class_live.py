@@ -1,6 +1,7 @@
 """A live class end to end through the real pieces: daphne, a private Redis as the channel
 layer, and several learners on websockets voting in one round the instructor drives over HTTP."""
 import json
+from contextlib import ExitStack
 import re
 import time
 
@@ -47,9 +48,9 @@ def test_it_runs_a_round_for_several_learners_over_websockets(live_lab):
     step_id = re.search(r'<option value="(\d+)" >What does each GPU get\?',
                         teacher.get(f"/teach/live/{cohort_id}/").read().decode()).group(1)
 
-    with _socket(live_lab, teacher, cohort_id) as console:
+    with _socket(live_lab, teacher, cohort_id) as console, ExitStack() as stack:
         _until(console, 'id="live-tally"')
-        sockets = [_socket(live_lab, session, cohort_id) for session in learners]
+        sockets = [stack.enter_context(_socket(live_lab, session, cohort_id)) for session in learners]
         for socket in sockets:
             _until(socket, "Waiting for your instructor")
         teacher.post(f"/teach/live/{cohort_id}/open/", {"step": step_id})
@@ -65,10 +66,9 @@ def test_it_runs_a_round_for_several_learners_over_websockets(live_lab):
             tally = _until(console, 'id="live-tally"')
         assert "livelearner" not in tally
 
-        teacher.post(f"/teach/live/{cohort_id}/reveal/")
+        teacher.post(f"/teach/live/{cohort_id}/reveal/", {})
         for socket in sockets:
             assert "<h3>Why</h3>" in _until(socket, "The answer:")
-            socket.close()
     with _socket(live_lab, learners[1], cohort_id) as late:  # a reload after the reveal
         page = _until(late, 'id="live-learner"')
         assert "The answer:" in page and "Your first vote: <strong>Its share of the layers" in page

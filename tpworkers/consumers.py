@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 
 from tpworkers.events import MeasurementEvent, StatusEvent, run_group
 from tpworkers.models import ExperimentRun
-from tpworkers.runs import fail_stalled_runs, run_for_user, run_rows
+from tpworkers.runs import fail_stalled_runs, run_rows, run_to_watch
 
 FORBIDDEN = 4403
 
@@ -53,7 +53,7 @@ def _watch_interval_s() -> float:
 class RunConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
-        run = await database_sync_to_async(run_for_user)(self.scope["user"], self.run_id)
+        run = await database_sync_to_async(run_to_watch)(self.scope["user"], self.run_id)
         if run is None:
             await self.close(code=FORBIDDEN)
             return

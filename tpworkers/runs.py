@@ -28,12 +28,22 @@ class RunRefused(Exception):
 
 
 def run_for_user(user, run_id: int) -> ExperimentRun | None:
-    """The run, if this user may see it (its owner, an instructor, or a learner of a cohort
-    whose open live class shows it); None otherwise, so a stranger cannot even learn that the
-    run exists."""
+    """The run, if this user may see it (its owner or an instructor); None otherwise, so a
+    stranger cannot even learn that the run exists."""
     run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
-    if run is None or not (can_see_owned(user, run.owner_id) or _shown_to_class(user, run)):
+    if run is None or not can_see_owned(user, run.owner_id):
         return None
+    return run
+
+
+def run_to_watch(user, run_id: int) -> ExperimentRun | None:
+    """The run, if this user may watch it: as run_for_user, and also a learner of a cohort whose
+    open live class shows it. Watching only: cancelling or re-running still needs run_for_user."""
+    run = run_for_user(user, run_id)
+    if run is None:
+        run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
+        if run is None or not _shown_to_class(user, run):
+            return None
     return run
 
 

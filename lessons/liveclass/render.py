@@ -9,6 +9,7 @@ from lessons.classroom.models import Cohort
 from lessons.liveclass import flow, tally
 from lessons.liveclass.models import Round
 from lessons.models import Step
+from tpworkers.runs import run_rows
 
 LEARNER_PAGE = "liveclass/learner.html"
 
@@ -30,6 +31,8 @@ def learner_context(cohort: Cohort, learner, error: str = "") -> dict:
     if step.kind == Step.Kind.LAB:
         firsts = [float(v.answer) for v in round_.votes.filter(number=1)]
         context["spread"] = tally.spread(firsts)
+        if round_.run_id:
+            context["run_rows"] = run_rows(round_.run)
     return context
 
 
