@@ -3,7 +3,6 @@ dashboard's 404), its learners vote (anyone else gets a 404 for the class page t
 from django.http import Http404
 
 from lessons.classroom.models import Cohort, normalise_code
-from lessons.classroom.views.access import get_cohort_for_user  # noqa: F401  (the driver's check)
 
 
 def get_class_for_learner(user, code: str) -> Cohort:

@@ -4,11 +4,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from lessons.classroom.views.access import get_cohort_for_user  # drivers: the dashboard's own check
 from lessons.labs import lab_for
 from lessons.liveclass import flow
 from lessons.liveclass.events import CONSOLE, LEARNERS, StateEvent, TallyEvent, publish
 from lessons.liveclass.render import console_tally
-from lessons.liveclass.views.access import get_cohort_for_user
 from lessons.models import Step
 from tpworkers.runs import RunRefused, create_run
 
