@@ -61,9 +61,21 @@ def _new_cohort(server: Server, password: str) -> tuple[Browserless, int, str, i
 
 def _learner(server: Server, code: str, name: str) -> Browserless:
     session = Browserless(server)
-    session.get("/accounts/signup/")
     password = f"bench-{random.getrandbits(64):x}-pw"
-    session.post("/accounts/signup/", {"username": name, "password1": password, "password2": password})
+    for attempt in range(3):  # SQLite may answer "database is locked" while others sign up
+        try:
+            session.get("/accounts/signup/")
+            response = session.post("/accounts/signup/", {"username": name, "password1": password,
+                                                          "password2": password})
+            if "/accounts/signup/" not in response.geturl():
+                break
+        except urllib.error.HTTPError:
+            pass
+        if session.cookie("sessionid"):
+            break
+        time.sleep(1 + attempt)
+    else:
+        raise SystemExit(f"{name} could not sign up: see the server's log")
     session.get(f"/join/{code}/")
     for attempt in range(3):  # SQLite may answer "database is locked" while others sign up
         try:
