@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "lessons.review",
     "lessons.classroom",  # cohorts and the instructor's dashboard (/teach/)
     "axes",
+    "lessons.liveclass",  # live class mode (/teach/live/<cohort>/, /class/<code>/)
 ]
 
 MIDDLEWARE = [

@@ -17,4 +17,5 @@ urlpatterns = [
     path("lessons/", include("lessons.urls")),
     path("review/", include("lessons.review.urls")),
     path("", include("lessons.classroom.urls")),  # /teach/, /classes/, /join/<code>/
+    path("", include("lessons.liveclass.urls")),  # /teach/live/<cohort>/, /class/<code>/
 ]

@@ -16,7 +16,7 @@ from django.conf import settings
 from labapp.origin import same_origin
 from tpworkers.events import MeasurementEvent, StatusEvent, row_fragment, run_group, status_event
 from tpworkers.models import ExperimentRun
-from tpworkers.runs import fail_stalled_runs, run_for_user, run_rows
+from tpworkers.runs import fail_stalled_runs, run_rows, run_to_watch
 
 FORBIDDEN = 4403
 
@@ -73,7 +73,7 @@ def _watch_interval_s() -> float:
 class RunConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
-        run = await database_sync_to_async(run_for_user)(self.scope["user"], self.run_id)
+        run = await database_sync_to_async(run_to_watch)(self.scope["user"], self.run_id)
         if run is None or not same_origin(self.scope):  # another port's page is another origin
             await self.close(code=FORBIDDEN)
             return

@@ -38,6 +38,23 @@ def run_for_user(user, run_id: int) -> ExperimentRun | None:
     return run
 
 
+def run_to_watch(user, run_id: int) -> ExperimentRun | None:
+    """The run, if this user may watch it: as run_for_user, and also a learner of a cohort whose
+    open live class shows it. Watching only: cancelling or re-running still needs run_for_user."""
+    run = run_for_user(user, run_id)
+    if run is None:
+        run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
+        if run is None or not _shown_to_class(user, run):
+            return None
+    return run
+
+
+def _shown_to_class(user, run: ExperimentRun) -> bool:
+    """The instructor pressed the lab's run button once for the class (lessons.liveclass)."""
+    return user.is_authenticated and run.live_rounds.filter(
+        session__ended_at__isnull=True, session__cohort__memberships__learner=user).exists()
+
+
 def run_rows(run: ExperimentRun) -> list[dict]:
     """One row per planned row: measured data where it exists, a pending row otherwise."""
     measured = {m.seq: m.data for m in run.measurements.all()}

@@ -13,13 +13,15 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from tpworkers.forms import FORMS, SweepForm
 from tpworkers.models import ExperimentRun, Node
-from tpworkers.runs import RunRefused, cancel, create_run, fail_stalled_runs, rerun, run_for_user, run_rows
+from tpworkers.runs import (
+    RunRefused, cancel, create_run, fail_stalled_runs, rerun, run_for_user, run_rows, run_to_watch,
+)
 from tpworkers.views.charts import chart_payload
 
 
-def _get_run_for_user(user, run_id: int) -> ExperimentRun:
+def _get_run_for_user(user, run_id: int, lookup=run_for_user) -> ExperimentRun:
     """404 for a run this user may not see, so a stranger cannot even learn that it exists."""
-    run = run_for_user(user, run_id)
+    run = lookup(user, run_id)
     if run is None:
         raise Http404("No such run")
     return run
@@ -78,7 +80,7 @@ def run_create(request):
 
 @login_required
 def run_detail(request, run_id: int):
-    run = _get_run_for_user(request.user, run_id)
+    run = _get_run_for_user(request.user, run_id, lookup=run_to_watch)  # a live class may watch
     fail_stalled_runs(ExperimentRun.objects.filter(pk=run.pk))
     run.refresh_from_db()
     context = {"run": run, "rows": run_rows(run), "chart": chart_payload(run)}

@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from lessons.classroom import cohort_data, stats
 from lessons.classroom.views.access import get_cohort_for_user
+from lessons.liveclass.summary import in_class
 from lessons.models import Step
 
 
@@ -13,6 +14,9 @@ def cohort_answers(request, cohort_id: int):
     records = cohort_data.cohort_records(cohort, (Step.Kind.PREDICT,))
     found = cohort_data.all_step_answers(records)
     lessons = list(dict.fromkeys(step_answers.step.lesson for step_answers in found))
+    votes = in_class(cohort)
+    for step_answers in found:
+        step_answers.in_class = votes.get(step_answers.step.id, [])
     return render(request, "classroom/answers.html", {"cohort": cohort, "tab": "answers", "found": found,
                                                       "lessons": lessons, "learner_count": len(records.learners)})
 

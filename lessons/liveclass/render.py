@@ -1,0 +1,50 @@
+"""What each page of a live class shows, built once here for the views (a full page) and the
+consumer (the same partial, sent over the websocket)."""
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+
+from lessons import predictions
+from lessons.classroom.models import Cohort
+from lessons.liveclass import flow, tally
+from lessons.liveclass.models import Round
+from lessons.models import Step
+from tpworkers.runs import run_rows
+
+LEARNER_PAGE = "liveclass/learner.html"
+
+
+def learner_context(cohort: Cohort, learner, error: str = "") -> dict:
+    round_ = flow.current_round(cohort)
+    context = {"cohort": cohort, "round": round_, "error": error}
+    if round_ is None:
+        return context
+    step = round_.step
+    context.update(step=step, config=step.config, options=predictions.options(step),
+                   unit_label=predictions.unit_label(step), numeric=tally.is_numeric(step),
+                   my_vote=flow.learner_vote(round_, learner), revealed=round_.phase == Round.Phase.REVEALED)
+    mine = list(round_.votes.filter(learner=learner).order_by("number"))
+    context["my_votes"] = [(v.number, predictions.describe(step, v.answer), v.correct) for v in mine]
+    if context["revealed"] and step.kind == Step.Kind.PREDICT:
+        context["answer_text"] = predictions.describe(
+            step, tally.answer_number(step) if tally.is_numeric(step) else step.config["answer"])
+    if step.kind == Step.Kind.LAB:
+        firsts = [float(v.answer) for v in round_.votes.filter(number=1)]
+        context["spread"] = tally.spread(firsts)
+        if round_.run_id:
+            context["run_rows"] = run_rows(round_.run)
+    return context
+
+
+def render_learner(cohort: Cohort, learner, error: str = "") -> str:
+    return render_to_string(f"{LEARNER_PAGE}#live", {**learner_context(cohort, learner, error), "oob": True})
+
+
+def console_tally(cohort: Cohort) -> str:
+    return tally.render_tally(flow.current_round(cohort), cohort.memberships.count())
+
+
+def render_console_state(cohort: Cohort) -> str:
+    """The console's and projector's question panel (the step and phase)."""
+    return render_to_string("liveclass/_question.html", {"cohort": cohort, "round": flow.current_round(cohort),
+                                                          "oob": True})

@@ -1,0 +1,102 @@
+"""The instructor's console at /teach/live/<cohort>/ and the projector view. Every press is a
+plain form (works without JavaScript) followed by one broadcast to the class."""
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from lessons.classroom.views.access import get_cohort_for_user  # drivers: the dashboard's own check
+from lessons.labs import lab_for
+from lessons.liveclass import flow
+from lessons.liveclass.events import CONSOLE, LEARNERS, StateEvent, TallyEvent, publish
+from lessons.liveclass.render import console_tally
+from lessons.models import Step
+from tpworkers.runs import RunRefused, create_run
+
+
+def _console(request, cohort, error: str = "", status: int = 200):
+    session = flow.open_session(cohort)
+    return render(request, "liveclass/console.html", {
+        "cohort": cohort, "tab": "live", "session": session, "round": flow.current_round(cohort),
+        "steps": list(flow.live_steps()), "tally": console_tally(cohort), "error": error}, status=status)
+
+
+def _broadcast(cohort) -> None:
+    for audience in (LEARNERS, CONSOLE):
+        publish(cohort.pk, audience, StateEvent(cohort.pk))
+    publish(cohort.pk, CONSOLE, TallyEvent(cohort.pk, console_tally(cohort)))
+
+
+def _press(request, cohort_id: int, action):
+    cohort = get_cohort_for_user(request.user, cohort_id)
+    try:
+        action(cohort)
+    except flow.LiveRefused as exc:
+        return _console(request, cohort, error=str(exc), status=409)
+    _broadcast(cohort)
+    return redirect("live_console", cohort_id=cohort.pk)
+
+
+def _round_or_refuse(cohort):
+    round_ = flow.current_round(cohort)
+    if round_ is None:
+        raise flow.LiveRefused("No round is open: pick a step first.")
+    return round_
+
+
+@login_required
+def console(request, cohort_id: int):
+    return _console(request, get_cohort_for_user(request.user, cohort_id))
+
+
+@login_required
+def screen(request, cohort_id: int):
+    cohort = get_cohort_for_user(request.user, cohort_id)
+    return render(request, "liveclass/screen.html", {"cohort": cohort, "round": flow.current_round(cohort),
+                                                     "tally": console_tally(cohort)})
+
+
+@login_required
+@require_POST
+def open_round(request, cohort_id: int):
+    try:
+        step_id = int(request.POST.get("step", ""))
+    except ValueError:
+        step_id = 0
+    return _press(request, cohort_id, lambda cohort: flow.start_round(cohort, request.user, step_id))
+
+
+@login_required
+@require_POST
+def second_vote(request, cohort_id: int):
+    return _press(request, cohort_id, lambda cohort: flow.open_second_vote(_round_or_refuse(cohort)))
+
+
+@login_required
+@require_POST
+def reveal(request, cohort_id: int):
+    return _press(request, cohort_id, lambda cohort: flow.reveal(_round_or_refuse(cohort)))
+
+
+@login_required
+@require_POST
+def end(request, cohort_id: int):
+    return _press(request, cohort_id, flow.end_session)
+
+
+@login_required
+@require_POST
+def run_lab(request, cohort_id: int):
+    """One run of the lab step's preset, owned by the instructor, on the default node; the
+    class watches it (tpworkers.runs.run_for_user lets the cohort's learners see it)."""
+    def start(cohort):
+        round_ = _round_or_refuse(cohort)
+        if round_.step.kind != Step.Kind.LAB or round_.run_id:
+            raise flow.LiveRefused("Only a lab step runs, and once per round.")
+        lab = lab_for(round_.step.config)
+        try:
+            round_.run = create_run(request.user, lab.experiment, lab.params())
+        except RunRefused as exc:
+            raise flow.LiveRefused(str(exc)) from None
+        round_.save(update_fields=["run"])
+
+    return _press(request, cohort_id, start)

@@ -1,0 +1,86 @@
+"""The instructor's console at /teach/live/<cohort>/: only the cohort's instructors drive; each
+press moves the class and the tally shows counts, bars and the first→second transitions."""
+import pytest
+
+from lessons.liveclass import flow
+from lessons.liveclass.models import LiveSession, Round, Vote
+from tests.live_class_helpers import (  # noqa: F401
+    CHOICE, classmates, cohort, course, fast_password_hashing, open_round, step,
+)
+
+
+@pytest.fixture
+def teacher(client, instructor, memory_layer):
+    client.force_login(instructor)
+    return client
+
+
+@pytest.mark.parametrize("who", ["learner", "other_instructor"])
+def test_it_hides_the_console_from_anyone_but_the_cohort_instructors(client, cohort, classmates, django_user_model,
+                                                                     memory_layer, who):
+    user = classmates[0] if who == "learner" else django_user_model.objects.create_user("other", is_staff=True)
+    client.force_login(user)
+    assert client.get(f"/teach/live/{cohort.pk}/").status_code == 404
+    assert client.post(f"/teach/live/{cohort.pk}/open/", {"step": step(*CHOICE).pk}).status_code == 404
+    assert client.post(f"/teach/live/{cohort.pk}/reveal/").status_code == 404
+    assert not LiveSession.objects.exists()
+
+
+def test_it_starts_a_session_on_the_first_step_picked(teacher, cohort):
+    response = teacher.post(f"/teach/live/{cohort.pk}/open/", {"step": step(*CHOICE).pk})
+    assert response.status_code == 302
+    round_ = flow.current_round(cohort)
+    assert round_.step == step(*CHOICE) and round_.phase == Round.Phase.FIRST
+    page = teacher.get(f"/teach/live/{cohort.pk}/").content.decode()
+    assert "What does each GPU get?" in page and "Open a second vote" in page and "0</strong> answers of 0" in page
+
+
+def test_it_refuses_a_step_that_takes_no_vote(teacher, cohort):
+    read_step = step("what-tp-splits", "column-row")
+    response = teacher.post(f"/teach/live/{cohort.pk}/open/", {"step": read_step.pk})
+    assert response.status_code == 409 and "Pick a prediction or lab step" in response.content.decode()
+
+
+def test_it_shows_how_votes_moved_between_the_two_votes(teacher, cohort, classmates, instructor):
+    round_ = open_round(cohort, instructor)
+    flow.cast_vote(round_, classmates[0], "layers")
+    flow.cast_vote(round_, classmates[1], "weights")
+    teacher.post(f"/teach/live/{cohort.pk}/second/")
+    round_.refresh_from_db()
+    flow.cast_vote(round_, classmates[0], "weights")
+    flow.cast_vote(round_, classmates[1], "weights")
+    page = teacher.get(f"/teach/live/{cohort.pk}/").content.decode()
+    assert "How 2 learners moved from the first vote (rows) to the second (columns); 1 changed their answer" in page
+    assert "second vote, after discussion" in page
+
+
+def test_it_reveals_then_ends_with_the_votes_kept(teacher, cohort, classmates, instructor):
+    round_ = open_round(cohort, instructor)
+    flow.cast_vote(round_, classmates[0], "weights")
+    teacher.post(f"/teach/live/{cohort.pk}/reveal/")
+    page = teacher.get(f"/teach/live/{cohort.pk}/").content.decode()
+    assert "The answer: <strong>A slice of every weight matrix" in page and "Reveal to everyone" not in page
+    assert teacher.post(f"/teach/live/{cohort.pk}/reveal/").status_code == 409
+    teacher.post(f"/teach/live/{cohort.pk}/end/")
+    assert flow.open_session(cohort) is None
+    vote = Vote.objects.get()
+    assert (vote.number, vote.answer, vote.correct, vote.round.revealed_at is not None) == (1, "weights", True, True)
+
+
+def test_it_shows_the_projector_view_without_names(teacher, cohort, classmates, instructor):
+    round_ = open_round(cohort, instructor)
+    flow.cast_vote(round_, classmates[0], "weights")
+    page = teacher.get(f"/teach/live/{cohort.pk}/screen/").content.decode()
+    assert "What does each GPU get?" in page and "<strong data-answer-count>1</strong>" in page
+    assert classmates[0].username not in page and "Reveal" not in page
+
+
+def test_it_shows_the_class_votes_in_the_dashboards_answers(teacher, cohort, classmates, instructor):
+    round_ = open_round(cohort, instructor)
+    flow.cast_vote(round_, classmates[0], "layers")
+    flow.cast_vote(round_, classmates[1], "weights")
+    flow.open_second_vote(round_)
+    flow.cast_vote(round_, classmates[0], "weights")
+    flow.end_session(cohort)
+    page = teacher.get(f"/teach/{cohort.pk}/answers/").content.decode()
+    assert "In class: first vote 1 of 2 right · second vote 1 of 1 right" in page
