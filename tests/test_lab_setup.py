@@ -62,6 +62,7 @@ def test_it_installs_the_extras_tplab_extras_names_and_refuses_unknown_ones(fres
     fake_python(fresh_venv, pip_version_code=0, pip_install_code=0)
     installs = []
     monkeypatch.setattr(lab, "_pip_install", lambda what, *args: installs.append(args))
+    monkeypatch.delenv("TPLAB_EXTRAS", raising=False)  # CI sets it for the whole run
     lab.ensure_environment()
     assert installs[-1] == ("-e", f"{lab.ROOT}[test]")
     monkeypatch.setenv("TPLAB_EXTRAS", "hf")  # a new extra is a new stamp: installed again
