@@ -16,7 +16,8 @@ MEASURED = "document.querySelectorAll('tr.measured').length"
 def test_it_runs_the_lesson_lab_and_brings_the_learner_back_to_compare(live_lab, browser):
     live_lab.manage("loadlessons")
     live_lab.create_user("lab-learner", "pw-for-browser-tests-6")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # bypass_csp: wait_for_function evaluates its string with eval, which the site's CSP forbids
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page.goto(f"{live_lab.url}/accounts/login/?next={STEP}")
     page.fill("input[name=username]", "lab-learner")
     page.fill("input[name=password]", "pw-for-browser-tests-6")
@@ -46,7 +47,7 @@ def test_it_runs_the_lesson_lab_and_brings_the_learner_back_to_compare(live_lab,
 
     page.click("text=Back to the lesson")
     page.wait_for_url(f"**{STEP}")
-    measured_us = live_lab.query(f"Measurement.objects.get(run_id={run_id}, data__size_bytes=262144).data['time_us']")
+    measured_us = live_lab.query(f"Measurement.objects.get(run_id={run_id}, data__size_bytes=262144).data['median_us']")  # guesses meet the median (issue 11)
     versus = page.inner_text("table.versus")
     assert "Your prediction\t500 µs" in versus
     assert page.inner_text(".measured-value") == f"{format_number(measured_us)} µs measured"

@@ -46,7 +46,8 @@ def test_it_streams_every_measurement_of_a_gloo_sweep_to_a_websocket(live_lab):
 
     fragments, rows, status = _listen(live_lab, session, run_id)
 
-    planned = live_lab.query(f"ExperimentRun.objects.get(pk={run_id}).params['sizes']")
+    planned = live_lab.query("__import__('tpworkers.measure.configs', fromlist=['SweepConfig']).SweepConfig"
+                             f".from_params(ExperimentRun.objects.get(pk={run_id}).params).sizes()")
     assert status == "done", fragments[-1]
     assert rows == set(range(len(planned)))  # 1K, 4K, 16K, 64K, 256K
     assert "queued" in fragments[0]  # the snapshot: still waiting behind the busy run, no rows yet
@@ -61,10 +62,13 @@ def test_it_streams_every_measurement_of_a_gloo_sweep_to_a_websocket(live_lab):
 
 
 def test_it_reports_the_worker_and_gpu_reason_in_healthz(live_lab):
+    live_lab.create_user("health", "a-live-test-password-2")
+    session = Browserless(live_lab)  # the details are for logged-in users; strangers get ok only
+    session.login("health", "a-live-test-password-2")
     deadline = time.monotonic() + 30
     while True:
         try:
-            body = json.load(urllib.request.urlopen(live_lab.url + "/healthz"))
+            body = json.load(session.get("/healthz"))
         except urllib.error.HTTPError as error:
             body = json.load(error)
         if body["celery"]["ok"] or time.monotonic() > deadline:

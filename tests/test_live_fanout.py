@@ -46,7 +46,7 @@ def test_it_streams_every_row_to_every_watcher_on_either_web_process(live_lab):
     with ThreadPoolExecutor(len(watchers)) as pool:
         results = list(pool.map(lambda where: _listen(where, session, run_id, timeout_s=240), watchers))
 
-    planned = live_lab.query(f"len(ExperimentRun.objects.get(pk={run_id}).params['sizes'])")
+    planned = live_lab.query(f"len(ExperimentRun.objects.get(pk={run_id}).planned_rows())")
     for where, (fragments, rows, status) in zip(watchers, results):
         assert status == "done", (where.port, fragments[-1])
         assert rows == set(range(planned)), (where.port, sorted(rows))
