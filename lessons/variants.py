@@ -31,7 +31,9 @@ FIELDS = ("vary", "prompt", "answer", "why")
 
 
 def combinations(spec: dict) -> list[dict]:
-    names = list(spec["vary"])
+    # Names in sorted order, not the stored order: PostgreSQL's jsonb reorders an object's keys,
+    # and a seed must name the same variant whatever database holds the step.
+    names = sorted(spec["vary"])
     return [dict(zip(names, values)) for values in itertools.product(*(spec["vary"][n] for n in names))]
 
 
