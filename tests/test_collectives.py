@@ -174,3 +174,14 @@ def test_it_frees_the_timing_buffer_and_checks_without_a_copy_of_the_message():
     for growth, wrong in per_rank:
         assert wrong == 0
         assert growth <= rank_buffer_bytes("all_reduce", size, 2, "gloo") + slack < 2 * size
+
+
+def test_it_uses_the_older_split_collective_names_on_a_torch_before_2_13():
+    """A CUDA torch the user keeps (2.11 on the H200 check) has no all_gather_single: the sweep
+    raised AttributeError on every all-gather and reduce-scatter there."""
+    from types import SimpleNamespace
+
+    older = SimpleNamespace(all_gather_into_tensor=dist.all_gather_into_tensor,
+                            reduce_scatter_tensor=dist.reduce_scatter_tensor)
+    assert collectives.split_collectives(older) == (older.all_gather_into_tensor, older.reduce_scatter_tensor)
+    assert collectives.split_collectives(dist) == (dist.all_gather_single, dist.reduce_scatter_single)

@@ -144,9 +144,19 @@ def measure_size(ctx, step: SizeStep) -> tuple[list[float], int]:
     return times, count_wrong(step.op, output, ctx.world_size, ctx.rank)
 
 
+def split_collectives(distributed=dist):
+    """(all_gather, reduce_scatter) into and out of one flat tensor. torch 2.13 calls them
+    all_gather_single and reduce_scatter_single and deprecates the older names; a CUDA torch the
+    user keeps (2.11, say) has only all_gather_into_tensor and reduce_scatter_tensor."""
+    if hasattr(distributed, "all_gather_single"):
+        return distributed.all_gather_single, distributed.reduce_scatter_single
+    return distributed.all_gather_into_tensor, distributed.reduce_scatter_tensor
+
+
 def _collective(op, count, world, dtype, device, rank, fill: bool):
     """(call, output): buffers for one op, zeros for timing or the check pattern for checking."""
     shard = count // world
+    all_gather, reduce_scatter = split_collectives()
 
     def buffer(length, first=0):
         if not fill:
@@ -162,7 +172,7 @@ def _collective(op, count, world, dtype, device, rank, fill: bool):
     if op == "all_gather":
         send = buffer(shard, first=rank * shard)                             # [count/n]
         recv = torch.zeros(count, dtype=dtype, device=device)                # [count]
-        return partial(dist.all_gather_single, recv, send), recv
+        return partial(all_gather, recv, send), recv
     send = buffer(count)                                                     # [count]
     recv = torch.zeros(shard, dtype=dtype, device=device)                    # [count/n]
-    return partial(dist.reduce_scatter_single, recv, send), recv
+    return partial(reduce_scatter, recv, send), recv
