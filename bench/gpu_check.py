@@ -224,9 +224,9 @@ def step_gpu_tests() -> Step:
     name = "tests/test_gpu_paths.py"
     if not gpu_count():
         return no_gpu(name)
-    result = subprocess.run([sys.executable, "-m", "pytest", "tests/test_gpu_paths.py", "-q", "-rs",
+    result = subprocess.run([sys.executable, "-m", "pytest", "tests/test_gpu_paths.py", "-q", "-rfEs",
                              "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, timeout=240)
-    tail = result.stdout.strip().splitlines()[-15:]
+    tail = result.stdout.strip().splitlines()[-25:]
     if "No module named pytest" in result.stderr or "No module named 'django'" in result.stdout + result.stderr:
         return Step(name, "skipped", "pytest or Django is not installed on this machine: "
                                      + (result.stderr.strip().splitlines() or ["?"])[-1])

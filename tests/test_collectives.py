@@ -184,4 +184,5 @@ def test_it_uses_the_older_split_collective_names_on_a_torch_before_2_13():
     older = SimpleNamespace(all_gather_into_tensor=dist.all_gather_into_tensor,
                             reduce_scatter_tensor=dist.reduce_scatter_tensor)
     assert collectives.split_collectives(older) == (older.all_gather_into_tensor, older.reduce_scatter_tensor)
-    assert collectives.split_collectives(dist) == (dist.all_gather_single, dist.reduce_scatter_single)
+    newer = SimpleNamespace(all_gather_single=dist.all_gather, reduce_scatter_single=dist.reduce_scatter, **vars(older))
+    assert collectives.split_collectives(newer) == (newer.all_gather_single, newer.reduce_scatter_single)

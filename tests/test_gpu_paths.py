@@ -37,8 +37,10 @@ def _nccl(nproc: int, **changes) -> dict:
 @needs_gpus(1)
 @pytest.mark.parametrize("op", OPS)
 def test_it_sweeps_every_op_with_nccl_on_one_gpu(op):
-    result = run_sweep(SweepConfig(op=op, **_nccl(1), **SIZES))
-    assert len(result.measurements) == 2 and all(m.wrong == 0 for m in result.measurements)
+    config = SweepConfig(op=op, **_nccl(1), **SIZES)
+    result = run_sweep(config)
+    assert [m.size_bytes for m in result.measurements] == config.sizes()
+    assert all(m.wrong == 0 for m in result.measurements)
 
 
 @needs_gpus(2)
@@ -95,8 +97,9 @@ def test_it_keeps_peak_gpu_memory_within_the_validated_budget(op):
     size = 256 << 20
     step = SizeStep(op, size // 4, "float32", warmup=1, iters=2)
     ((peak, wrong),) = get_pool(DeviceGroup(**_nccl(1))).run(_peak_gpu_bytes_while_measuring, step)
+    budget = rank_buffer_bytes(op, size, 1, "nccl")
     assert wrong == 0
-    assert peak <= rank_buffer_bytes(op, size, 1, "nccl")
+    assert peak <= budget, f"peak {peak} B over the budget {budget} B by {peak - budget} B"
 
 
 @needs_gpus(2)

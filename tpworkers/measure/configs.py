@@ -21,8 +21,8 @@ from tpworkers.measure.devicegroup import DTYPES, ConfigError, DeviceGroup, chec
 KINDS = {"mlp": "MLP", "attention": "attention block", "layer": "transformer layer"}
 
 CHUNK = 1 << 20                     # elements per step of filling or checking
-# Scratch per rank: two int64 index buffers, the expected values in the dtype (≤ 4 B), a mask,
-# = 21 B per element, rounded up to 24 for the allocator's rounding and the 0-d sums.
+# Scratch per rank: two int64 index buffers (one takes the misses) and the expected values in
+# the dtype (≤ 4 B) = 20 B per element, rounded up to 24 for the allocator and the 0-d sums.
 CHUNK_BYTES = CHUNK * 24
 REDUCING = ("all_reduce", "reduce_scatter")
 
