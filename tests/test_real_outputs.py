@@ -29,6 +29,7 @@ HEALTHY = [
     ("h20-8gpu-blank-affinity.topo-m.txt",),
     ("v100-dgx1-lost-tabs.topo-m.txt",),
     ("rtx5090-2gpu.topo-m.txt", "rtx5090-2gpu.p2p-rw.txt"),
+    ("h200-1gpu-vm.topo-m.txt", "h200-1gpu-vm.p2p-r.txt"),
 ]
 
 
@@ -187,3 +188,12 @@ def test_it_merges_nvlink_r_with_nvlink_s_in_either_order(order):
     assert all(link.remote_bus_id for link in merged.nvlinks if link.state == "active")
     assert [link.link for link in merged.nvlinks if link.state == "inactive"] == [4, 9, 10, 15, 16]
     assert [link.remote_link for link in merged.nvlinks if link.remote_link is not None] == list(range(12))
+
+
+def test_it_reads_a_one_gpu_p2p_matrix_as_p2p_by_its_legend():
+    """On the lent H200 `topo -p2p r` had one GPU, so its only cell was X: told apart from
+    `topo -m` by nothing but the legend, it was read as a second `topo -m`."""
+    kind, node = parse((REAL / "h200-1gpu-vm.p2p-r.txt").read_text())
+    assert kind == "topo-p2p" and [gpu.index for gpu in node.gpus] == [0] and node.pairs == []
+    kind, node = parse((REAL / "h200-1gpu-vm.topo-m.txt").read_text())
+    assert kind == "topo-m" and node.gpus[0].numa_affinity == 0

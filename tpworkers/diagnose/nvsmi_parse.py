@@ -66,6 +66,9 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_P2P_LEGEND = re.compile(r"^\s*(CNS|GNS|TNS)\s+=", re.M)
+
+
 def _elided(line: str) -> bool:
     return bool(_ELISION.match(line.strip()))
 
@@ -85,8 +88,10 @@ def detect_kind(text: str) -> str:
         width = len([t for t in first.split() if re.fullmatch(r"GPU\d+", t)])
         cells = {c for _, line in numbered[1:] if re.match(r"\s*GPU\d+\s", line)
                  for c in line.split()[1:1 + width]}
-        # Cells only topo -p2p prints; a consumer GPU's p2p matrix may hold nothing but NS/U.
-        return "topo-p2p" if cells & {"OK", "CNS", "GNS", "TNS", "DR", "NS", "U"} else "topo-m"
+        # Cells only topo -p2p prints; a consumer GPU's p2p matrix may hold nothing but NS/U,
+        # and a one-GPU matrix nothing but X, where only its legend ("CNS = ...") tells.
+        p2p_cells = cells & {"OK", "CNS", "GNS", "TNS", "DR", "NS", "U"}
+        return "topo-p2p" if p2p_cells or _P2P_LEGEND.search(text) else "topo-m"
     raise ParseError(no, first, "not a recognised nvidia-smi output (expected topo -m, "
                                 "topo -p2p r, nvlink -s, nvlink -R or nvlink --capabilities)")
 
