@@ -96,7 +96,8 @@ def step_nvidia_smi(probed: Node) -> Step:
             continue
         texts[label] = result.stdout
         try:
-            parsed.append(parse(result.stdout, probed.hostname))
+            kind, node = parse(result.stdout, probed.hostname)
+            parsed.append((f"{label} as {kind}", node))
         except ParseError as error:
             problems.append(f"{label}: refused by the parser: {error}")
     problems += compare_topologies(probed, [node for _, node in parsed])
@@ -107,7 +108,7 @@ def step_nvidia_smi(probed: Node) -> Step:
                 files.append(Path(folder, f"{index}.txt"))
                 files[-1].write_text(text)
         findings = diagnose(load([str(path) for path in files])) if files else []
-    detail = "\n".join([f"parsed: {', '.join(kind for kind, _ in parsed) or 'nothing'}",
+    detail = "\n".join([f"parsed: {', '.join(read for read, _ in parsed) or 'nothing'}",
                         *[f"finding: [{f.severity}] {f.title}" for f in findings], *problems])
     return Step(name, "fail" if problems else "pass", detail,
                 {"outputs": texts, "findings": [f.render() for f in findings], "mismatches": problems})

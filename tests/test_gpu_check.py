@@ -46,7 +46,8 @@ def _probed_bridge_node():
 def test_it_parses_and_diagnoses_what_nvidia_smi_prints(recorded_nvidia_smi):
     step = gpu_check.step_nvidia_smi(_probed_bridge_node())
     assert step.status == "pass", step.detail
-    assert "topo-m" in step.detail and "nvlink-status" in step.detail and "nvlink-remote" in step.detail
+    assert "topo -m as topo-m" in step.detail and "topo -p2p r as topo-p2p" in step.detail
+    assert "nvlink -s as nvlink-status" in step.detail and "nvlink -R as nvlink-remote" in step.detail
     assert set(step.data["outputs"]) == set(gpu_check.SMI_OUTPUTS)
 
 
