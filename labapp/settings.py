@@ -146,6 +146,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "labapp.sqlitepool"  # connections kept between requests
     # A class writes at once (guesses, runs, the worker's rows). WAL lets readers go on while one
     # writer writes; IMMEDIATE takes the write lock when a transaction begins, so two writers
     # queue on the busy timeout instead of one failing at once with "database is locked" when
