@@ -28,10 +28,11 @@ class Lesson(models.Model):
     def live_steps(self):
         return self.steps.filter(retired=False)
 
-    def neighbours(self) -> tuple["Lesson | None", "Lesson | None"]:
-        previous = Lesson.objects.filter(order__lt=self.order).order_by("-order").first()
-        following = Lesson.objects.filter(order__gt=self.order).order_by("order").first()
-        return previous, following
+    def previous(self) -> "Lesson | None":
+        return Lesson.objects.filter(order__lt=self.order).order_by("-order").first()
+
+    def following(self) -> "Lesson | None":
+        return Lesson.objects.filter(order__gt=self.order).order_by("order").first()
 
 
 class Step(models.Model):

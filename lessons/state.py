@@ -28,17 +28,9 @@ SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kin
 
 def done_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
     """learner id -> ids of the given steps that learner has done, by the rules above: one query
-    for what they did (the records of every kind, as one UNION) and one for what they opened,
-    for one learner or a whole class (``learners``: ids or a queryset of user ids)."""
-    ids = [step.pk for step in steps]
-    labs = [step.pk for step in steps if step.kind == Step.Kind.LAB]
-    records = [model.objects.filter(learner__in=learners, step_id__in=ids).order_by().values_list("learner_id", "step_id")
-               for model in (Reveal, RecallRating, TeachBack)]
-    records.append(Guess.objects.filter(learner__in=learners, step_id__in=labs).order_by()
-                   .values_list("learner_id", "step_id"))
-    done: dict[int, set[int]] = defaultdict(set)
-    for learner_id, step_id in records[0].union(*records[1:]):
-        done[learner_id].add(step_id)
+    for what they did and one for what they opened, for one learner or a whole class
+    (``learners``: ids or a queryset of user ids)."""
+    done = _recorded_step_ids(learners, steps)
     shown = defaultdict(dict)  # lesson id -> key -> id of its steps done once opened
     for step in steps:
         if step.kind in SHOWN_ONLY:
@@ -51,11 +43,30 @@ def done_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
     return done
 
 
-def done_keys(learner, lesson: Lesson, steps: list[Step] | None = None) -> set[str]:
+def _recorded_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
+    """learner id -> ids of the steps done by a record (reveal, rating, teach-back, a lab's
+    prediction): the records of every kind in one UNION."""
+    ids = [step.pk for step in steps]
+    labs = [step.pk for step in steps if step.kind == Step.Kind.LAB]
+    records = [model.objects.filter(learner__in=learners, step_id__in=ids).order_by().values_list("learner_id", "step_id")
+               for model in (Reveal, RecallRating, TeachBack)]
+    records.append(Guess.objects.filter(learner__in=learners, step_id__in=labs).order_by()
+                   .values_list("learner_id", "step_id"))
+    done: dict[int, set[int]] = defaultdict(set)
+    for learner_id, step_id in records[0].union(*records[1:]):
+        done[learner_id].add(step_id)
+    return done
+
+
+def done_keys(learner, lesson: Lesson, steps: list[Step] | None = None, opened: list[str] | None = None) -> set[str]:
     """Keys of the live steps this learner has done: done_step_ids for one learner, two queries
-    whatever the lesson's length."""
+    whatever the lesson's length, or one when the caller already holds the keys ``opened``."""
     steps = list(lesson.live_steps()) if steps is None else steps
-    done = done_step_ids([learner.pk], steps).get(learner.pk, set())
+    if opened is None:
+        done = done_step_ids([learner.pk], steps).get(learner.pk, set())
+    else:
+        done = _recorded_step_ids([learner.pk], steps).get(learner.pk, set())
+        done |= {step.pk for step in steps if step.kind in SHOWN_ONLY and step.key in opened}
     return {step.key for step in steps if step.pk in done}
 
 
@@ -70,13 +81,13 @@ def lesson_terms(lesson: Lesson, steps: list[Step]) -> list[tuple[str, str]]:
     return [(term, glossary()[term]) for term in terms if term in glossary()]
 
 
-def remember_position(learner, step: Step) -> None:
+def remember_position(learner, step: Step) -> Progress:
     """The learner opened ``step``: resume here next time, and count it as opened. Reopening
     the step they are on writes nothing: a class reloading pages must not queue for SQLite's
-    one writer."""
+    one writer. Returns the learner's progress through the lesson."""
     progress = Progress.objects.filter(learner=learner, lesson=step.lesson).first()
     if progress and progress.current_step_id == step.pk and step.key in progress.visited:
-        return
+        return progress
     if progress is None:
         progress, _ = Progress.objects.get_or_create(learner=learner, lesson=step.lesson)
     progress.current_step = step
@@ -85,6 +96,7 @@ def remember_position(learner, step: Step) -> None:
         StepOpened.objects.get_or_create(learner=learner, step=step)  # the first open only; kept for good
     progress.save(update_fields=["current_step", "visited", "updated_at"])
     note_finished(learner, step.lesson)
+    return progress
 
 
 def note_finished(learner, lesson: Lesson) -> None:
@@ -95,17 +107,18 @@ def note_finished(learner, lesson: Lesson) -> None:
         progress.save(update_fields=["finished_at", "updated_at"])
 
 
-def step_context(learner, step: Step, query) -> dict:
+def step_context(learner, step: Step, query, opened: list[str] | None = None) -> dict:
+    """``opened``: the keys of the steps the learner opened, when the caller has read them."""
     lesson = step.lesson
-    steps = list(lesson.live_steps())
+    steps = getattr(lesson, "live_step_list", None) or list(lesson.live_steps())
     index = steps.index(step)
-    previous_lesson, next_lesson = lesson.neighbours()
+    first, last = index == 0, index + 1 == len(steps)
     context = {
         "lesson": lesson, "step": step, "config": step.config, "steps": steps, "position": index + 1,
-        "previous_step": steps[index - 1] if index else None,
-        "next_step": steps[index + 1] if index + 1 < len(steps) else None,
-        "previous_lesson": previous_lesson, "next_lesson": next_lesson,
-        "done": done_keys(learner, lesson, steps), "terms": lesson_terms(lesson, steps),
+        "previous_step": None if first else steps[index - 1], "next_step": None if last else steps[index + 1],
+        # Only the first and the last step link to another lesson.
+        "previous_lesson": lesson.previous() if first else None, "next_lesson": lesson.following() if last else None,
+        "done": done_keys(learner, lesson, steps, opened), "terms": lesson_terms(lesson, steps),
     }
     add = _KIND_CONTEXT.get(step.kind)
     if add:

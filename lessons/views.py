@@ -13,15 +13,19 @@ PAGE = "lessons/step.html"
 
 
 def _get_step(slug: str, key: str) -> Step:
-    step = Step.objects.select_related("lesson").filter(lesson__slug=slug, key=key, retired=False).first()
+    """The live step, its lesson's live steps fetched with it (a class reloads this page: one
+    query, not two) and kept as ``step.lesson.live_step_list`` for step_context."""
+    steps = list(Step.objects.select_related("lesson").filter(lesson__slug=slug, retired=False))
+    step = next((s for s in steps if s.key == key), None)
     if step is None:
         raise Http404("No such step")
+    step.lesson.live_step_list = steps
     return step
 
 
-def _respond(request, step: Step, status: int = 200, **extra):
+def _respond(request, step: Step, status: int = 200, opened: list[str] | None = None, **extra):
     """The whole page without htmx; with htmx, the fragment of the same template it targets."""
-    context = step_context(request.user, step, request.GET) | extra
+    context = step_context(request.user, step, request.GET, opened) | extra
     if request.htmx and request.htmx.target == "calc-result":
         return render(request, "lessons/steps/calculator.html#calc_result", context, status=status)
     if request.htmx and request.htmx.target == "torchrun-result":
@@ -65,8 +69,8 @@ def lesson_resume(request, slug: str):
 @login_required
 def step_page(request, slug: str, key: str):
     step = _get_step(slug, key)
-    remember_position(request.user, step)
-    return _respond(request, step)
+    progress = remember_position(request.user, step)
+    return _respond(request, step, opened=progress.visited)
 
 
 @login_required

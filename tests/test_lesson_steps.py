@@ -14,7 +14,7 @@ from tpworkers.catalog.gpus import get_gpu
 from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 
-QUERIES_PER_STEP_PAGE = 11  # session, user, the step, the position, the steps, 2 neighbours, what is done (1 UNION), opened, the rating, the nav's review due count
+QUERIES_PER_STEP_PAGE = 7  # session, user, the steps (with the lesson), the position, what is done (1 UNION), the rating, the nav's review due count
 
 
 @pytest.fixture
