@@ -7,6 +7,7 @@ accuracy and answer distributions per step.
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 
 class Lesson(models.Model):
@@ -62,6 +63,9 @@ class Step(models.Model):
 
     def __str__(self):
         return f"{self.lesson.slug}/{self.key}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("lesson_step", args=[self.lesson.slug, self.key])
 
 
 class LearnerRecord(models.Model):
