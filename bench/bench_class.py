@@ -61,7 +61,10 @@ def _new_cohort(server: Server, password: str) -> tuple[Browserless, int, str, i
 
 def _learner(server: Server, code: str, name: str) -> Browserless:
     session = Browserless(server)
-    password = f"bench-{random.getrandbits(64):x}-pw"
+    # Random hex alone: a password sharing "bench" with the username was refused at random by
+    # Django's similarity validator, and a retry with the same password could never pass.
+    password = f"{random.getrandbits(96):024x}"
+    why = ""
     for attempt in range(3):  # SQLite may answer "database is locked" while others sign up
         try:
             session.get("/accounts/signup/")
@@ -69,13 +72,14 @@ def _learner(server: Server, code: str, name: str) -> Browserless:
                                                           "password2": password})
             if "/accounts/signup/" not in response.geturl():
                 break
-        except urllib.error.HTTPError:
-            pass
+            why = " ".join(re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.read().decode(), re.S))
+        except urllib.error.HTTPError as error:
+            why = f"HTTP {error.code}"
         if session.cookie("sessionid"):
             break
         time.sleep(1 + attempt)
     else:
-        raise SystemExit(f"{name} could not sign up: see the server's log")
+        raise SystemExit(f"{name} could not sign up ({why or 'no error shown'}): see the server's log")
     session.get(f"/join/{code}/")
     for attempt in range(3):  # SQLite may answer "database is locked" while others sign up
         try:
