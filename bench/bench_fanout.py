@@ -6,20 +6,27 @@ Per burst: rows lost (planned rows × watchers − rows received) and the delive
 row, the time from the first watcher receiving it to each other watcher receiving it, p50/p99/
 max over every (row, watcher). A run is held queued behind a long "busy" sweep until every
 watcher has its snapshot, then the busy sweep is cancelled, so every row arrives live.
-Bounded: --timeout-s per burst; watchers are asyncio clients in this one process.
+Bounded: --timeout-s per burst; watchers are asyncio clients in this one process. --busy N keeps
+N other learners reloading a lesson step page on the same lab during every burst (a busy site);
+the pages they were served per second is printed beside each burst.
 
     python -m bench.bench_fanout --watchers 10,50,200 --bursts 2 --web 1
     python -m bench.bench_fanout --watchers 200 --web 2    # two ASGI processes, one channel layer
+    python -m bench.bench_fanout --watchers 200 --busy 20  # while 20 learners reload lesson pages
 """
 
 import argparse
 import asyncio
 import re
+import threading
 import time
+from contextlib import contextmanager, nullcontext
 
 from websockets.asyncio.client import connect
 
+from bench.bench_pages import STEP, hammer
 from bench.livelab import BenchLab, machine, percentile
+from tpworkers.measure.configs import SweepConfig
 
 ROW = re.compile(r'id="run-(\d+)-row-(\d+)" class="measured"')
 STATUS = re.compile(r'id="run-(\d+)-status" class="run-status (\w+)"')
@@ -54,7 +61,7 @@ async def watch(port: int, cookie: str, run_id: int, connected: asyncio.Event, s
 async def burst(lab: BenchLab, session, watchers: int, timeout_s: float) -> dict:
     busy = session.start_run(**BUSY)
     run_id = session.start_run(**WATCHED)
-    planned = len(lab.query(f"ExperimentRun.objects.get(pk={run_id}).params['sizes']"))
+    planned = len(SweepConfig.from_params(lab.query(f"ExperimentRun.objects.get(pk={run_id}).params")).sizes())
     cookie, snapshots, connected = session.cookie_header(), [], asyncio.Event()
     tasks = [asyncio.create_task(watch(lab.ports[i % len(lab.ports)], cookie, run_id, connected, snapshots,
                                        timeout_s)) for i in range(watchers)]
@@ -86,23 +93,48 @@ async def burst(lab: BenchLab, session, watchers: int, timeout_s: float) -> dict
             "max": max(spreads) * 1000 if spreads else float("nan")}
 
 
+@contextmanager
+def busy_site(lab: BenchLab, cookies: list[str]):
+    """Learners reloading a lesson step page on the lab while the block runs; yields a list that
+    holds, once the block ends, the page latencies served meanwhile."""
+    served, errors, stop = [], [], threading.Event()
+    start = threading.Barrier(len(cookies) + 1)
+    threads = [threading.Thread(target=hammer, args=(lab.ports[i % len(lab.ports)], cookie, STEP, start,
+                                                     float("inf"), served, errors, stop))
+               for i, cookie in enumerate(cookies)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    try:
+        yield served
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--watchers", default="10,50,200")
     parser.add_argument("--bursts", type=int, default=2, help="bursts per watcher count")
     parser.add_argument("--web", type=int, default=1, help="daphne processes (watchers spread round-robin)")
     parser.add_argument("--timeout-s", type=float, default=120)
+    parser.add_argument("--busy", type=int, default=0, help="learners reloading a lesson page during each burst")
     args = parser.parse_args()
-    print(f"# {machine()}; {args.web} web process(es)")
+    print(f"# {machine()}; {args.web} web process(es); {args.busy} learners reloading a lesson page")
     with BenchLab(args.web, env={"TPLAB_MAX_ACTIVE_RUNS_PER_LEARNER": "100"}) as lab:
         session = lab.learner("watcher")
-        print("| watchers | burst | connected | rows lost / deliveries | spread p50 ms | p99 ms | max ms |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+        readers = [s.cookie_header() for s in lab.learners("reader", args.busy)] if args.busy else []
+        print("| watchers | burst | connected | rows lost / deliveries | spread p50 ms | p99 ms | max ms | pages/s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in (int(x) for x in args.watchers.split(",")):
             for b in range(1, args.bursts + 1):
-                r = asyncio.run(burst(lab, session, n, args.timeout_s))
+                began = time.monotonic()
+                with busy_site(lab, readers) if readers else nullcontext([]) as served:
+                    r = asyncio.run(burst(lab, session, n, args.timeout_s))
+                pages = len(served) / (time.monotonic() - began)
                 print(f"| {n} | {b} | {r['connected']} | {r['lost']} / {r['deliveries']} | {r['p50']:.0f} | "
-                      f"{r['p99']:.0f} | {r['max']:.0f} |", flush=True)
+                      f"{r['p99']:.0f} | {r['max']:.0f} | {pages:.0f} |", flush=True)
                 if r["first_error"]:
                     print(f"  {r['failed']} watcher(s) failed; {r['first_error']}", flush=True)
 

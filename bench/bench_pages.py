@@ -19,11 +19,13 @@ STEP = "/lessons/what-tp-splits/what-is-split/"
 LOGIN = "/accounts/login/"
 
 
-def hammer(port: int, cookie: str, path: str, start: threading.Barrier, seconds: float, out: list, errors: list):
+def hammer(port: int, cookie: str, path: str, start: threading.Barrier, seconds: float, out: list, errors: list,
+           stop: threading.Event | None = None):
+    """GET `path` on one keep-alive connection for `seconds` (or until `stop` is set)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     start.wait()
     stop_at = time.monotonic() + seconds
-    while time.monotonic() < stop_at:
+    while time.monotonic() < stop_at and not (stop and stop.is_set()):
         began = time.perf_counter()
         connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
         response = connection.getresponse()
