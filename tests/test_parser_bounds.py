@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tpworkers.diagnose import limits
-from tpworkers.diagnose.deployments import DeploymentError, parse_deployments, parse_launch_line
+from tpworkers.diagnose.deployment_fields import DeploymentError
+from tpworkers.diagnose.deployments import parse_deployments, parse_launch_line
 from tpworkers.diagnose.nvsmi_parse import ParseError, parse
 
 NVSMI = Path(__file__).parent / "fixtures" / "nvsmi"

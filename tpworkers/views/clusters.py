@@ -21,7 +21,8 @@ from tpworkers.catalog.modelshapes import ModelShape, list_models
 from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, paste_topology,
                                 queue_pair_runs, visible_clusters)
 from tpworkers.diagnose import clusterview, limits
-from tpworkers.diagnose.deployments import DeploymentError, adopt_lone_config, parse_deployments
+from tpworkers.diagnose.deployment_fields import DeploymentError, adopt_lone_config
+from tpworkers.diagnose.deployments import parse_deployments
 from tpworkers.diagnose.nvsmi_parse import ParseError
 from tpworkers.diagnose.pairlinks import nvlink_states
 from tpworkers.models import Cluster, ClusterOwnership, Node, NodeDeployment
