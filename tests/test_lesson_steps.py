@@ -1,10 +1,6 @@
 """Recall, teach-back, calculator and decision tree steps, through their views (lab and
 cluster steps: test_lesson_lab.py, test_lesson_cluster.py)."""
-import io
 import re
-
-import pytest
-from django.core.management import call_command
 
 from lessons.calculators import COMPARED_LINKS
 from lessons.figures import format_value
@@ -15,13 +11,6 @@ from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 
 QUERIES_PER_STEP_PAGE = 11  # session, user, the step, the position, the steps, 2 neighbours, what is done (1 UNION), opened, the rating, the nav's review due count
-
-
-@pytest.fixture
-def logged_in(client, learner, db):
-    call_command("loadlessons", stdout=io.StringIO())
-    client.force_login(learner)
-    return client
 
 
 def test_it_covers_the_recall_answer_and_stores_the_rating(logged_in, learner):
