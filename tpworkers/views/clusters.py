@@ -18,8 +18,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, list_models
-from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, paste_topology,
-                                queue_pair_runs, visible_clusters)
+from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, pair_sweep_params,
+                                paste_topology, queue_pair_runs, visible_clusters)
 from tpworkers.diagnose import clusterview, limits
 from tpworkers.diagnose.deployment_fields import DeploymentError, adopt_lone_config
 from tpworkers.diagnose.deployments import parse_deployments
@@ -357,7 +357,7 @@ def node_pair_runs(request, node_id: int):
     runs = pair_runs(request.user, node)
     rows = [(run, clusterview.best_busbw_at_largest_size([m.data for m in run.measurements.all()]))
             for run in runs]
-    context = {"node": node, "rows": rows, "active": any(run.is_active for run in runs),
+    context = {"node": node, "rows": rows, "active": any(run.is_active for run in runs), "sweep": pair_sweep_params((0, 1)),
                "findings": node_findings(node, request.user).findings}
     template = "tpworkers/cluster_pair_runs.html" + ("#progress" if request.htmx else "")
     return render(request, template, context)
