@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 
 from tpworkers.catalog.gpus import parse_gpu_list
 from tpworkers.catalog.modelshapes import ModelShape, list_models
+from tpworkers.catalog.sizes import binary_size
 from tpworkers.diagnose import clusterview, limits
 from tpworkers.models import Cluster, ClusterOwnership, Node, NodeDeployment
 
@@ -55,7 +56,7 @@ class PasteField(forms.CharField):
 class TopologyPasteForm(forms.Form):
     hostname = forms.CharField(max_length=200, validators=[RegexValidator(r"^[\w.-]+$", "letters, digits, . - _ only")])
     text = PasteField(rows=8, label="nvidia-smi output",
-                      help_text=f"at most 64 KiB; {limits.NODE_SIZE_WHY}, with at most "
+                      help_text=f"at most {binary_size(limits.MAX_PASTE_CHARS)}; {limits.NODE_SIZE_WHY}, with at most "
                                 f"{limits.MAX_NVLINKS_PER_GPU} NVLinks each")
 
 
@@ -75,7 +76,8 @@ class ConfigJsonField(forms.CharField):
         if not text or not text.strip():
             return None
         if len(text) > self.MAX_CONFIG_CHARS:
-            raise forms.ValidationError(f"a config.json here is at most 64 KB; this one is {len(text):,} characters")
+            raise forms.ValidationError(f"a config.json here is at most {self.MAX_CONFIG_CHARS:,} characters; "
+                                        f"this one is {len(text):,}")
         try:
             config = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -122,7 +124,7 @@ class DeploymentForm(forms.ModelForm):
 
 class DeploymentPasteForm(forms.Form):
     text = PasteField(rows=3, label="launch lines or YAML",
-                      help_text=f"at most 64 KiB and {limits.MAX_DEPLOYMENTS_PER_PASTE} deployments; "
+                      help_text=f"at most {binary_size(limits.MAX_PASTE_CHARS)} and {limits.MAX_DEPLOYMENTS_PER_PASTE} deployments; "
                                 "no YAML aliases")
     config = ConfigJsonField(label="config.json", help_text="optional: the shape of a model outside the catalog")
 
