@@ -136,18 +136,11 @@ NODES = [
 ]
 
 
-class NodeChoiceForm(forms.Form):
+class NodeChoiceForm(ModelTPForm):
     model = forms.ChoiceField(choices=MODELS, initial="Llama-3.1-70B")
     tp = forms.IntegerField(min_value=2, max_value=64, initial=4, label="TP size")
     tokens = forms.IntegerField(min_value=1, max_value=65536, initial=8, label="tokens in flight")
     dtype = forms.ChoiceField(choices=DTYPES, initial="bf16", label="weight dtype")
-
-    def clean(self):
-        data = super().clean()
-        if data.get("model") and data.get("tp"):
-            for error in costmodel.tp_constraint_errors(get_model(data["model"]), data["tp"]):
-                self.add_error("tp", error)
-        return data
 
     @staticmethod
     def result(d) -> list[Row]:

@@ -333,6 +333,14 @@ def spoiled_answers(lessons: list[dict]) -> list[str]:
     return errors
 
 
+def glossary_errors(terms: dict[str, str]) -> list[str]:
+    """Definitions show on hover beside every lesson's prose, as plain text where no figure form
+    renders: a figure in one could only be typed by hand."""
+    return [f"glossary {term!r}: hand-typed figure {figure!r}: a definition says what a term means; "
+            "the figure belongs in a lesson's {{ calc }} or {{ fact }}"
+            for term, text in terms.items() for figure in hand_typed_figures(text)]
+
+
 def validate_course(lessons: list[dict]) -> list[str]:
     slugs = [lesson.get("slug") for lesson in lessons]
     errors = [f"lesson slug {s!r} is used twice" for s in set(slugs) if slugs.count(s) > 1]
@@ -343,4 +351,4 @@ def validate_course(lessons: list[dict]) -> list[str]:
         for what, count in step_counts(lesson).items():
             if count < COURSE_MINIMUMS[what]:
                 errors.append(f"{lesson.get('slug')}: has {count} {what}, needs {COURSE_MINIMUMS[what]}")
-    return errors + spoiled_answers(lessons)
+    return errors + glossary_errors(glossary()) + spoiled_answers(lessons)

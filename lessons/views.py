@@ -4,12 +4,17 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from labapp.htmx import render_page
 from lessons import predictions
 from lessons.models import ChecklistTick, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
 from lessons.review.services import rate_from_lesson
 from lessons.state import lesson_progress, note_finished, remember_position, step_context
 
 PAGE = "lessons/step.html"
+# The element htmx swaps -> the partial that answers it; the result boxes live in their step's template.
+FRAGMENTS = {"step": f"{PAGE}#step", "lesson-main": f"{PAGE}#lesson_main",
+             "calc-result": "lessons/steps/calculator.html#calc_result",
+             "torchrun-result": "lessons/steps/torchrun.html#torchrun_result"}
 
 
 def _get_step(slug: str, key: str) -> Step:
@@ -26,14 +31,7 @@ def _get_step(slug: str, key: str) -> Step:
 def _respond(request, step: Step, status: int = 200, opened: list[str] | None = None, **extra):
     """The whole page without htmx; with htmx, the fragment of the same template it targets."""
     context = step_context(request.user, step, request.GET, opened) | extra
-    if request.htmx and request.htmx.target == "calc-result":
-        return render(request, "lessons/steps/calculator.html#calc_result", context, status=status)
-    if request.htmx and request.htmx.target == "torchrun-result":
-        return render(request, "lessons/steps/torchrun.html#torchrun_result", context, status=status)
-    if request.htmx and request.htmx.target in ("step", "lesson-main"):
-        fragment = "step" if request.htmx.target == "step" else "lesson_main"
-        return render(request, f"{PAGE}#{fragment}", context, status=status)
-    return render(request, PAGE, context, status=status)
+    return render_page(request, PAGE, context, FRAGMENTS, status)
 
 
 def _after_post(request, step: Step):

@@ -1,3 +1,4 @@
+import io
 import os
 from pathlib import Path
 
@@ -134,6 +135,20 @@ def other_learner(django_user_model):
 @pytest.fixture
 def instructor(django_user_model):
     return django_user_model.objects.create_user("teach", password="pw-for-tests-only-3", is_staff=True)
+
+
+@pytest.fixture
+def course(db):
+    """The lessons loaded from lessons/content/, as `manage.py loadlessons` loads them."""
+    from django.core.management import call_command
+
+    call_command("loadlessons", stdout=io.StringIO())
+
+
+@pytest.fixture
+def logged_in(client, learner, course):
+    client.force_login(learner)
+    return client
 
 
 @pytest.fixture

@@ -1,22 +1,7 @@
-"""Shared set-up of the review-queue tests: the course loaded, a learner logged in."""
-import io
+"""Shared helpers of the review-queue tests (the course and a logged-in learner: conftest.py)."""
 import re
 
-import pytest
-from django.core.management import call_command
-
 from lessons.models import Step
-
-
-@pytest.fixture
-def course(db):
-    call_command("loadlessons", stdout=io.StringIO())
-
-
-@pytest.fixture
-def logged_in(client, learner, course):
-    client.force_login(learner)
-    return client
 
 
 def step(key: str, slug: str = "what-tp-splits") -> Step:

@@ -13,12 +13,14 @@ def test_it_bins_guesses_a_quarter_decade_wide_with_the_answer_and_its_band():
     band_x, band_width = h.band
     assert band_x < h.answer_x < band_x + band_width
     assert all(h.plot_left <= bar.x and bar.x + bar.width <= h.plot_right + 1e-6 for bar in h.bars)
+    assert h.bin_width == "1/4 of a decade"
 
 
 def test_it_widens_bins_to_whole_decades_when_guesses_span_many():
     h = charts.log_histogram([1e-3, 1e12], answer=1.0)
     assert len(h.bars) <= charts.MAX_BINS
     assert h.band is None and sum(bar.count for bar in h.bars) == 2
+    assert h.bin_width == "1 decade"  # what the caption says, no longer a quarter
 
 
 def test_it_has_nothing_to_draw_without_a_positive_value():

@@ -19,6 +19,17 @@ def test_it_lists_my_pair_runs_with_links_to_their_pages(client, learner, other_
     assert '<span class="status done">done</span>' in html
 
 
+def test_it_states_the_size_range_the_pair_runs_are_queued_with(client, learner, monkeypatch):
+    from tpworkers import clusters
+
+    node = node_from(owned_cluster(learner), "nvl4", *WORKED)
+    client.force_login(learner)
+    monkeypatch.setattr(clusters, "PAIR_MIN_BYTES", 16 << 20)  # the largest size the findings need
+    assert clusters.pair_sweep_params((0, 1))["max_bytes"] == 16 << 20
+    html = client.get(reverse("cluster_pair_runs", args=[node.pk])).content.decode()
+    assert "One sweep (1 KiB to 16 MiB, P2P on) per pair of GPUs" in html
+
+
 def test_it_is_not_found_for_someone_elses_cluster(client, learner, other_learner):
     node = node_from(owned_cluster(learner), "nvl4", *WORKED)
     client.force_login(other_learner)

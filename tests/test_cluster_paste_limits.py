@@ -1,6 +1,7 @@
 """Hostile pastes on the cluster page (issue 13): refused with a 400 naming the limit, nothing saved,
 and the limits stated on the forms."""
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from tpworkers.diagnose import limits
@@ -52,6 +53,14 @@ def test_it_keeps_pasted_node_queues_apart_across_clusters(client, learner):
     assert paste_topology(client, owned_cluster(learner, "a.b"), text, hostname="c").status_code == 302
     assert paste_topology(client, owned_cluster(learner, "a"), text, hostname="b.c").status_code == 302
     assert Cluster.objects.get(name="a").nodes.get().hostname == "b.c"
+
+
+def test_it_names_the_config_json_limit_in_force(monkeypatch):
+    from tpworkers.cluster_forms import ConfigJsonField
+
+    monkeypatch.setattr(ConfigJsonField, "MAX_CONFIG_CHARS", 1000)
+    with pytest.raises(ValidationError, match="a config.json here is at most 1,000 characters; this one is 1,024"):
+        ConfigJsonField().clean("{" + " " * 1022 + "}")
 
 
 def test_it_refuses_a_yaml_alias_bomb_and_saves_nothing(client, learner):

@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from tpworkers.diagnose.deployments import DeploymentError, adopt_lone_config, parse_deployments, parse_launch_line
+from tpworkers.diagnose.deployment_fields import DeploymentError, adopt_lone_config
+from tpworkers.diagnose.deployments import parse_deployments, parse_launch_line
 
 
 @pytest.mark.parametrize("line,engine,tp", [

@@ -1,5 +1,11 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -14,6 +20,37 @@ def test_it_tells_an_anonymous_visitor_ok_or_not_only(lab_redis):
     response = Client().get("/healthz")
     assert response.json() == {"ok": False} and response.status_code == 503
     assert b"redis" not in response.content and b"workers" not in response.content
+
+
+@pytest.mark.django_db
+def test_it_answers_an_anonymous_probe_without_the_torch_and_gpu_checks(lab_redis, monkeypatch):
+    """A load balancer probes every few seconds: it gets the verdict on the parts every run needs,
+    not a torch import and an NVML probe whose details it is never shown."""
+    from labapp import health
+
+    def not_for_a_probe():
+        raise AssertionError("an anonymous probe ran a check whose details it is not shown")
+
+    monkeypatch.setattr(health, "check_torch", not_for_a_probe)
+    monkeypatch.setattr(health, "check_gpus", not_for_a_probe)
+    monkeypatch.setattr(health, "check_celery", lambda: {"ok": True, "workers": ["celery@node1"]})
+    response = Client().get("/healthz")
+    assert response.json() == {"ok": True} and response.status_code == 200
+
+
+def test_it_answers_an_anonymous_probe_without_importing_torch_or_nvml(tmp_path):
+    """In a fresh interpreter, as a web process that never ran an experiment: torch is not
+    imported by the probe (seconds, and hundreds of MB) and NVML is not loaded."""
+    probe = ("import django, sys; django.setup(); "
+             "from django.test.utils import setup_test_environment; setup_test_environment(); "
+             "from django.test import Client; response = Client().get('/healthz'); "
+             "print(response.status_code, response.content.decode(), "
+             "sorted(m for m in ('torch', 'pynvml') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={"DJANGO_SETTINGS_MODULE": "labapp.settings", "PATH": "/usr/bin:/bin",
+                                 "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '503 {"ok": false} []'  # no REDIS_URL: not ok, and said so at once
 
 
 @pytest.mark.django_db

@@ -1,10 +1,6 @@
 """The "On your cluster" step: the learner's node as the cluster page diagnoses it, or the
 labelled example while they have none."""
 import html
-import io
-
-import pytest
-from django.core.management import call_command
 
 from tpworkers.clusters import node_findings
 from tpworkers.models import NodeDeployment
@@ -14,13 +10,6 @@ from tests.test_cluster_support import WORKED, WORKED_LINE, finished_pair_run, n
 from tests.test_cluster_support import fast_password_hashing  # noqa: F401 (autouse)
 
 YOURS = "/lessons/cluster-findings/yours/"
-
-
-@pytest.fixture
-def logged_in(client, learner, db):
-    call_command("loadlessons", stdout=io.StringIO())
-    client.force_login(learner)
-    return client
 
 
 def worked_node(owner):

@@ -4,7 +4,6 @@ import pytest
 
 from lessons.models import Guess
 
-from tests.test_lesson_predict import course, logged_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -1,10 +1,6 @@
 """Lab steps on the step page: predict, run the step's experiment, see the guess beside the
 measurement. Lesson 2 sweeps an all-reduce; lesson 4 runs the sharded MLP at TP=1/2/4."""
-import io
 import re
-
-import pytest
-from django.core.management import call_command
 
 from lessons.models import Guess
 from tpworkers.forms import LayerForm, SweepForm
@@ -15,13 +11,6 @@ SWEEP_STEP = "/lessons/all-reduce-tax/lab-256k/"
 MLP_STEP = "/lessons/tp-or-replicas/lab-mlp/"
 MLP_PRESET = {"kinds": ["mlp"], "tp_sizes": [1, 2, 4], "hidden": 1024, "ffn": 4096, "seq": 8,
               "dtype": "float32", "warmup": 2, "iters": 10}
-
-
-@pytest.fixture
-def logged_in(client, learner, db):
-    call_command("loadlessons", stdout=io.StringIO())
-    client.force_login(learner)
-    return client
 
 
 def run_button_fields(page: str) -> dict[str, list[str]]:

@@ -1,22 +1,8 @@
-import io
-
 import pytest
-from django.core.management import call_command
 
 from lessons.models import Guess, Reveal, Step
 
 URL = "/lessons/what-tp-splits/what-is-split/"
-
-
-@pytest.fixture
-def course(db):
-    call_command("loadlessons", stdout=io.StringIO())
-
-
-@pytest.fixture
-def logged_in(client, learner, course):
-    client.force_login(learner)
-    return client
 
 
 def test_it_refuses_the_reveal_until_a_guess_is_committed(logged_in, learner):

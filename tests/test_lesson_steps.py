@@ -1,10 +1,8 @@
 """Recall, teach-back, calculator and decision tree steps, through their views (lab and
 cluster steps: test_lesson_lab.py, test_lesson_cluster.py)."""
-import io
 import re
 
 import pytest
-from django.core.management import call_command
 
 from lessons.calculators import COMPARED_LINKS
 from lessons.figures import format_value
@@ -15,13 +13,6 @@ from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 
 QUERIES_PER_STEP_PAGE = 7  # session, user, the steps (with the lesson), the position, what is done (1 UNION), the rating, the nav's review due count
-
-
-@pytest.fixture
-def logged_in(client, learner, db):
-    call_command("loadlessons", stdout=io.StringIO())
-    client.force_login(learner)
-    return client
 
 
 def test_it_covers_the_recall_answer_and_stores_the_rating(logged_in, learner):
@@ -204,12 +195,13 @@ def test_it_keeps_the_kv_cache_of_fp8_weights_in_bf16_as_the_findings_do(logged_
     assert f"{kv / 2e9:.1f} GB" in re.search(r"<th>KV cache per GPU.*?</tr>", chosen, re.S).group(0)
 
 
-def test_it_refuses_a_tp_size_the_model_cannot_split_in_the_communication_calculator(logged_in):
+@pytest.mark.parametrize("url, priced", [("/lessons/all-reduce-tax/comm-calculator/", "communication per token on"),
+                                         ("/lessons/renting-a-node/node-calculator/", "per token at least")])
+def test_it_refuses_a_tp_size_the_model_cannot_split_in_the_communication_calculators(logged_in, url, priced):
     """Issue 11: the communication calculator priced Gemma-3-27B at TP=3 (32 heads)."""
-    page = logged_in.get("/lessons/all-reduce-tax/comm-calculator/",
-                         {"model": "Gemma-3-27B", "tp": "3", "tokens": "8", "dtype": "bf16"}).content.decode()
+    page = logged_in.get(url, {"model": "Gemma-3-27B", "tp": "3", "tokens": "8", "dtype": "bf16"}).content.decode()
     assert "32 heads are not divisible by TP=3" in page
-    assert "communication per token on" not in page
+    assert priced not in page
 
 
 def test_it_writes_nothing_when_a_learner_reopens_the_step_they_are_on(logged_in, learner,

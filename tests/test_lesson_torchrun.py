@@ -1,22 +1,13 @@
 """The torchrun step (lesson 7): a command the learner copies, rewritten for their node by a
 GET form (htmx fragment or whole page), beside the plan transformers declares — and, without
 transformers, the same command and a sentence naming what is missing."""
-import io
 
 import pytest
-from django.core.management import call_command
 
 from lessons.models import Progress
 from tpworkers.measure import hf_tp_config
 
 URL = "/lessons/hf-tp-plan/run-check/"
-
-
-@pytest.fixture
-def logged_in(client, learner, db):
-    call_command("loadlessons", stdout=io.StringIO())
-    client.force_login(learner)
-    return client
 
 
 @pytest.mark.hf

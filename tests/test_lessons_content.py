@@ -105,6 +105,19 @@ def test_it_rejects_counts_multipliers_and_fractions_typed_into_prose(text, figu
     assert any(f"hand-typed figure '{figure}'" in e for e in validate_lesson(_lesson_with(step), SLUGS))
 
 
+def test_it_rejects_a_figure_typed_into_a_glossary_definition(monkeypatch):
+    """Definitions show on hover beside every lesson's prose, as plain text: no figure form
+    renders there, so a figure in one could only be typed by hand."""
+    from lessons import validate
+    from lessons.content_format import glossary
+
+    nvlink = "NVIDIA's direct GPU-to-GPU link, 900 GB/s per GPU on H100."
+    monkeypatch.setattr(validate, "glossary", lambda: {**glossary(), "nvlink": nvlink})
+    assert validate_course(COURSE) == ["glossary 'nvlink': hand-typed figure '900 GB/s': a definition "
+                                       "says what a term means; the figure belongs in a lesson's {{ calc }} "
+                                       "or {{ fact }}"]
+
+
 def test_it_checks_the_lessons_own_fields_as_the_admin_does():
     lesson = {**COURSE[0], "goal": "Learn why 80 layers cost 160 all-reduces.",
               "sources": [{"title": "no url"}], "infra_bridge": "See [it](https://example.com/x)."}

@@ -25,8 +25,18 @@ def test_it_locks_a_username_out_after_five_wrong_passwords(client, lin):
         assert log_in(client, "guess").status_code == 200  # the form again, "wrong password"
     assert log_in(client, "guess").status_code == 429  # the fifth
     response = log_in(client, "the-right-password-1")
-    assert response.status_code == 429 and "paused for 15 minutes" in response.content.decode()
+    assert response.status_code == 429 and "paused for 15 minutes" in response.content.decode().replace("\xa0", " ")
     assert "_auth_user_id" not in client.session
+
+
+def test_it_says_how_long_the_lockout_lasts_as_configured(client, lin, settings):
+    from datetime import timedelta
+
+    settings.AXES_COOLOFF_TIME = timedelta(hours=1)
+    for _ in range(5):
+        log_in(client, "guess")
+    page = log_in(client, "the-right-password-1").content.decode().replace("\xa0", " ")
+    assert "paused for 1 hour after" in page
 
 
 def test_it_locks_the_admin_login_too(client, lin):

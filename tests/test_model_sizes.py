@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tpworkers.catalog import costmodel as cm
+from tpworkers.catalog.links import Link
 from tpworkers.catalog.modelshapes import ModelShape, get_model
 from tpworkers.diagnose.deployments import parse_launch_line
 from tpworkers.diagnose.findings import Inputs, diagnose
@@ -78,7 +79,7 @@ def test_it_counts_the_embedding_all_reduce_and_the_logits_gather():
     node = load([str(REAL_NVSMI / "nv12-2gpu-mlx5.topo-m.txt")]).node
     dep = parse_launch_line("CUDA_VISIBLE_DEVICES=0,1 vllm serve mistralai/Mixtral-8x7B-v0.1 -tp 2")
     assert dep.shape.name == "Mixtral-8x7B"
-    est = cm.decode_comm_per_token(dep.shape, 2, 8, "bf16", cm.Link("x", "x", 1e11, 2e-6, "nvlink", ""))
+    est = cm.decode_comm_per_token(dep.shape, 2, 8, "bf16", Link("x", "x", 1e11, 2e-6, "nvlink", ""))
     assert est.allreduces == 2 * 32 + 1 and est.gather_bytes == 8 * 32000 * 2
     assert diagnose(Inputs(node, [dep])) == []  # bridged pair, no GPU names: nothing to flag
 

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from tpworkers.diagnose.nvsmi_parse import ParseError, detect_kind, main, parse, parse_topo_matrix
+from tpworkers.diagnose.nvsmi_matrix import parse_topo_matrix
+from tpworkers.diagnose.nvsmi_parse import ParseError, detect_kind, main, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvsmi"
 

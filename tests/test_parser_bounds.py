@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tpworkers.diagnose import limits
-from tpworkers.diagnose.deployments import DeploymentError, parse_deployments, parse_launch_line
+from tpworkers.diagnose.deployment_fields import DeploymentError
+from tpworkers.diagnose.deployments import parse_deployments, parse_launch_line
 from tpworkers.diagnose.nvsmi_parse import ParseError, parse
 
 NVSMI = Path(__file__).parent / "fixtures" / "nvsmi"
@@ -122,8 +123,10 @@ def test_it_validates_every_yaml_field(text, why):
         parse_deployments(text)
 
 
-def test_it_refuses_a_paste_over_the_size_limit():
+def test_it_refuses_a_paste_over_the_size_limit(monkeypatch):
     assert "64 KiB" in limits.paste_error("x" * (limits.MAX_PASTE_CHARS + 1))
+    monkeypatch.setattr(limits, "MAX_PASTE_CHARS", 16 * 1024)  # the reason names the limit in force
+    assert limits.paste_error("x" * (16 * 1024 + 1)).endswith("at most 16384 (16 KiB) are read")
     assert "per line" in limits.paste_error("x" * (limits.MAX_LINE_CHARS + 1))
     assert limits.paste_error((NVSMI / "h100-sxm-8gpu.nvlink-r.txt").read_text()) is None
 

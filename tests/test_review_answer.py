@@ -8,7 +8,7 @@ from lessons.predictions import answer_value
 from lessons.review.items import question
 from lessons.review.models import ReviewCard, ReviewLog
 from lessons.review.views import question_token
-from tests.review_support import HTMX, course, logged_in, step, token_in  # noqa: F401 (fixtures)
+from tests.review_support import HTMX, step, token_in
 
 
 def ask(item, seed=None, seconds_ago=30):

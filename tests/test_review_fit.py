@@ -9,7 +9,7 @@ from lessons.models import Step
 from lessons.review import fitting, scheduling, services
 from lessons.review.models import ParameterFit, ReviewLog, ReviewSettings
 from lessons.review.tasks import fit_parameters
-from tests.review_support import course, logged_in, step  # noqa: F401 (fixtures)
+from tests.review_support import step
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 

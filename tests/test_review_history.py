@@ -6,7 +6,7 @@ from django.utils import timezone
 from lessons.models import Step
 from lessons.review import history, services
 from lessons.review.models import ReviewLog
-from tests.review_support import course, logged_in, step  # noqa: F401 (fixtures)
+from tests.review_support import step
 
 
 def test_it_lists_each_review_and_each_items_retrievability(logged_in, learner):

@@ -6,7 +6,7 @@ from django.utils import timezone
 from lessons.models import Reveal
 from lessons.review import services
 from lessons.review.models import ReviewSettings
-from tests.review_support import HTMX, course, logged_in, step  # noqa: F401 (fixtures)
+from tests.review_support import HTMX, step
 
 
 def test_it_says_how_the_queue_fills_when_it_is_empty(logged_in):

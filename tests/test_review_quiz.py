@@ -9,7 +9,6 @@ from lessons.predictions import answer_value
 from lessons.review import quiz as quizzes
 from lessons.review.items import question
 from lessons.review.models import Quiz, ReviewLog
-from tests.review_support import course, logged_in  # noqa: F401 (fixtures)
 
 URL = "/review/quiz/what-tp-splits/"
 

@@ -1,9 +1,5 @@
 """The review queue's scheduling, on a fixed clock: FSRS (the fsrs package) decides every date."""
-import io
 from datetime import datetime, timedelta, timezone
-
-import pytest
-from django.core.management import call_command
 
 from lessons.models import Reveal, Step
 from lessons.review import scheduling, services
@@ -11,11 +7,6 @@ from lessons.review.models import ReviewCard, ReviewLog, ReviewSettings
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 QUEUE = ReviewLog.Source.QUEUE
-
-
-@pytest.fixture
-def course(db):
-    call_command("loadlessons", stdout=io.StringIO())
 
 
 def step(key, slug="what-tp-splits"):

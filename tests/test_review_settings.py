@@ -1,6 +1,5 @@
 """GET/POST /review/settings/: desired retention and the daily new-item limit."""
 from lessons.review.models import ReviewSettings
-from tests.review_support import course, logged_in  # noqa: F401 (fixtures)
 
 
 def test_it_shows_the_defaults_and_what_they_schedule(logged_in):

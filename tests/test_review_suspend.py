@@ -1,7 +1,7 @@
 """POST /review/items/<id>/suspend/: the item leaves the queue until resumed; nothing is lost."""
 from lessons.models import Reveal
 from lessons.review.models import ReviewCard, ReviewLog
-from tests.review_support import HTMX, course, logged_in, step  # noqa: F401 (fixtures)
+from tests.review_support import HTMX, step
 
 
 def test_suspending_from_the_queue_shows_the_next_item(logged_in, learner):

@@ -27,8 +27,7 @@ def test_it_creates_a_default_sweep_owned_by_the_learner_and_queues_it(client, l
 @pytest.mark.django_db
 def test_it_refuses_bad_parameters_with_the_reason(client, learner, lab_node):
     client.force_login(learner)
-    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "2G", "factor": "4",
-                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
+    response = client.post("/lab/runs/", {**SWEEP_FIELDS, "max_size": "2G"})
     assert response.status_code == 400
     assert "at most 256 MiB per rank" in response.content.decode()
     assert not ExperimentRun.objects.exists()
@@ -37,8 +36,7 @@ def test_it_refuses_bad_parameters_with_the_reason(client, learner, lab_node):
 @pytest.mark.django_db
 def test_it_refuses_a_size_it_cannot_read(client, learner, lab_node):
     client.force_login(learner)
-    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "lots", "max_size": "1M", "factor": "4",
-                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
+    response = client.post("/lab/runs/", {**SWEEP_FIELDS, "min_size": "lots"})
     assert response.status_code == 400
     assert "is not a whole number" in response.content.decode()
 
@@ -70,9 +68,7 @@ def test_it_says_when_no_worker_has_registered(client, learner):
 @pytest.mark.django_db
 def test_it_refuses_gpus_that_do_not_match_the_ranks(client, learner, lab_node):
     client.force_login(learner)
-    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4",
-                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
-                                          "gpus": "0,1,2"})
+    response = client.post("/lab/runs/", {**SWEEP_FIELDS, "gpus": "0,1,2"})
     assert response.status_code == 400
     assert "2 ranks need 2 GPUs, got 3" in response.content.decode()
 
@@ -93,8 +89,7 @@ def test_it_turns_p2p_off_only_when_the_form_says_so(client, learner, lab_node):
     lab_node.gpu_count = 4
     lab_node.save()
     client.force_login(learner)
-    fields = {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4", "dtype": "float32",
-              "nproc": "2", "warmup": "1", "iters": "5", "gpus": "2,3"}
+    fields = {**SWEEP_FIELDS, "gpus": "2,3"}
     client.post("/lab/runs/", fields)  # a preset button that never showed the checkbox
     assert ExperimentRun.objects.get().params["p2p"] is True
     ExperimentRun.objects.all().delete()
@@ -118,8 +113,7 @@ def test_it_remembers_the_lesson_that_asked_for_the_run(client, learner, lab_nod
 @pytest.mark.django_db
 def test_it_refuses_a_smallest_size_of_zero(client, learner, lab_node):
     client.force_login(learner)
-    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "0", "max_size": "1M", "factor": "4",
-                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5"})
+    response = client.post("/lab/runs/", {**SWEEP_FIELDS, "min_size": "0"})
     assert response.status_code == 400
     assert "must be at least 1 byte" in response.content.decode()
     assert not ExperimentRun.objects.exists()
@@ -128,9 +122,7 @@ def test_it_refuses_a_smallest_size_of_zero(client, learner, lab_node):
 @pytest.mark.django_db
 def test_it_refuses_a_gpu_index_beyond_any_node(client, learner, lab_node):
     client.force_login(learner)
-    response = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4",
-                                          "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
-                                          "gpus": "0,64"})
+    response = client.post("/lab/runs/", {**SWEEP_FIELDS, "gpus": "0,64"})
     assert response.status_code == 400
     assert "GPU indices go from 0 to 63" in response.content.decode()
 
@@ -140,9 +132,7 @@ def test_it_refuses_gpus_the_node_does_not_have_before_queueing(client, learner,
     lab_node.gpu_count = 2
     lab_node.save()
     client.force_login(learner)
-    page = client.post("/lab/runs/", {"op": "all_reduce", "min_size": "1K", "max_size": "1M", "factor": "4",
-                                      "dtype": "float32", "nproc": "2", "warmup": "1", "iters": "5",
-                                      "gpus": "2,3"}, follow=True).content.decode()
+    page = client.post("/lab/runs/", {**SWEEP_FIELDS, "gpus": "2,3"}, follow=True).content.decode()
     assert "cannot run on testnode: GPU 2 was asked for, but this node has 2 GPUs" in page
     assert not ExperimentRun.objects.exists()
 

@@ -3,6 +3,7 @@ each failure path (a rank that died or hung, a config the node cannot run, a can
 failure) is driven directly."""
 
 import dataclasses
+import re
 import time
 
 import pytest
@@ -52,13 +53,13 @@ def runner(monkeypatch):
     warmed = []
     monkeypatch.setattr(tasks, "warm_pool", warmed.append)  # no real ranks in these tests
 
-    def install(fn):
+    def install(fn, experiment="collective_sweep"):
         def run(config, on_record=None, should_stop=lambda: False, timeout_s=0):
             calls.append(config)
             return fn(config, on_record, should_stop)
 
-        experiment = experiments.EXPERIMENTS["collective_sweep"]
-        monkeypatch.setitem(experiments.EXPERIMENTS, "collective_sweep", dataclasses.replace(experiment, run=run))
+        replaced = dataclasses.replace(experiments.EXPERIMENTS[experiment], run=run)
+        monkeypatch.setitem(experiments.EXPERIMENTS, experiment, replaced)
         return calls
 
     install.warmed = warmed
@@ -84,6 +85,41 @@ def test_it_saves_and_publishes_each_row_then_done(learner, make_run, publisher,
     assert [m.data["size_bytes"] for m in run.measurements.all()] == [1024, 4096]
     rows = [event.seq for _, event in publisher.sent if isinstance(event, MeasurementEvent)]
     assert rows == [0, 1] and _statuses(publisher, run) == ["running", "done"]
+
+
+class LayerRow:
+    def __init__(self, compute_us, comm_us):
+        self.data = {"kind": "mlp", "forward_us": compute_us + comm_us, "compute_us": compute_us,
+                     "comm_us": comm_us, "collectives": 2, "bytes_moved": 1 << 20}
+
+    def to_dict(self):
+        return dict(self.data)
+
+
+def _bar_widths(html):
+    return [(float(a), float(b)) for a, b in re.findall(
+        r'class="compute" style="width: ([\d.]+)%"></span><span class="comm" style="width: ([\d.]+)%"', html)]
+
+
+@pytest.mark.django_db
+def test_it_redraws_the_earlier_bars_when_a_longer_forward_widens_their_scale(learner, lab_node, publisher, runner):
+    """The layer bars share one scale, the longest forward so far: a longer row that streams in
+    must bring the earlier ones, redrawn on its scale, as a page loaded now would show them."""
+    from tpworkers.forms import LayerForm
+
+    def layers(config, on_record, should_stop):
+        for compute, comm in ((400.0, 100.0), (900.0, 100.0), (150.0, 350.0)):  # forwards 500, 1000, 500 µs
+            on_record(LayerRow(compute, comm))
+
+    runner(layers, experiment="tp_layer")
+    form = LayerForm({**LayerForm.defaults(), "tp_sizes": [1, 2, 4]})
+    assert form.is_valid(), form.errors
+    run = ExperimentRun.objects.create(owner=learner, node=lab_node, experiment="tp_layer", params=form.run_params())
+    tasks.run_experiment(run.pk)
+    rows = [(event.seq, _bar_widths(event.html)) for _, event in publisher.sent if isinstance(event, MeasurementEvent)]
+    assert rows == [(0, [(80.0, 20.0)]),
+                    (1, [(90.0, 10.0)]), (0, [(40.0, 10.0)]),  # the longer row, then the one before it again
+                    (2, [(15.0, 35.0)])]  # no longer than the longest: alone
 
 
 @pytest.mark.django_db

@@ -47,7 +47,7 @@ def test_it_draws_numeric_guesses_on_a_log_axis_with_the_answer_and_band(teacher
     card = step_section(answers_page(teacher, cohort), "256 KiB")
     assert card.count('<rect class="bin"') == 2  # 128 and 250 fall in different quarter decades
     assert '<rect class="band"' in card and '<line class="answer"' in card
-    assert "2 guesses from" in card and "log axis" in card
+    assert "2 guesses from" in card and "log axis, bins 1/4 of a decade wide" in card
     assert re.search(r"Most common wrong answer: <strong>128 KiB</strong> — 2 of 3", card)
 
 

@@ -57,8 +57,8 @@ def paste_topology(cluster: Cluster, hostname: str, text: str) -> tuple[str, Nod
     return kind, node
 
 
-# A pair's link speed needs messages large enough for the bus bandwidth to level off; the
-# "Measure all pairs" runs reach 64 MiB (pair_sweep_params).
+# A pair's link speed needs messages large enough for the bus bandwidth to level off: the
+# "Measure all pairs" runs reach this size (pair_sweep_params), and a smaller run is not read.
 PAIR_MIN_BYTES = 64 << 20
 
 
@@ -148,8 +148,8 @@ def pair_runs(owner, node: Node) -> list[ExperimentRun]:
             and (len(r.params.get("gpus") or ()) == 2 or not node.gpu_count)]
 
 def pair_sweep_params(gpus: tuple[int, ...]) -> dict:
-    """An all-reduce sweep up to 64 MiB on a GPU pair: large enough for the bus bandwidth to
-    level off. Without GPUs (gloo on two CPU ranks) it stops at 4 MiB to stay short."""
-    sweep = SweepConfig(op="all_reduce", nproc=2, min_bytes=1 << 10, max_bytes=(64 << 20) if gpus else (4 << 20),
+    """An all-reduce sweep up to PAIR_MIN_BYTES on a GPU pair: large enough for the bus bandwidth
+    to level off. Without GPUs (gloo on two CPU ranks) it stops at 4 MiB to stay short."""
+    sweep = SweepConfig(op="all_reduce", nproc=2, min_bytes=1 << 10, max_bytes=PAIR_MIN_BYTES if gpus else (4 << 20),
                         factor=4, dtype="float32", warmup=2, iters=10)
     return {**sweep.to_params(), **({"gpus": list(gpus), "p2p": True} if gpus else {})}

@@ -14,6 +14,7 @@ from typing import ClassVar
 from django.template.loader import render_to_string
 
 from tpworkers.models import ExperimentRun
+from tpworkers.templatetags.split_bars import longest_forward
 
 RUN_TASK = "tpworkers.run_experiment"  # the Celery task that runs a queued run (tpworkers/tasks.py)
 PAGE = "tpworkers/run_detail.html"
@@ -73,6 +74,19 @@ def row_fragment(run: ExperimentRun, seq: int, data: dict | None) -> str:
 
 def measurement_event(run: ExperimentRun, seq: int, data: dict) -> MeasurementEvent:
     return MeasurementEvent(run.pk, seq, row_fragment(run, seq, data))
+
+
+def measurement_events(run: ExperimentRun, seq: int, data: dict) -> list[MeasurementEvent]:
+    """The measured row (saved already); and when it is a layer forward longer than every one
+    before it, those rows again: the layer bars share one scale, the longest forward
+    (templatetags/split_bars.py), so the earlier bars are redrawn on the new one, as a page
+    loaded now would draw them. Rows arrive longest first more often than not (TP=1 first)."""
+    events = [measurement_event(run, seq, data)]
+    if run.experiment == "tp_layer":
+        earlier = list(run.measurements.exclude(seq=seq))
+        if earlier and longest_forward([data]) > longest_forward(earlier):
+            events += [measurement_event(run, row.seq, row.data) for row in earlier]
+    return events
 
 
 def status_event(run: ExperimentRun) -> StatusEvent:

@@ -32,7 +32,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from labapp.dbretry import retry_locked
-from tpworkers.events import RUN_TASK, measurement_event, run_group, status_event, status_events
+from tpworkers.events import RUN_TASK, measurement_events, run_group, status_event, status_events
 from tpworkers.experiments import EXPERIMENTS, build_config, device_fields, step_deadlines
 from tpworkers.measure.devicegroup import ConfigError
 from tpworkers.measure.launcher import START_TIMEOUT_S, RankFailed, SweepCancelled, warm_pool
@@ -127,7 +127,8 @@ def run_experiment(self, run_id: int) -> None:
             data = record.to_dict()
             seq = next(row_numbers)
             retry_locked(run.record, seq, data)
-            publisher.publish(group, measurement_event(run, seq, data))  # rendered once, for every watcher
+            for event in measurement_events(run, seq, data):
+                publisher.publish(group, event)  # rendered once, for every watcher
 
         def should_stop() -> bool:
             """Cancelled, no longer running at all (failed by a stall check), or the worker is

@@ -44,6 +44,7 @@ class Histogram:
     drawn: int
     not_drawn: int  # guesses of zero
     max_count: int
+    decades_per_bin: float = 1 / BINS_PER_DECADE
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -58,6 +59,14 @@ class Histogram:
     @property
     def plot_right(self) -> float:
         return self.width - RIGHT
+
+    @property
+    def bin_width(self) -> str:
+        """A bin's width for the caption: a fraction of a decade, or whole decades once the
+        guesses spread wider than MAX_BINS of those."""
+        if self.decades_per_bin < 1:
+            return f"1/{round(1 / self.decades_per_bin)} of a decade"
+        return f"{self.decades_per_bin:g} decade{'' if self.decades_per_bin == 1 else 's'}"
 
 
 def log_histogram(values: list[float], answer: float, right: tuple[float, float] | None = None) -> Histogram | None:
@@ -92,7 +101,7 @@ def log_histogram(values: list[float], answer: float, right: tuple[float, float]
     if low_answer > 0 and high_answer > low_answer:
         band = (x(low_answer), x(high_answer) - x(low_answer))
     return Histogram(bars, _ticks(lo, hi, x), x(answer) if answer > 0 else None, band,
-                     len(positive), len(values) - len(positive), top)
+                     len(positive), len(values) - len(positive), top, decades_per_bin=step)
 
 
 def _bin(value: float, step: float) -> int:

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from labapp.htmx import render_page
 from lessons import predictions
 from lessons.models import Lesson
 from lessons.review import quiz as quizzes
@@ -30,9 +31,7 @@ def _get_quiz_for_user(learner, slug: str, quiz_id: int) -> Quiz:
 
 
 def _respond(request, context: dict, status: int = 200):
-    if request.htmx and request.htmx.target == "quiz":
-        return render(request, f"{PAGE}#quiz", context, status=status)
-    return render(request, PAGE, context, status=status)
+    return render_page(request, PAGE, context, {"quiz": f"{PAGE}#quiz"}, status)
 
 
 def _quiz_context(quiz: Quiz) -> dict:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from labapp.htmx import render_page
 from lessons import predictions
 from lessons.models import RecallRating, Step
 from lessons.review import history, scheduling, services
@@ -53,9 +54,7 @@ def _get_log_for_user(learner, log_id: int) -> ReviewLog:
 
 
 def _respond(request, context: dict, status: int = 200):
-    if request.htmx and request.htmx.target == "review":
-        return render(request, f"{PAGE}#item", context, status=status)
-    return render(request, PAGE, context, status=status)
+    return render_page(request, PAGE, context, {"review": f"{PAGE}#item"}, status)
 
 
 def _queue_context(learner, now: datetime) -> dict:

@@ -14,7 +14,7 @@ import itertools
 from tpworkers.catalog import costmodel
 from tpworkers.catalog.gpus import find_gpu, memory_in_name
 from tpworkers.catalog.links import LINKS, Link
-from tpworkers.diagnose.deployments import Deployment
+from tpworkers.diagnose.deployment_fields import Deployment
 from tpworkers.diagnose.evidence import Evidence, Finding
 from tpworkers.diagnose.pairlinks import group_link, nvlink_expected, nvlink_up, ring_nvlinked, unjoined_pairs
 from tpworkers.diagnose.topology import PATH_LEVELS, Node, source_words

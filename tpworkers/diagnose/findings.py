@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from tpworkers.catalog.gpus import find_gpu
 from tpworkers.diagnose.deployment_rules import deployment_findings
-from tpworkers.diagnose.deployments import Deployment
+from tpworkers.diagnose.deployment_fields import Deployment
 from tpworkers.diagnose.evidence import SEVERITY_ORDER, Evidence, Finding
 from tpworkers.diagnose.nvml_probe import error_counter_increases
 from tpworkers.diagnose.pairlinks import no_active_nvlink, nvlink_states, p2p_refusal, pair_link

@@ -10,7 +10,7 @@ Each file is one of:
 A config.json is named by its ``_name_or_path``, else its file name ("my-model.json"), else
 its folder ("my-model/config.json"); a launch line's model matches it by that name or its last
 part ("myorg/my-model"). One config and one unknown model: the config is taken for it, and the
-evidence says so (deployments.adopt_lone_config).
+evidence says so (deployment_fields.adopt_lone_config).
 ``--earlier PROBE.json`` names an earlier saved probe of the same node: NVLink error counters
 that grew since then become a finding.
 """
@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tpworkers.diagnose.deployments import DeploymentError, NotADeployment, adopt_lone_config, parse_deployments
+from tpworkers.diagnose.deployment_fields import DeploymentError, NotADeployment, adopt_lone_config
+from tpworkers.diagnose.deployments import parse_deployments
 from tpworkers.diagnose.findings import Inputs
 from tpworkers.diagnose.nvsmi_parse import ParseError, detect_kind, parse
 from tpworkers.diagnose.textinput import decode

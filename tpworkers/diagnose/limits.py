@@ -11,6 +11,7 @@ Pastes: 64 KiB (a 16-GPU `nvlink -R` is about 20 KB) and lines of at most 8 KiB 
 launch lines carry JSON overrides of a few hundred bytes); a longer text is refused before it
 is parsed. Refusals name the limit and why.
 """
+from tpworkers.catalog.sizes import binary_size
 
 MAX_GPUS_PER_NODE = 16
 MAX_NVLINKS_PER_GPU = 18
@@ -34,7 +35,7 @@ def shown(text: str) -> str:
 def paste_error(text: str) -> str | None:
     """Why a pasted text is too large to read, or None."""
     if len(text) > MAX_PASTE_CHARS:
-        return f"the paste has {len(text)} characters; at most {MAX_PASTE_CHARS} (64 KiB) are read"
+        return f"the paste has {len(text)} characters; at most {MAX_PASTE_CHARS} ({binary_size(MAX_PASTE_CHARS)}) are read"
     longest = max((len(line) for line in text.splitlines()), default=0)
     if longest > MAX_LINE_CHARS:
         return f"a line has {longest} characters; at most {MAX_LINE_CHARS} per line"

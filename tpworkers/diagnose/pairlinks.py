@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from tpworkers.catalog.gpus import find_gpu
 from tpworkers.catalog.links import (Link, assumed_pcie, link_for_gpu, nvlink_bond, nvlink_version, pcie_link,
                                      version_from_reported_speed)
-from tpworkers.diagnose.nvsmi_parse import ELIDED_NOTE
+from tpworkers.diagnose.nvsmi_nvlink import ELIDED_NOTE
 from tpworkers.diagnose.topology import Node, source_words
 
 P2P_REFUSALS = {"CNS": "chipset not supported", "GNS": "GPU not supported", "TNS": "topology not supported",

@@ -7,7 +7,8 @@ from django.db import models
 from django.utils import timezone
 
 from tpworkers.catalog.gpus import parse_gpu_list
-from tpworkers.diagnose.deployments import Deployment, from_fields, parse_deployments
+from tpworkers.diagnose.deployment_fields import Deployment, from_fields
+from tpworkers.diagnose.deployments import parse_deployments
 
 
 class Cluster(models.Model):

@@ -2,6 +2,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
 from tpworkers.catalog.links import LINKS
 from tpworkers.catalog.sizes import binary_size
@@ -63,6 +64,13 @@ def inline_code(text) -> str:
     if len(parts) % 2 == 0:  # an unmatched backtick: leave the text as it is
         return mark_safe("`".join(parts))
     return mark_safe("".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts)))
+
+
+@register.filter
+def duration(delta) -> str:
+    """A timedelta in words, as Django words a time since: '15 minutes', '1 hour'."""
+    now = timezone.now()
+    return timesince(now - delta, now)
 
 
 @register.filter

@@ -1,7 +1,7 @@
 """A sharded layer's forward as one stacked bar, compute then communication, on a scale shared
 by every bar of the table: the longest forward fills the width, so TP=1 and TP=4 compare in
-absolute µs as well as in share. Server-rendered widths, readable without JavaScript;
-static/js/splitbars.js rescales the bars when a longer forward streams in.
+absolute µs as well as in share. Server-rendered widths, readable without JavaScript; a longer
+forward streaming in brings the earlier rows redrawn on its scale (events.measurement_events).
 
     {% load split_bars %}
     {% with longest=rows|longest_forward %}{% split_bar row.compute_us row.comm_us longest %}{% endwith %}

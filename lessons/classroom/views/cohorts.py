@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from labapp.htmx import render_page
 from labapp.roles import is_instructor
 from lessons.classroom import progress
 from lessons.classroom.cohort_data import live_steps
@@ -63,9 +64,7 @@ def cohort_progress(request, cohort_id: int):
                "sorts": progress.SORTS, "stuck_days": stuck_days, "instructors": list(cohort.instructors.all()),
                "join_url": request.build_absolute_uri(reverse("join_cohort", args=[cohort.code])),
                "stuck_count": sum(1 for row in rows if row.stuck)}
-    if request.htmx and request.htmx.target == "progress":
-        return render(request, PROGRESS_PAGE + "#matrix", context)
-    return render(request, PROGRESS_PAGE, context)
+    return render_page(request, PROGRESS_PAGE, context, {"progress": PROGRESS_PAGE + "#matrix"})
 
 
 @login_required
