@@ -8,6 +8,8 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser, sc
     live_lab.manage("loadlessons")
     live_lab.create_user("lena", "pw-for-browser-tests-1")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console_errors = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{live_lab.url}/accounts/login/?next=/lessons/what-tp-splits/")
     page.fill("input[name=username]", "lena")
     page.fill("input[name=password]", "pw-for-browser-tests-1")
@@ -58,6 +60,8 @@ def test_it_walks_lesson_one_from_guess_to_the_next_lesson(live_lab, browser, sc
     page.click("text=Next lesson: The all-reduce tax")
     page.wait_for_url("**/lessons/all-reduce-tax/count/")
     assert "The all-reduce tax" in page.inner_text("h1")
+    # htmx injected its indicator <style> on every page, which the CSP refused, once a page.
+    assert [e for e in console_errors if "Content Security Policy" in e] == []
     counts = live_lab.manage("shell", "-c", (
         "from lessons.models import *; print(Guess.objects.count(), Reveal.objects.count(), "
         "RecallRating.objects.count(), TeachBack.objects.count())")).strip().splitlines()[-1].split()
