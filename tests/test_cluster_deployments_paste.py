@@ -75,7 +75,7 @@ def test_it_refuses_a_config_json_it_cannot_use_and_saves_nothing(client, learne
     broken = QWEN_CONFIG.replace('"hidden_size": 5120, ', "")
     for config, why in ((broken, "config is missing field &#x27;hidden_size&#x27;"),
                         ("{not json", "not valid JSON"),
-                        ('{"a": "' + "x" * 70_000 + '"}', "at most 64 KB"),
+                        ('{"a": "' + "x" * 70_000 + '"}', "at most 64,000 characters; this one is 70,009"),
                         (QWEN_CONFIG, "no pasted deployment needs it")):
         text = QWEN_LINE if config != QWEN_CONFIG else WORKED_LINE
         response = client.post(reverse("cluster_deployments_paste", args=[node.pk]), {"text": text, "config": config})
