@@ -12,6 +12,7 @@ from lessons.models import Step
 from tpworkers.runs import run_rows
 
 LEARNER_PAGE = "liveclass/learner.html"
+CONSOLE_PAGE = "liveclass/console.html"
 
 
 def learner_context(cohort: Cohort, learner, error: str = "") -> dict:
@@ -44,7 +45,19 @@ def console_tally(cohort: Cohort) -> str:
     return tally.render_tally(flow.current_round(cohort), cohort.memberships.count())
 
 
-def render_console_state(cohort: Cohort) -> str:
-    """The console's and projector's question panel (the step and phase)."""
-    return render_to_string("liveclass/_question.html", {"cohort": cohort, "round": flow.current_round(cohort),
-                                                          "oob": True})
+def console_context(cohort: Cohort) -> dict:
+    session = flow.open_session(cohort)
+    return {"cohort": cohort, "session": session, "round": session.current_round() if session else None,
+            "steps": list(flow.live_steps())}
+
+
+def render_console_state(cohort: Cohort, controls: bool = False) -> str:
+    """The question panel (the step and phase) for the console and the projector; with
+    ``controls``, the console's buttons too, so every instructor's console follows the phase
+    whoever pressed."""
+    if not controls:
+        return render_to_string("liveclass/_question.html", {"cohort": cohort, "round": flow.current_round(cohort),
+                                                              "oob": True})
+    context = {**console_context(cohort), "oob": True}
+    return "".join(render_to_string(template, context) for template in (
+        "liveclass/_question.html", f"{CONSOLE_PAGE}#controls", f"{CONSOLE_PAGE}#end"))
