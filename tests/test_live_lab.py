@@ -1,5 +1,8 @@
 """A lab step in class: the instructor presses the run button once for everyone; the cohort's
 learners may watch that run while the live session shows it, and see the class's median guess."""
+import json
+import re
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -54,6 +57,36 @@ def test_it_lets_the_class_watch_the_run_while_the_session_is_open(client, cohor
     assert "median <strong>50</strong>" in page
     flow.end_session(cohort)
     assert run_to_watch(classmates[0], lab_round.run_id) is None
+
+
+def _chart_data(page: str) -> dict:
+    return json.loads(re.search(r'<script id="run-chart-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+
+
+def test_it_puts_the_class_guesses_on_the_run_chart(client, cohort, lab_round, classmates):
+    """A sweep lab predicts one size's time: the class's median and spread go on the time chart,
+    named as guesses; beside the run alone, not the instructor's earlier runs."""
+    client.force_login(classmates[0])
+    page = client.get(f"/class/{cohort.code}/").content.decode()
+    chart = _chart_data(page)
+    assert chart["guesses"] == {"metric": "time", "median": 50.0, "low": 20.0, "high": 80.0,
+                                "line": "class median guess, 64 MiB message", "band": "class guesses, range"}
+    assert chart["compare"] == [] and f'data-run-chart="run-{lab_round.run_id}-rows"' in page
+    assert f'<tbody id="run-{lab_round.run_id}-rows">' in page
+    assert "Shaded band and the line across it: the class's guesses" in page and "The chart needs JavaScript" in page
+    assert "median <strong>50</strong> µs, range 20–80." in page  # and in words, for a page without JavaScript
+
+
+def test_it_draws_no_guesses_on_an_axis_they_are_not_in(client, cohort, classmates, instructor, lab_node,
+                                                       memory_layer):
+    """A versus lab's guesses are a ratio: the time chart has no axis for them."""
+    round_ = open_round(cohort, instructor, ("the-wire", "lab-pair-p2p-off"))
+    flow.cast_vote(round_, classmates[0], 3.0)
+    client.force_login(instructor)
+    client.post(f"/teach/live/{cohort.pk}/run/")
+    client.force_login(classmates[0])
+    page = client.get(f"/class/{cohort.code}/").content.decode()
+    assert "guesses" not in _chart_data(page) and "class-spread" in page
 
 
 def test_it_shows_the_run_buttons_to_its_owner_only(client, lab_round, classmates, instructor):

@@ -6,10 +6,13 @@ from django.template.loader import render_to_string
 
 from lessons import predictions
 from lessons.classroom.models import Cohort
+from lessons.labs import lab_for
 from lessons.liveclass import flow, tally
 from lessons.liveclass.models import Round
 from lessons.models import Step
+from tpworkers.catalog.sizes import binary_size
 from tpworkers.runs import run_rows
+from tpworkers.views.charts import chart_payload
 
 LEARNER_PAGE = "liveclass/learner.html"
 CONSOLE_PAGE = "liveclass/console.html"
@@ -34,7 +37,22 @@ def learner_context(cohort: Cohort, learner, error: str = "") -> dict:
         context["spread"] = tally.spread(firsts)
         if round_.run_id:
             context["run_rows"] = run_rows(round_.run)
+            context["chart"] = class_chart(round_, context["spread"])
     return context
+
+
+def class_chart(round_: Round, spread: dict | None) -> dict | None:
+    """The chart of the class's run, and the class's guesses on it where the chart has their
+    axis: a sweep lab predicts the time of one message size, so its guesses go on the time
+    chart (median and spread, named as guesses). A ratio or a share has no axis there."""
+    chart = chart_payload(round_.run, compare_earlier=False)  # the instructor's own runs are not the class's
+    lab = lab_for(round_.step.config)
+    if chart is None or spread is None or lab.unit != "us":
+        return chart
+    chart["guesses"] = {"metric": "time", "median": spread["median"], "low": spread["low"], "high": spread["high"],
+                        "line": f"class median guess, {binary_size(lab.target)} message",
+                        "band": f"class guesses, {spread['what']}"}
+    return chart
 
 
 def render_learner(cohort: Cohort, learner, error: str = "") -> str:
