@@ -119,6 +119,7 @@ def test_it_draws_the_class_guesses_on_the_chart_of_the_class_run(live_lab, brow
     assert drawn["line"] > 0.25 and drawn["band"] > 0.5 and drawn["outside"] < 0.05, drawn
     key = learner.locator(".class-run .chart-key").inner_text()
     assert "class median guess, 256 KiB message; class guesses, range), not measurements" in key
+    learner.locator(".class-run .run-status[role=status]").wait_for()  # the status the run's socket swapped in
     assert learner.locator(".class-run").get_by_role("button", name="Cancel run").count() == 0
 
     no_js.reload()
