@@ -20,10 +20,11 @@ def open_round(cohort, instructor, key=CHOICE):
     return flow.start_round(cohort, instructor, step(*key).pk)
 
 
-def socket_for(client, user, cohort):
-    """A websocket to the cohort's live class, logged in as ``user`` (None: anonymous)."""
+def socket_for(client, user, cohort, query: str = ""):
+    """A websocket to the cohort's live class, logged in as ``user`` (None: anonymous); the
+    console's page asks with ``?controls=1``."""
     headers = [(b"origin", b"http://localhost")]
     if user is not None:
         client.force_login(user)
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return WebsocketCommunicator(application, f"/ws/live/{cohort.pk}/", headers=headers)
+    return WebsocketCommunicator(application, f"/ws/live/{cohort.pk}/{query}", headers=headers)

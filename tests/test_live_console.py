@@ -35,6 +35,19 @@ def test_it_starts_a_session_on_the_first_step_picked(teacher, cohort):
     assert "What does each GPU get?" in page and "Open a second vote" in page and "0</strong> answers of 0" in page
 
 
+def test_it_answers_an_htmx_press_in_place(teacher, cohort):
+    """The buttons came over the socket and post with htmx: the new ones come back the same way,
+    so the answer only clears the last refusal, or says why this press was refused."""
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    pressed = teacher.post(f"/teach/live/{cohort.pk}/open/", {"step": step(*CHOICE).pk}, **htmx)
+    assert pressed.status_code == 200 and flow.current_round(cohort).step == step(*CHOICE)
+    assert pressed.content.decode().strip() == '<div id="live-error" hx-swap-oob="true"></div>'
+    teacher.post(f"/teach/live/{cohort.pk}/reveal/", **htmx)
+    refused = teacher.post(f"/teach/live/{cohort.pk}/reveal/", **htmx)
+    assert refused.status_code == 409 and "This round is already revealed." in refused.content.decode()
+    assert 'id="live-error" hx-swap-oob="true"' in refused.content.decode() and "<html" not in refused.content.decode()
+
+
 def test_it_refuses_a_step_that_takes_no_vote(teacher, cohort):
     read_step = step("what-tp-splits", "column-row")
     response = teacher.post(f"/teach/live/{cohort.pk}/open/", {"step": read_step.pk})

@@ -58,6 +58,48 @@ def test_it_gives_the_console_the_question_and_the_tally_on_connect(client, coho
     async_to_sync(scenario)()
 
 
+def test_it_moves_every_instructors_console_buttons_with_the_phase(cohort, classmates, instructor,
+                                                                  django_user_model, memory_layer):
+    """Two instructors of the cohort on the console: one presses, both consoles' buttons follow
+    (before, the other's kept "Open a second vote" until a reload)."""
+    co_teacher = django_user_model.objects.create_user("coteach", is_staff=True)
+    cohort.instructors.add(co_teacher)
+    open_round(cohort, instructor)
+    presser = Client()
+    presser.force_login(instructor)
+    consoles = [socket_for(Client(), user, cohort, "?controls=1") for user in (instructor, co_teacher)]
+
+    async def scenario():
+        for console in consoles:
+            await console.connect(timeout=10)
+            state = await console.receive_from(timeout=10)
+            assert 'id="live-controls"' in state and "Open a second vote" in state
+            await console.receive_from(timeout=10)  # the tally
+        response = await database_sync_to_async(presser.post)(f"/teach/live/{cohort.pk}/second/")
+        assert response.status_code == 302
+        for console in consoles:
+            state = await console.receive_from(timeout=10)
+            assert "<span data-phase>second vote</span>" in state
+            assert "Open a second vote" not in state and "Reveal to everyone" in state
+            assert f'hx-post="/teach/live/{cohort.pk}/reveal/"' in state  # posts with the page's CSRF header
+            await console.disconnect(timeout=10)
+
+    async_to_sync(scenario)()
+
+
+def test_it_gives_the_projector_no_buttons(client, cohort, classmates, instructor, memory_layer):
+    open_round(cohort, instructor)
+    socket = socket_for(client, instructor, cohort)
+
+    async def scenario():
+        await socket.connect(timeout=10)
+        state = await socket.receive_from(timeout=10)
+        assert 'id="live-question"' in state and 'id="live-controls"' not in state and "Reveal" not in state
+        await socket.disconnect(timeout=10)
+
+    async_to_sync(scenario)()
+
+
 def test_it_takes_one_vote_per_learner_and_updates_the_console(cohort, classmates, instructor, memory_layer):
     round_ = open_round(cohort, instructor)
     learner_socket = socket_for(Client(), classmates[0], cohort)

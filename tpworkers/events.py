@@ -4,8 +4,10 @@ request) and the receiver (the websocket consumer) so both agree on every field.
 Channel-layer messages are dicts whose ``type`` names the consumer method that handles them
 ("run.measurement" → ``run_measurement``). Each event carries its HTML fragment, rendered once
 by the sender: a run watched by a whole class costs one render and one Redis message per row
-per web process, not one database read and render per watcher. The fragments are the same for
-every watcher, so they hold nothing per user (no CSRF token: the page supplies its own).
+per web process, not one database read and render per watcher. The fragments hold nothing per
+user (no CSRF token: the page supplies its own); the status comes in two, the one with the run's
+buttons for those who may press them and one without for the class watching an instructor's run
+(a learner's Cancel would only answer 404).
 """
 
 from dataclasses import asdict, dataclass, field
@@ -48,6 +50,7 @@ class StatusEvent:
     error: str = ""
     position: int | None = None  # in the node's queue, while queued
     html: str = field(default="", compare=False)
+    watcher_html: str = field(default="", compare=False)  # the same, without Cancel or Re-run
 
     def to_message(self) -> dict:
         return {"type": self.type, **asdict(self)}
@@ -56,7 +59,8 @@ class StatusEvent:
     def from_message(cls, message: dict) -> "StatusEvent":
         position = message.get("position")
         return cls(run_id=int(message["run_id"]), status=str(message["status"]), error=str(message.get("error", "")),
-                   position=None if position is None else int(position), html=str(message.get("html", "")))
+                   position=None if position is None else int(position), html=str(message.get("html", "")),
+                   watcher_html=str(message.get("watcher_html", "")))
 
     @property
     def shown(self) -> tuple:
@@ -90,10 +94,12 @@ def measurement_events(run: ExperimentRun, seq: int, data: dict) -> list[Measure
 
 
 def status_event(run: ExperimentRun) -> StatusEvent:
-    """The saved status of ``run``, with its fragment (queue position and actions included)."""
+    """The saved status of ``run``, with its fragments (queue position included; the run's
+    buttons in one, not in the watchers' one)."""
     position = run.queue_position()
-    html = render_to_string(f"{PAGE}#status", {"run": run, "oob": True})
-    return StatusEvent(run.pk, run.status, run.error, position, html)
+    html, watcher_html = (render_to_string(f"{PAGE}#status", {"run": run, "oob": True, "watching": watching})
+                          for watching in (False, True))
+    return StatusEvent(run.pk, run.status, run.error, position, html, watcher_html)
 
 
 def status_events(run: ExperimentRun) -> list[tuple[str, StatusEvent]]:

@@ -3,7 +3,9 @@ projector) receive the question and the tally; its learners receive their own vi
 step and send their votes (htmx ws-send posts the vote form's fields as JSON).
 
 On connect each side gets the current state after joining its group, so a late joiner or a
-reload misses nothing; anyone else is refused with 4403 before accepting.
+reload misses nothing; anyone else is refused with 4403 before accepting. The console's page asks
+with ?controls=1 for its buttons too (the projector shows none), so a second instructor's console
+follows the phase as the first one presses.
 
 Votes that arrive together share one tally: the first schedules a render TALLY_COALESCE_S
 later and the rest ride on it (measured with bench/bench_class.py: one render per vote fell
@@ -12,6 +14,7 @@ it reads the votes, so a vote arriving during the render schedules the next one:
 """
 import asyncio
 import json
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -78,6 +81,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.group = live_group(cohort_id, self.role)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.controls = self.role == CONSOLE and query.get("controls") == ["1"]
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self._send_state()
@@ -111,7 +116,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _send_state(self):
         if self.role == CONSOLE:
-            fragment = await database_sync_to_async(render_console_state)(self.cohort)
+            fragment = await database_sync_to_async(render_console_state)(self.cohort, self.controls)
         else:
             fragment = await database_sync_to_async(render_learner)(self.cohort, self.scope["user"])
         await self.send(text_data=fragment)

@@ -3,11 +3,14 @@
 // websocket swaps new ones in, so the chart takes the table's new data after every message
 // (uPlot's setData; the chart is built once, and again only when the window is resized).
 // Series and size labels come from the server (tpworkers/views/charts.py), provenance included.
+// A live class's page also gets the run over its socket, chart and all, and a payload that may
+// carry the class's guesses (lessons/liveclass/render.py), drawn under the run's lines.
 (function () {
   "use strict";
   var COLORS = ["#2f6fde", "#e07a1f", "#1f8a4c", "#c0392b"];
   var MODELLED = ["#7d3cc8", "#a66bd3", "#4d5566", "#8c93a3"];
   var DASHES = [[8, 4], [3, 3], [12, 4, 3, 4], [2, 6]];
+  var GUESSED = "#a0700a", GUESSED_BAND = "rgba(222, 160, 30, 0.22)";
   var LABEL_GAP_PX = 62; // room for "256 KiB" and a space
 
   var sizeLabels = {};  // bytes -> "256 KiB", written by the server's one size formatter
@@ -86,6 +89,47 @@
     return { data: data, series: series };
   }
 
+  function guessesOn(payload, metric) {
+    var guesses = payload.guesses;
+    return guesses && guesses.metric === metric ? guesses : null;
+  }
+
+  // The class's guesses: the spread as a band, the median as a dashed line across it, each named
+  // on the chart itself so neither can pass for a measurement. Drawn before the axes and the
+  // series, so the run's own line stays on top.
+  function drawGuesses(u, guesses) {
+    var ctx = u.ctx, box = u.bbox, px = uPlot.pxRatio;
+    var high = u.valToPos(guesses.high, "y", true), low = u.valToPos(guesses.low, "y", true);
+    var median = u.valToPos(guesses.median, "y", true);
+    ctx.save();
+    ctx.fillStyle = GUESSED_BAND;
+    ctx.fillRect(box.left, high, box.width, low - high);
+    ctx.strokeStyle = GUESSED;
+    ctx.lineWidth = 2 * px;
+    ctx.setLineDash([4 * px, 3 * px]);
+    ctx.beginPath();
+    ctx.moveTo(box.left, median);
+    ctx.lineTo(box.left + box.width, median);
+    ctx.stroke();
+    ctx.fillStyle = GUESSED;
+    ctx.font = 12 * px + "px sans-serif";
+    ctx.textAlign = "left";  // set for every label: the axes leave theirs behind
+    ctx.textBaseline = "bottom";
+    ctx.fillText(guesses.line, box.left + 6 * px, median - 3 * px);
+    ctx.textAlign = "right";
+    ctx.textBaseline = "top";
+    ctx.fillText(guesses.band, box.left + box.width - 6 * px, low + 3 * px);
+    ctx.restore();
+  }
+
+  // The y axis reaches the guesses too: a class that guessed ten times too high still sees its line.
+  function yRange(guesses) {
+    return function (u, min, max) {
+      return uPlot.rangeLog(min == null ? guesses.low : Math.min(min, guesses.low),
+                            max == null ? guesses.high : Math.max(max, guesses.high), 10, false);
+    };
+  }
+
   // A queued run's devices are chosen when it starts: take them from the status block the
   // socket swapped in, so the legend stops saying "devices not chosen yet" without a reload.
   // True when the legend changed.
@@ -126,10 +170,12 @@
       el.textContent = "";  // the no-JavaScript note, or the last drawing
       if (built.data[0].length === 0) { el.textContent = "Waiting for the first measurement…"; return; }
       el.classList.remove("muted");
+      var guesses = guessesOn(payload, metric);
       el._plot = new uPlot({
         width: Math.max(280, el.clientWidth || 480), height: 300, series: built.series,
         legend: { live: false },
-        scales: { x: { distr: 3, log: 2 }, y: { distr: 3 } },
+        scales: { x: { distr: 3, log: 2 }, y: guesses ? { distr: 3, range: yRange(guesses) } : { distr: 3 } },
+        hooks: guesses ? { drawClear: [function (u) { drawGuesses(u, guesses); }] } : {},
         axes: [
           // Ticks at the sweep's sizes. uPlot's own log2 filter keeps one tick per doubling
           // that fits and nulls the rest; these splits are already chosen, so keep them all.
@@ -143,20 +189,34 @@
     });
   }
 
-  function init() {
+  var shown = null;  // {container, payload}: the chart on the page now
+
+  // On load, and after every swap: a live class's page swaps its whole view in, chart included,
+  // when the instructor moves on, and the chart it drew before is gone with the old view.
+  function setUp() {
     var container = document.querySelector("[data-run-chart]");
+    if (shown && shown.container === container) { return; }
+    if (shown) {
+      shown.container.querySelectorAll(".chart").forEach(function (el) {
+        if (el._plot) { el._plot.destroy(); el._plot = null; }
+      });
+      shown = null;
+    }
     var payloadEl = document.getElementById("run-chart-data");
     if (!container || !payloadEl || typeof uPlot === "undefined") { return; }
-    var payload = JSON.parse(payloadEl.textContent);
-    sizeLabels = payload.size_labels || {};
-    draw(container, payload);
-    document.body.addEventListener("htmx:wsAfterMessage", function () { update(container, payload); });
-    var resizing = null;
-    window.addEventListener("resize", function () {
-      clearTimeout(resizing);
-      resizing = setTimeout(function () { draw(container, payload); }, 150);
-    });
+    shown = { container: container, payload: JSON.parse(payloadEl.textContent) };
+    sizeLabels = shown.payload.size_labels || {};
+    draw(shown.container, shown.payload);
   }
 
-  document.addEventListener("DOMContentLoaded", init);
+  var resizing = null;
+  document.addEventListener("DOMContentLoaded", setUp);
+  document.addEventListener("htmx:load", setUp);
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    if (shown) { update(shown.container, shown.payload); }
+  });
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { if (shown) { draw(shown.container, shown.payload); } }, 150);
+  });
 })();

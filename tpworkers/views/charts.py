@@ -90,11 +90,13 @@ def _references(op: str, nproc: int, sizes: list[int]) -> list[dict]:
     return references
 
 
-def chart_payload(run: ExperimentRun) -> dict | None:
+def chart_payload(run: ExperimentRun, compare_earlier: bool = True) -> dict | None:
+    """Without ``compare_earlier`` (a live class watching its instructor's run) the chart shows
+    this run and the references only."""
     if run.experiment != ExperimentRun.Experiment.COLLECTIVE_SWEEP:
         return None
     params = run.params
-    compare = like_runs(run)
+    compare = like_runs(run) if compare_earlier else []
     wheres = [setting(run)] + [setting(other) for other in compare]
     show_node = len({where["node"] for where in wheres}) > 1
     series = [{"run": other.pk, "label": _label(other, where, show_node) + " (measured)", "points": _points(other)}

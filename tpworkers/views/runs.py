@@ -83,7 +83,8 @@ def run_detail(request, run_id: int):
     run = _get_run_for_user(request.user, run_id, lookup=run_to_watch)  # a live class may watch
     fail_stalled_runs(ExperimentRun.objects.filter(pk=run.pk))
     run.refresh_from_db()
-    context = {"run": run, "rows": run_rows(run), "chart": chart_payload(run)}
+    context = {"run": run, "rows": run_rows(run), "chart": chart_payload(run),
+               "watching": run_for_user(request.user, run.pk) is None}  # no buttons for the class
     return render(request, "tpworkers/run_detail.html", context)
 
 

@@ -1,5 +1,6 @@
 """The instructor's console at /teach/live/<cohort>/ and the projector view. Every press is a
-plain form (works without JavaScript) followed by one broadcast to the class."""
+plain form (works without JavaScript) followed by one broadcast to the class; htmx posts it when
+JavaScript is on, and the console's new buttons come back over its socket like everyone's."""
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -8,16 +9,14 @@ from lessons.classroom.views.access import get_cohort_for_user  # drivers: the d
 from lessons.labs import lab_for
 from lessons.liveclass import flow
 from lessons.liveclass.events import CONSOLE, LEARNERS, StateEvent, TallyEvent, publish
-from lessons.liveclass.render import console_tally
+from lessons.liveclass.render import CONSOLE_PAGE, console_context, console_tally
 from lessons.models import Step
 from tpworkers.runs import RunRefused, create_run
 
 
 def _console(request, cohort, error: str = "", status: int = 200):
-    session = flow.open_session(cohort)
-    return render(request, "liveclass/console.html", {
-        "cohort": cohort, "tab": "live", "session": session, "round": flow.current_round(cohort),
-        "steps": list(flow.live_steps()), "tally": console_tally(cohort), "error": error}, status=status)
+    return render(request, CONSOLE_PAGE, {**console_context(cohort), "tab": "live", "tally": console_tally(cohort),
+                                          "error": error}, status=status)
 
 
 def _broadcast(cohort) -> None:
@@ -31,8 +30,12 @@ def _press(request, cohort_id: int, action):
     try:
         action(cohort)
     except flow.LiveRefused as exc:
+        if request.htmx:  # said in place: the buttons stay as they were
+            return render(request, f"{CONSOLE_PAGE}#error", {"error": str(exc), "oob": True}, status=409)
         return _console(request, cohort, error=str(exc), status=409)
     _broadcast(cohort)
+    if request.htmx:  # every console, this one too, gets its new buttons over the socket
+        return render(request, f"{CONSOLE_PAGE}#error", {"oob": True})  # an earlier refusal goes
     return redirect("live_console", cohort_id=cohort.pk)
 
 
