@@ -2,6 +2,7 @@
 Chromium with JavaScript (htmx swaps the command, the Copy button copies it) and without it (the
 form reloads the page with the same command; no Copy button, the text stays selectable)."""
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.hf]
 
@@ -31,7 +32,8 @@ def test_it_writes_and_copies_the_torchrun_command_with_and_without_javascript(l
     page.fill("input[name=nproc]", "4")
     page.fill("input[name=layers]", "3")
     page.press("input[name=layers]", "Tab")  # a change re-asks the server for the fragment
-    page.wait_for_function(f"document.querySelector('{COMMAND}').textContent.includes('--layers 3')")
+    # A locator waits without eval: wait_for_function's polling evals, which the CSP refuses.
+    expect(page.locator(COMMAND)).to_contain_text("--layers 3")
     command = "torchrun --nproc-per-node 4 -m tpworkers.measure.hf_tp_plan --layers 3"
     assert page.inner_text(COMMAND) == command and page.url.endswith(STEP)  # swapped in place
     page.click("button.copy")
