@@ -23,8 +23,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     _pools_lock = threading.Lock()
 
     def _pool(self) -> queue.LifoQueue:
-        with self._pools_lock:  # the last used first: its statements are the warmest
-            return self._pools.setdefault(str(self.settings_dict["NAME"]), queue.LifoQueue(POOL_SIZE))
+        name = str(self.settings_dict["NAME"])
+        with self._pools_lock:
+            if name not in self._pools:
+                self._pools[name] = queue.LifoQueue(POOL_SIZE)  # the last used first: the warmest
+            return self._pools[name]
 
     def get_new_connection(self, conn_params):
         if not self.is_in_memory_db():
