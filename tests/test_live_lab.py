@@ -125,3 +125,17 @@ def test_it_sends_watchers_a_status_without_the_run_buttons(lab_round, classmate
             await socket.disconnect(timeout=10)
 
     async_to_sync(scenario)()
+
+
+def test_it_draws_the_class_run_from_median_calls_as_the_guesses_are_judged(client, cohort, lab_round, classmates):
+    """The lab judges a guess against a size's median call; the class's chart drew each size's
+    mean, which one stalled call pulls far above the median, under the class's median guess."""
+    from tpworkers.models import Measurement
+
+    Measurement.objects.create(run=lab_round.run, seq=0, data={
+        "size_bytes": 1024, "busbw_GBps": 1.0, "time_us": 2261.0, "median_us": 518.0})
+    client.force_login(classmates[0])
+    page = client.get(f"/class/{cohort.code}/").content.decode()
+    current = _chart_data(page)["current"]
+    assert current["time"] == "median" and current["label"].endswith("(this run, measured: median call)")
+    assert 'data-time="2261.0" data-median="518.0"' in page

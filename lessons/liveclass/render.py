@@ -52,6 +52,11 @@ def class_chart(round_: Round, spread: dict | None) -> dict | None:
     chart["guesses"] = {"metric": "time", "median": spread["median"], "low": spread["low"], "high": spread["high"],
                         "line": f"class median guess, {binary_size(lab.target)} message",
                         "band": f"class guesses, {spread['what']}"}
+    # Guesses are judged against a size's median call (lessons.labs), so the run's line is
+    # drawn from the medians too: the mean would sit above them after one stalled call.
+    chart["current"] = {**chart["current"], "time": "median",
+                        "label": chart["current"]["label"].replace("(this run, measured)",
+                                                                   "(this run, measured: median call)")}
     return chart
 
 

@@ -50,9 +50,11 @@
     return labels;
   }
 
-  function currentPoints(tbody) {
+  // time "median": each size's median call (what guesses are judged against), not the mean.
+  function currentPoints(tbody, time) {
     return Array.prototype.map.call(tbody.querySelectorAll("tr.measured[data-size]"), function (tr) {
-      return [Number(tr.dataset.size), Number(tr.dataset.busbw), Number(tr.dataset.time)];
+      var us = time === "median" ? tr.dataset.median : tr.dataset.time;
+      return [Number(tr.dataset.size), Number(tr.dataset.busbw), Number(us)];
     });
   }
 
@@ -63,7 +65,8 @@
   }
 
   function build(payload, tbody, metric) {
-    var measured = [{ label: payload.current.label, points: currentPoints(tbody) }].concat(payload.compare);
+    var measured = [{ label: payload.current.label, points: currentPoints(tbody, payload.current.time) }]
+      .concat(payload.compare);
     var index = metric === "busbw" ? 1 : 2;
     // The x axis spans every planned size from the start (the references cover them), so the
     // chart does not rescale as rows arrive: the measured line grows along the modelled ones.
