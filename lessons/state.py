@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from lessons import predictions
@@ -45,16 +47,29 @@ def done_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
 
 def _recorded_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
     """learner id -> ids of the steps done by a record (reveal, rating, teach-back, a lab's
-    prediction): the records of every kind in one UNION."""
-    ids = [step.pk for step in steps]
+    prediction): the records of every kind in one UNION, written as SQL. Built from four
+    querysets, the same UNION took Django 0.6 ms to compile on every lesson page, twenty times
+    what the database takes to answer it."""
+    if isinstance(learners, QuerySet):  # a class: its ids as a subquery
+        who, who_params = learners.query.sql_with_params()
+    else:
+        who_params = list(learners)
+        who = ", ".join(["%s"] * len(who_params))
+    every = [step.pk for step in steps]
     labs = [step.pk for step in steps if step.kind == Step.Kind.LAB]
-    records = [model.objects.filter(learner__in=learners, step_id__in=ids).order_by().values_list("learner_id", "step_id")
-               for model in (Reveal, RecallRating, TeachBack)]
-    records.append(Guess.objects.filter(learner__in=learners, step_id__in=labs).order_by()
-                   .values_list("learner_id", "step_id"))
+    selects, params = [], []
+    for model, step_ids in ((Reveal, every), (RecallRating, every), (TeachBack, every), (Guess, labs)):
+        if step_ids and who:
+            learner, step = (model._meta.get_field(name).column for name in ("learner", "step"))
+            selects.append(f"SELECT {learner}, {step} FROM {model._meta.db_table} "
+                           f"WHERE {learner} IN ({who}) AND {step} IN ({', '.join(['%s'] * len(step_ids))})")
+            params += [*who_params, *step_ids]
     done: dict[int, set[int]] = defaultdict(set)
-    for learner_id, step_id in records[0].union(*records[1:]):
-        done[learner_id].add(step_id)
+    if selects:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ".join(selects), params)
+            for learner_id, step_id in cursor.fetchall():
+                done[learner_id].add(step_id)
     return done
 
 
