@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.support_browser import wait_for_js
+
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
@@ -24,9 +26,9 @@ def test_it_shows_measurements_arriving_after_the_button_is_pressed(live_lab, br
     pending = page.locator("tr.pending")
     rows.first.wait_for(timeout=60_000)
     assert pending.count() > 0  # the first rows arrived while later sizes were still pending
-    page.wait_for_function("document.querySelector('.chart')._plot", timeout=60_000)
+    wait_for_js(page, "!!document.querySelector('.chart')._plot", timeout_ms=60_000)
     page.evaluate("document.querySelectorAll('.chart').forEach(el => { el._plot.seenBefore = true; })")
-    page.wait_for_function("document.querySelectorAll('tr.measured').length >= 4", timeout=60_000)
+    wait_for_js(page, "document.querySelectorAll('tr.measured').length >= 4", timeout_ms=60_000)
     # Rows that arrived since were handed to the same charts (setData), not drawn on new ones.
     assert page.evaluate("[...document.querySelectorAll('.chart')].every(el => el._plot.seenBefore)")
     assert page.evaluate("document.querySelector('.chart')._plot.data[1].filter(v => v != null).length") >= 4

@@ -6,6 +6,7 @@ always still pending when the first ones have arrived."""
 import pytest
 
 from lessons.figures import format_number
+from tests.support_browser import wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -16,8 +17,7 @@ MEASURED = "document.querySelectorAll('tr.measured').length"
 def test_it_runs_the_lesson_lab_and_brings_the_learner_back_to_compare(live_lab, browser):
     live_lab.manage("loadlessons")
     live_lab.create_user("lab-learner", "pw-for-browser-tests-6")
-    # bypass_csp: wait_for_function evaluates its string with eval, which the site's CSP forbids
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # the site's CSP in force
     page.goto(f"{live_lab.url}/accounts/login/?next={STEP}")
     page.fill("input[name=username]", "lab-learner")
     page.fill("input[name=password]", "pw-for-browser-tests-6")
@@ -36,7 +36,7 @@ def test_it_runs_the_lesson_lab_and_brings_the_learner_back_to_compare(live_lab,
     rows.first.wait_for(timeout=60_000)
     seen = rows.count()
     assert pending.count() > 0  # the first rows came in while later sizes were still pending
-    page.wait_for_function(f"{MEASURED} > {seen}", timeout=60_000)  # and more arrive without a reload
+    wait_for_js(page, f"{MEASURED} > {seen}", timeout_ms=60_000)  # and more arrive without a reload
     assert page.locator(".chart canvas").count() == 2  # busbw and time, drawn from the live rows
 
     seen = rows.count()

@@ -6,6 +6,7 @@ are the plain forms."""
 import pytest
 
 from tests.live import Browserless
+from tests.support_browser import wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -37,7 +38,7 @@ def test_it_cancels_from_a_status_block_the_socket_swapped_in(live_lab, browser)
     busy = client.start_run(**LONG_SWEEP)  # the worker takes one run at a time: the next one queues
     run_id = client.start_run(**LONG_SWEEP)
     page.goto(f"{live_lab.url}/lab/runs/{run_id}/")
-    page.wait_for_function("window.statusSwaps >= 1", timeout=20_000)
+    wait_for_js(page, "window.statusSwaps >= 1", timeout_ms=20_000)
 
     page.get_by_role("button", name="Cancel run").click()
 
@@ -53,10 +54,15 @@ def test_it_cancels_from_a_status_block_the_socket_swapped_in(live_lab, browser)
 
 def test_it_runs_again_after_watching_a_run_finish_live(live_lab, browser):
     client, page = _page(live_lab, browser, "rerunner")
+    # Queued behind a busy run, so "done" comes over the socket: a short run alone could finish
+    # before the page opened, and the page would render "done" itself (seen in a CI run).
+    busy = client.start_run(**LONG_SWEEP)
     run_id = client.start_run(**SHORT_SWEEP)
     page.goto(f"{live_lab.url}/lab/runs/{run_id}/")
+    wait_for_js(page, "window.statusSwaps >= 1", timeout_ms=20_000)  # the socket's snapshot: queued
+    client.post(f"/lab/runs/{busy}/cancel/", {})
     page.wait_for_selector(".run-status.done", timeout=60_000)
-    assert page.evaluate("window.statusSwaps") >= 1  # "done" arrived over the socket, not by reload
+    assert page.evaluate("window.statusSwaps") >= 2  # "done" arrived over the socket, not by reload
 
     page.get_by_role("button", name="Run again with the same parameters").click()
 
@@ -91,5 +97,5 @@ def test_it_names_the_devices_in_the_legend_once_a_queued_run_starts(live_lab, b
     client.post(f"/lab/runs/{busy}/cancel/", {})  # the worker takes this run next
 
     page.wait_for_selector(".run-status.done", timeout=90_000)
-    page.wait_for_function("document.querySelector('.u-legend').innerText.includes('CPU (gloo)')", timeout=5_000)
+    wait_for_js(page, "document.querySelector('.u-legend').innerText.includes('CPU (gloo)')", timeout_ms=5_000)
     assert "not chosen yet" not in legend.inner_text()
