@@ -45,18 +45,13 @@ def class_chart(round_: Round, spread: dict | None) -> dict | None:
     """The chart of the class's run, and the class's guesses on it where the chart has their
     axis: a sweep lab predicts the time of one message size, so its guesses go on the time
     chart (median and spread, named as guesses). A ratio or a share has no axis there."""
-    chart = chart_payload(round_.run, compare_earlier=False)  # the instructor's own runs are not the class's
+    chart = chart_payload(round_.run, for_class=True)
     lab = lab_for(round_.step.config)
     if chart is None or spread is None or lab.unit != "us":
         return chart
     chart["guesses"] = {"metric": "time", "median": spread["median"], "low": spread["low"], "high": spread["high"],
                         "line": f"class median guess, {binary_size(lab.target)} message",
                         "band": f"class guesses, {spread['what']}"}
-    # Guesses are judged against a size's median call (lessons.labs), so the run's line is
-    # drawn from the medians too: the mean would sit above them after one stalled call.
-    chart["current"] = {**chart["current"], "time": "median",
-                        "label": chart["current"]["label"].replace("(this run, measured)",
-                                                                   "(this run, measured: median call)")}
     return chart
 
 

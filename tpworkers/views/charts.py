@@ -90,13 +90,15 @@ def _references(op: str, nproc: int, sizes: list[int]) -> list[dict]:
     return references
 
 
-def chart_payload(run: ExperimentRun, compare_earlier: bool = True) -> dict | None:
-    """Without ``compare_earlier`` (a live class watching its instructor's run) the chart shows
-    this run and the references only."""
+def chart_payload(run: ExperimentRun, for_class: bool = False) -> dict | None:
+    """``for_class``: a live class watching its instructor's run. The chart shows this run and
+    the references only (the instructor's earlier runs are not the class's), and draws each
+    size's median call, the time the class's guesses are judged on (lessons.labs), where the run
+    page draws nccl-tests' mean."""
     if run.experiment != ExperimentRun.Experiment.COLLECTIVE_SWEEP:
         return None
     params = run.params
-    compare = like_runs(run) if compare_earlier else []
+    compare = [] if for_class else like_runs(run)
     wheres = [setting(run)] + [setting(other) for other in compare]
     show_node = len({where["node"] for where in wheres}) > 1
     series = [{"run": other.pk, "label": _label(other, where, show_node) + " (measured)", "points": _points(other)}
@@ -106,8 +108,9 @@ def chart_payload(run: ExperimentRun, compare_earlier: bool = True) -> dict | No
     return {
         "op": params.get("op"),
         "like": f"{params.get('op', '').replace('_', '-')}, {params.get('dtype')}, {params.get('nproc')} ranks",
-        "current": {"run": run.pk, "label": _label(run, wheres[0], show_node) + " (this run, measured)",
-                    "setting": setting_text(run)},
+        "current": {"run": run.pk, "setting": setting_text(run), "time": "median" if for_class else "mean",
+                    "label": _label(run, wheres[0], show_node)
+                    + (" (this run, measured: median call)" if for_class else " (this run, measured)")},
         "compare": series,
         "references": _references(params.get("op", ""), int(params.get("nproc") or 0), sizes),
         # The one size formatter (catalog.sizes.binary_size) labels the chart's axis too.
