@@ -123,9 +123,11 @@ def note_finished(learner, lesson: Lesson) -> None:
 
 
 def step_context(learner, step: Step, query, opened: list[str] | None = None) -> dict:
-    """``opened``: the keys of the steps the learner opened, when the caller has read them."""
+    """``step.lesson.live_step_list``: the lesson's live steps, fetched with the step
+    (lessons.views._get_step). ``opened``: the keys of the steps the learner opened, when the
+    caller has read them."""
     lesson = step.lesson
-    steps = getattr(lesson, "live_step_list", None) or list(lesson.live_steps())
+    steps = lesson.live_step_list
     index = steps.index(step)
     first, last = index == 0, index + 1 == len(steps)
     context = {
