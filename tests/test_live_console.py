@@ -5,7 +5,7 @@ import pytest
 from lessons.liveclass import flow
 from lessons.liveclass.models import LiveSession, Round, Vote
 from tests.live_class_helpers import (  # noqa: F401
-    CHOICE, classmates, cohort, course, fast_password_hashing, open_round, step,
+    CHOICE, NUMBER, classmates, cohort, course, fast_password_hashing, open_round, step,
 )
 
 
@@ -97,3 +97,21 @@ def test_it_shows_the_class_votes_in_the_dashboards_answers(teacher, cohort, cla
     flow.end_session(cohort)
     page = teacher.get(f"/teach/{cohort.pk}/answers/").content.decode()
     assert "In class: first vote 1 of 2 right · second vote 1 of 1 right" in page
+
+
+def test_it_captions_the_bin_width_the_histogram_drew(teacher, cohort, classmates, instructor):
+    """The caption always said "a quarter of a decade", also when guesses twelve decades apart
+    had widened the bins to whole decades."""
+    round_ = open_round(cohort, instructor, NUMBER)
+    flow.cast_vote(round_, classmates[0], 1.0)
+    flow.cast_vote(round_, classmates[1], 1e12)
+    page = teacher.get(f"/teach/live/{cohort.pk}/").content.decode()
+    assert "log axis, bins 1 decade wide" in page and "quarter of a decade" not in page
+
+
+def test_it_refreshes_the_console_and_the_projector_without_javascript(teacher, cohort, instructor):
+    open_round(cohort, instructor)
+    for page in (f"/teach/live/{cohort.pk}/", f"/teach/live/{cohort.pk}/screen/"):
+        html = teacher.get(page).content.decode()
+        assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html, page
+        assert '"includeIndicatorStyles":false' in html, page  # no htmx style element for the CSP to refuse
