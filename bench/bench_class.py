@@ -20,7 +20,6 @@ import asyncio
 import json
 import random
 import re
-import statistics
 import sys
 import time
 import urllib.error
@@ -31,6 +30,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.livelab import percentile  # noqa: E402  (nearest rank, as every benchmark here)
 from tests.live import Browserless  # noqa: E402  (the same cookie+CSRF client the live tests use)
 
 MAX_LEARNERS = 500
@@ -144,8 +144,8 @@ def _figures(result: dict, learners: int) -> dict:
     complete = first_at(learners)
     return {"votes_lost": learners - final,
             "console_complete_ms": round(1000 * (complete - result["last"])) if complete else -1,
-            "vote_to_console_p50_ms": round(statistics.median(latencies)) if latencies else -1,
-            "vote_to_console_p99_ms": round(statistics.quantiles(latencies, n=100)[98]) if len(latencies) > 1 else -1}
+            "vote_to_console_p50_ms": round(percentile(latencies, 50)) if latencies else -1,
+            "vote_to_console_p99_ms": round(percentile(latencies, 99)) if latencies else -1}
 
 
 def main(argv=None) -> int:
