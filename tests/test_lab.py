@@ -65,6 +65,7 @@ def test_it_offers_only_the_rank_counts_the_node_has_cores_for(client, learner, 
     lab_node.cpu_cores = 2
     lab_node.save()
     client.force_login(learner)
-    page = client.get("/lab/").content.decode()
-    tp_select = re.search(r'<select name="tp_sizes".*?</select>', page, re.S).group(0)
-    assert re.findall(r'<option value="(\d)" selected>', tp_select) == ["1", "2"]
+    for url in ("/lab/", "/lab/?experiment=tp_layer&kinds=mlp"):  # the plain form, and one a link prefills
+        page = client.get(url).content.decode()
+        tp_select = re.search(r'<select name="tp_sizes".*?</select>', page, re.S).group(0)
+        assert re.findall(r'<option value="(\d)" selected>', tp_select) == ["1", "2"], url

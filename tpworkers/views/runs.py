@@ -45,7 +45,7 @@ def _lab_page(request, forms_by_experiment=None, status=200):
              for exp, form_class in FORMS.items()}
     prefill = FORMS.get(request.GET.get("experiment"))
     if prefill:  # /lab/?experiment=…&op=…: the form filled in, its button saying what it runs
-        forms[prefill.experiment] = prefill(initial={**prefill.defaults(), **request.GET.dict()}, user=request.user)
+        forms[prefill.experiment] = prefill(initial={**prefill.defaults_for(node), **request.GET.dict()}, user=request.user)
     forms.update(forms_by_experiment or {})
     runs = request.user.runs.select_related("node")[:20]
     return render(request, "tpworkers/lab.html", {"runs": runs, "forms": forms}, status=status)
