@@ -57,8 +57,9 @@ def test_it_keeps_pasted_node_queues_apart_across_clusters(client, learner):
 
 def test_it_names_the_config_json_limit_in_force(monkeypatch):
     from tpworkers.cluster_forms import ConfigJsonField
+    from tpworkers.diagnose import limits
 
-    monkeypatch.setattr(ConfigJsonField, "MAX_CONFIG_CHARS", 1000)
+    monkeypatch.setattr(limits, "MAX_CONFIG_CHARS", 1000)
     with pytest.raises(ValidationError, match="a config.json here is at most 1,000 characters; this one is 1,024"):
         ConfigJsonField().clean("{" + " " * 1022 + "}")
 

@@ -61,9 +61,8 @@ class TopologyPasteForm(forms.Form):
 
 
 class ConfigJsonField(forms.CharField):
-    """A pasted HF config.json: valid JSON, at most MAX_CONFIG_CHARS, a shape ModelShape.from_hf_config accepts."""
+    """A pasted HF config.json: valid JSON, at most limits.MAX_CONFIG_CHARS, a shape ModelShape.from_hf_config accepts."""
 
-    MAX_CONFIG_CHARS = 64_000  # real configs are a few KB; this bounds what is stored per deployment
     def __init__(self, **kwargs):
         super().__init__(required=False, strip=False, widget=forms.Textarea(
             attrs={"rows": 4, "cols": 90, "spellcheck": "false", "placeholder": '{"hidden_size": ...}'}), **kwargs)
@@ -75,8 +74,8 @@ class ConfigJsonField(forms.CharField):
         text = super().to_python(value)
         if not text or not text.strip():
             return None
-        if len(text) > self.MAX_CONFIG_CHARS:
-            raise forms.ValidationError(f"a config.json here is at most {self.MAX_CONFIG_CHARS:,} characters; "
+        if len(text) > limits.MAX_CONFIG_CHARS:
+            raise forms.ValidationError(f"a config.json here is at most {limits.MAX_CONFIG_CHARS:,} characters; "
                                         f"this one is {len(text):,}")
         try:
             config = json.loads(text)

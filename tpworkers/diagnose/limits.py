@@ -21,6 +21,7 @@ MAX_CONTEXT_TOKENS = 1 << 24  # 16M tokens: beyond any model's context window
 MAX_DEPLOYMENTS_PER_PASTE = 32
 MAX_PASTE_CHARS = 64 * 1024
 MAX_LINE_CHARS = 8 * 1024
+MAX_CONFIG_CHARS = 64_000  # a pasted config.json: real ones are a few KB; bounds what a deployment stores
 MAX_SHOWN_CHARS = 160  # of a refused line, when an error message quotes it
 
 NODE_SIZE_WHY = (f"a node holds at most {MAX_GPUS_PER_NODE} GPUs (the largest single nodes, "
