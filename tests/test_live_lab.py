@@ -47,8 +47,8 @@ def test_it_runs_the_lab_once_for_the_class(client, cohort, lab_round, instructo
 def test_it_lets_the_class_watch_the_run_while_the_session_is_open(client, cohort, lab_round, classmates,
                                                                   other_learner, django_user_model):
     outsider = django_user_model.objects.create_user("outsider")
-    assert run_to_watch(classmates[0], lab_round.run_id) is not None
-    assert run_to_watch(outsider, lab_round.run_id) is None
+    assert run_to_watch(classmates[0], lab_round.run_id)[0] is not None
+    assert run_to_watch(outsider, lab_round.run_id)[0] is None
     assert run_for_user(classmates[0], lab_round.run_id) is None  # watch, not cancel
     client.force_login(classmates[0])
     assert client.post(f"/lab/runs/{lab_round.run_id}/cancel/").status_code == 404
@@ -56,7 +56,7 @@ def test_it_lets_the_class_watch_the_run_while_the_session_is_open(client, cohor
     assert f'ws-connect="/ws/runs/{lab_round.run_id}/"' in page and f'id="run-{lab_round.run_id}-row-0"' in page
     assert "median <strong>50</strong>" in page
     flow.end_session(cohort)
-    assert run_to_watch(classmates[0], lab_round.run_id) is None
+    assert run_to_watch(classmates[0], lab_round.run_id)[0] is None
 
 
 def _chart_data(page: str) -> dict:

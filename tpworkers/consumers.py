@@ -16,7 +16,7 @@ from django.conf import settings
 from labapp.origin import same_origin
 from tpworkers.events import MeasurementEvent, StatusEvent, row_fragment, run_group, status_event
 from tpworkers.models import ExperimentRun
-from tpworkers.runs import fail_stalled_runs, run_for_user, run_rows, run_to_watch
+from tpworkers.runs import fail_stalled_runs, run_rows, run_to_watch
 
 FORBIDDEN = 4403
 
@@ -25,12 +25,6 @@ def _status_now(run_id: int) -> StatusEvent:
     """The saved run's status event, after the stall check."""
     fail_stalled_runs(ExperimentRun.objects.filter(pk=run_id))
     return status_event(ExperimentRun.objects.select_related("node").get(pk=run_id))
-
-
-def _watch_as(user, run_id: int) -> tuple[ExperimentRun | None, bool]:
-    """(the run if this user may watch it, whether they only watch: no cancel, no re-run)."""
-    run = run_to_watch(user, run_id)
-    return run, run is not None and run_for_user(user, run_id) is None
 
 
 def _snapshot(run_id: int) -> tuple[StatusEvent, list[str]]:
@@ -79,7 +73,8 @@ def _watch_interval_s() -> float:
 class RunConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
-        run, self.watching = await database_sync_to_async(_watch_as)(self.scope["user"], self.run_id)
+        run, may_act = await database_sync_to_async(run_to_watch)(self.scope["user"], self.run_id)
+        self.watching = not may_act  # the class watching its instructor's run: no buttons
         if run is None or not same_origin(self.scope):  # another port's page is another origin
             await self.close(code=FORBIDDEN)
             return

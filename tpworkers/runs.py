@@ -38,15 +38,15 @@ def run_for_user(user, run_id: int) -> ExperimentRun | None:
     return run
 
 
-def run_to_watch(user, run_id: int) -> ExperimentRun | None:
-    """The run, if this user may watch it: as run_for_user, and also a learner of a cohort whose
-    open live class shows it. Watching only: cancelling or re-running still needs run_for_user."""
+def run_to_watch(user, run_id: int) -> tuple[ExperimentRun | None, bool]:
+    """(the run if this user may watch it, whether they may also act on it). Those run_for_user
+    lets see it may act; a learner of a cohort whose open live class shows it only watches:
+    cancelling or re-running still needs run_for_user."""
     run = run_for_user(user, run_id)
-    if run is None:
-        run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
-        if run is None or not _shown_to_class(user, run):
-            return None
-    return run
+    if run is not None:
+        return run, True
+    run = ExperimentRun.objects.select_related("node").filter(pk=run_id).first()
+    return (run, False) if run is not None and _shown_to_class(user, run) else (None, False)
 
 
 def _shown_to_class(user, run: ExperimentRun) -> bool:

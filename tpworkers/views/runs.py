@@ -19,9 +19,9 @@ from tpworkers.runs import (
 from tpworkers.views.charts import chart_payload
 
 
-def _get_run_for_user(user, run_id: int, lookup=run_for_user) -> ExperimentRun:
+def _get_run_for_user(user, run_id: int) -> ExperimentRun:
     """404 for a run this user may not see, so a stranger cannot even learn that it exists."""
-    run = lookup(user, run_id)
+    run = run_for_user(user, run_id)
     if run is None:
         raise Http404("No such run")
     return run
@@ -80,11 +80,13 @@ def run_create(request):
 
 @login_required
 def run_detail(request, run_id: int):
-    run = _get_run_for_user(request.user, run_id, lookup=run_to_watch)  # a live class may watch
+    run, may_act = run_to_watch(request.user, run_id)  # a live class may watch
+    if run is None:
+        raise Http404("No such run")
     fail_stalled_runs(ExperimentRun.objects.filter(pk=run.pk))
     run.refresh_from_db()
     context = {"run": run, "rows": run_rows(run), "chart": chart_payload(run),
-               "watching": run_for_user(request.user, run.pk) is None}  # no buttons for the class
+               "watching": not may_act}  # no buttons for the class
     return render(request, "tpworkers/run_detail.html", context)
 
 
