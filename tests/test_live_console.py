@@ -115,3 +115,18 @@ def test_it_refreshes_the_console_and_the_projector_without_javascript(teacher, 
         html = teacher.get(page).content.decode()
         assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html, page
         assert '"includeIndicatorStyles":false' in html, page  # no htmx style element for the CSP to refuse
+
+
+def test_it_shades_the_right_range_after_revealing_a_numeric_round(teacher, cohort, classmates, instructor):
+    """The live tally passed a number where the histogram now takes the (lowest, highest) right
+    range: revealing any numeric step with a tolerance broke the console with a TypeError."""
+    from lessons import predictions
+
+    round_ = open_round(cohort, instructor, ("the-wire", "ratio"))  # numeric, tolerance 0.1
+    flow.cast_vote(round_, classmates[0], 2.0)
+    flow.cast_vote(round_, classmates[1], 100.0)
+    flow.reveal(round_)
+    page = teacher.get(f"/teach/live/{cohort.pk}/").content.decode()
+    assert '<rect class="band"' in page
+    low, high = predictions.right_range(round_.step)
+    assert low < predictions.answer_value(round_.step) < high

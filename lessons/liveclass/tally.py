@@ -86,7 +86,7 @@ def tally_context(round_: Round | None, learner_count: int) -> dict:
     if is_numeric(step):
         answer = answer_number(step) if revealed else None
         context["histogram"] = log_histogram([float(a) for a in shown], answer or 0.0,
-                                             float(step.config.get("tolerance", 0)) if answer else 0.0)
+                                             predictions.right_range(step) if revealed else None)
         context["spread"] = spread([float(a) for a in shown])
         context["unit_label"] = predictions.unit_label(step)
     else:
