@@ -28,20 +28,23 @@ from tpworkers.models import Node
 SHOWN_ONLY = (Step.Kind.READ, Step.Kind.CALCULATOR, Step.Kind.DECISION, Step.Kind.CLUSTER, Step.Kind.TORCHRUN)
 
 
-def done_step_ids(learners, steps: list[Step]) -> dict[int, set[int]]:
+def done_step_ids(learners, steps: list[Step], opened: dict[tuple[int, int], list[str]] | None = None
+                  ) -> dict[int, set[int]]:
     """learner id -> ids of the given steps that learner has done, by the rules above: one query
     for what they did and one for what they opened, for one learner or a whole class
-    (``learners``: ids or a queryset of user ids)."""
+    (``learners``: ids or a queryset of user ids). ``opened``: (learner id, lesson id) -> the
+    keys opened, when the caller has read them already (the second query is then skipped)."""
     done = _recorded_step_ids(learners, steps)
     shown = defaultdict(dict)  # lesson id -> key -> id of its steps done once opened
     for step in steps:
         if step.kind in SHOWN_ONLY:
             shown[step.lesson_id][step.key] = step.pk
     if shown:
-        opened = Progress.objects.filter(learner__in=learners, lesson_id__in=list(shown)).values_list(
-            "learner_id", "lesson_id", "visited")
-        for learner_id, lesson_id, visited in opened:
-            done[learner_id] |= {shown[lesson_id][key] for key in visited if key in shown[lesson_id]}
+        if opened is None:
+            opened = {(learner_id, lesson_id): visited for learner_id, lesson_id, visited in Progress.objects.filter(
+                learner__in=learners, lesson_id__in=list(shown)).values_list("learner_id", "lesson_id", "visited")}
+        for (learner_id, lesson_id), visited in opened.items():
+            done[learner_id] |= {shown[lesson_id][key] for key in visited if key in shown.get(lesson_id, {})}
     return done
 
 
@@ -77,11 +80,8 @@ def done_keys(learner, lesson: Lesson, steps: list[Step] | None = None, opened: 
     """Keys of the live steps this learner has done: done_step_ids for one learner, two queries
     whatever the lesson's length, or one when the caller already holds the keys ``opened``."""
     steps = list(lesson.live_steps()) if steps is None else steps
-    if opened is None:
-        done = done_step_ids([learner.pk], steps).get(learner.pk, set())
-    else:
-        done = _recorded_step_ids([learner.pk], steps).get(learner.pk, set())
-        done |= {step.pk for step in steps if step.kind in SHOWN_ONLY and step.key in opened}
+    known = None if opened is None else {(learner.pk, lesson.pk): opened}
+    done = done_step_ids([learner.pk], steps, known).get(learner.pk, set())
     return {step.key for step in steps if step.pk in done}
 
 
