@@ -62,6 +62,16 @@ def answer_value(step: Step) -> float:
     return in_unit(evaluate(step.config["answer"], step.config.get("names")), step.config["unit"])
 
 
+def right_answer(step: Step):
+    """The right answer in the form guesses take: a number in the step's unit, else the keys."""
+    return answer_value(step) if step.config["kind"] == "numeric" else step.config["answer"]
+
+
+def answer_text(step: Step) -> str:
+    """The right answer in words, as a reveal shows it."""
+    return describe(step, right_answer(step))
+
+
 def judge(step: Step, answer) -> bool | None:
     """Right or wrong; None for a lab guess, which only a measurement can judge."""
     if step.kind == Step.Kind.LAB:

@@ -154,10 +154,7 @@ def _predict(learner, step, query) -> dict:
     if step.config["kind"] == "numeric":
         context["tolerance_text"] = predictions.tolerance_text(step)
     if revealed:
-        answer = step.config["answer"]
-        if step.config["kind"] == "numeric":
-            answer = predictions.answer_value(step)
-        context["answer_text"] = predictions.describe(step, answer)
+        context["answer_text"] = predictions.answer_text(step)
         context["class_summary"] = predictions.class_summary(step)
     return context
 

@@ -48,9 +48,7 @@ def make_learners(django_user_model, count: int, prefix: str = "learner") -> lis
 def synthetic_answer(step: Step, right: bool, rng):
     """A first guess for ``step``: the answer when ``right``, else a typical wrong one (the
     first wrong choice twice as often as the others, so a misconception stands out)."""
-    from lessons.classroom.cohort_data import answer_value
-
-    kind, expected = step.config["kind"], answer_value(step)
+    kind, expected = step.config["kind"], predictions.right_answer(step)
     keys = [option["key"] for option in predictions.options(step)]
     if kind == "numeric":
         return expected if right else expected * rng.choice([0.5, 0.5, 2, 10, 0.1]) * rng.uniform(0.98, 1.02)

@@ -130,3 +130,12 @@ def test_it_shades_the_right_range_after_revealing_a_numeric_round(teacher, coho
     assert '<rect class="band"' in page
     low, high = predictions.right_range(round_.step)
     assert low < predictions.answer_value(round_.step) < high
+
+
+def test_it_reveals_a_lab_round_which_has_no_answer_to_shade(teacher, cohort, classmates, instructor):
+    """A lab step is judged by its measurement: the tally after a reveal draws the guesses alone."""
+    round_ = open_round(cohort, instructor, ("all-reduce-tax", "lab-256k"))
+    flow.cast_vote(round_, classmates[0], 40.0)
+    flow.reveal(round_)
+    page = teacher.get(f"/teach/live/{cohort.pk}/").content.decode()
+    assert "<strong data-answer-count>1</strong>" in page and '<rect class="band"' not in page

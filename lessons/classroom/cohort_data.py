@@ -126,14 +126,10 @@ class StepAnswers:
     wrong_text: str = ""
 
 
-def answer_value(step: Step):
-    return predictions.answer_value(step) if step.config["kind"] == "numeric" else step.config["answer"]
-
-
 def step_answers(records: CohortRecords, step: Step) -> StepAnswers:
     firsts = records.firsts(step)
-    kind, expected = step.config["kind"], answer_value(step)
-    found = StepAnswers(step, len(firsts), sum(1 for f in firsts if f.correct), predictions.describe(step, expected),
+    kind, expected = step.config["kind"], predictions.right_answer(step)
+    found = StepAnswers(step, len(firsts), sum(1 for f in firsts if f.correct), predictions.answer_text(step),
                         unit=predictions.unit_label(step))
     text = {option["key"]: option["text"] for option in predictions.options(step)}
     given = [f.answer for f in firsts]

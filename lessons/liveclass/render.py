@@ -30,8 +30,7 @@ def learner_context(cohort: Cohort, learner, error: str = "") -> dict:
     mine = list(round_.votes.filter(learner=learner).order_by("number"))
     context["my_votes"] = [(v.number, predictions.describe(step, v.answer), v.correct) for v in mine]
     if context["revealed"] and step.kind == Step.Kind.PREDICT:
-        context["answer_text"] = predictions.describe(
-            step, tally.answer_number(step) if tally.is_numeric(step) else step.config["answer"])
+        context["answer_text"] = predictions.answer_text(step)
     if step.kind == Step.Kind.LAB:
         firsts = [float(v.answer) for v in round_.votes.filter(number=1)]
         context["spread"] = tally.spread(firsts)

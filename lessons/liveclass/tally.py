@@ -86,14 +86,13 @@ def tally_context(round_: Round | None, learner_count: int) -> dict:
     if is_numeric(step):
         answer = answer_number(step) if revealed else None
         context["histogram"] = log_histogram([float(a) for a in shown], answer or 0.0,
-                                             predictions.right_range(step) if revealed else None)
+                                             predictions.right_range(step) if answer is not None else None)
         context["spread"] = spread([float(a) for a in shown])
         context["unit_label"] = predictions.unit_label(step)
     else:
         context["bars"] = choice_bars(step, shown)
     if revealed and step.kind == Step.Kind.PREDICT:
-        context["answer_text"] = predictions.describe(step, answer_number(step) if is_numeric(step)
-                                                      else step.config["answer"])
+        context["answer_text"] = predictions.answer_text(step)
     return context
 
 
