@@ -49,6 +49,7 @@ def test_it_draws_numeric_guesses_on_a_log_axis_with_the_answer_and_band(teacher
     assert '<rect class="band"' in card and '<line class="answer"' in card
     assert "2 guesses from" in card and "log axis, bins 1/4 of a decade wide" in card
     assert re.search(r"Most common wrong answer: <strong>128 KiB</strong> — 2 of 3", card)
+    assert re.search(r'the answer: [^<]*256[^<]* <span class="prov modelled">modelled</span>', card)
 
 
 def test_it_shows_position_agreement_for_an_ordering(teacher, cohort, learner, other_learner):

@@ -125,6 +125,11 @@ class StepAnswers:
     wrong: answers.WrongAnswer | None = None
     wrong_text: str = ""
 
+    @property
+    def modelled(self) -> bool:
+        """A numeric answer is the cost model's figure; a choice's is the lesson's key."""
+        return self.step.config["kind"] == "numeric"
+
 
 def step_answers(records: CohortRecords, step: Step) -> StepAnswers:
     firsts = records.firsts(step)

@@ -25,7 +25,7 @@ def _number(value: float | None) -> str:
 
 
 def progress_table(cohort: Cohort, viewer) -> list[list]:
-    lessons, rows = progress.progress_matrix(cohort, cohort_data.live_steps())
+    _, rows = progress.progress_matrix(cohort, cohort_data.live_steps())
     table = [["learner", "lesson", "status", "at_step", "steps_done", "steps_total", "last_activity_utc", "stuck"]]
     for row in rows:
         for cell in row.cells:
