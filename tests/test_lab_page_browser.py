@@ -45,6 +45,7 @@ def test_it_says_why_a_field_was_refused_beside_that_field(live_lab, browser):
     page.locator("#sweep-run-button").click()
     error = page.locator("input[name=max_size]").locator("xpath=..").locator(".errorlist")
     assert "at most 256" in error.inner_text() and "per rank" in error.inner_text()
+    page.wait_for_load_state("load")  # the refused form is a new page: its stylesheet, before styles are read
     style = error.evaluate("el => [getComputedStyle(el).listStyleType, getComputedStyle(el).color]")
     assert style[0] == "none" and style[1] == "rgb(192, 57, 43)"  # --bad, no bullet
 
