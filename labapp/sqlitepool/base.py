@@ -15,7 +15,10 @@ import threading
 
 from django.db.backends.sqlite3 import base
 
-POOL_SIZE = 8  # idle connections kept per database file; more are closed as usual
+# Idle connections kept per database file; more are closed as usual. Each request in flight
+# holds one: with 8, twenty learners reloading pages at once missed the pool on most requests
+# and opened the file again (a py-spy profile under bench/bench_pages.py, 2026-11-27).
+POOL_SIZE = 32
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
