@@ -21,6 +21,7 @@ from lessons.cluster import cluster_report
 from lessons.content_format import TERM_RE, glossary
 from lessons.labs import lab_for
 from lessons.models import Guess, Lesson, Progress, RecallRating, Reveal, Step, StepOpened, TeachBack
+from lessons.pagequeries import guesses_on, has_revealed, progress_in
 from lessons.torchrun import torchrun_context
 from tpworkers.models import Node
 
@@ -100,7 +101,7 @@ def remember_position(learner, step: Step) -> Progress:
     """The learner opened ``step``: resume here next time, and count it as opened. Reopening
     the step they are on writes nothing: a class reloading pages must not queue for SQLite's
     one writer. Returns the learner's progress through the lesson."""
-    progress = Progress.objects.filter(learner=learner, lesson=step.lesson).first()
+    progress = progress_in(learner.pk, step.lesson_id)
     if progress and progress.current_step_id == step.pk and step.key in progress.visited:
         return progress
     if progress is None:
@@ -144,8 +145,8 @@ def step_context(learner, step: Step, query, opened: list[str] | None = None) ->
 
 
 def _predict(learner, step, query) -> dict:
-    guesses = list(Guess.objects.filter(learner=learner, step=step).order_by("attempt"))
-    revealed = Reveal.objects.filter(learner=learner, step=step).exists()
+    guesses = guesses_on(learner.pk, step.pk)
+    revealed = has_revealed(learner.pk, step.pk)
     context = {"guesses": guesses, "first_guess": guesses[0] if guesses else None,
                "latest_guess": guesses[-1] if guesses else None, "revealed": revealed,
                "options": predictions.options(step), "unit_label": predictions.unit_label(step)}
@@ -168,7 +169,7 @@ def versus_step(step: Step) -> Step | None:
 def _lab(learner, step, query) -> dict:
     baseline = versus_step(step)
     lab = lab_for(step.config, baseline.config if baseline else None)
-    guesses = list(Guess.objects.filter(learner=learner, step=step).order_by("attempt"))
+    guesses = guesses_on(learner.pk, step.pk)
     for guess in guesses:
         guess.text = predictions.describe(step, guess.answer)
     first = guesses[0] if guesses else None  # the prediction, kept for good: the one compared

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from labapp.htmx import render_page
 from lessons import predictions
 from lessons.models import ChecklistTick, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
+from lessons.pagequeries import lesson_with_live_steps
 from lessons.review.services import rate_from_lesson
 from lessons.state import lesson_progress, note_finished, remember_position, step_context
 
@@ -18,13 +19,11 @@ FRAGMENTS = {"step": f"{PAGE}#step", "lesson-main": f"{PAGE}#lesson_main",
 
 
 def _get_step(slug: str, key: str) -> Step:
-    """The live step, its lesson's live steps fetched with it (a class reloads this page: one
-    query, not two) and kept as ``step.lesson.live_step_list`` for step_context."""
-    steps = list(Step.objects.select_related("lesson").filter(lesson__slug=slug, retired=False))
-    step = next((s for s in steps if s.key == key), None)
+    """The live step, with its lesson's live steps as ``step.lesson.live_step_list`` for step_context."""
+    lesson = lesson_with_live_steps(slug)
+    step = next((s for s in lesson.live_step_list if s.key == key), None) if lesson else None
     if step is None:
         raise Http404("No such step")
-    step.lesson.live_step_list = steps
     return step
 
 

@@ -12,7 +12,7 @@ from tpworkers.catalog.gpus import get_gpu
 from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 
-QUERIES_PER_STEP_PAGE = 7  # session, user, the steps (with the lesson), the position, what is done (1 UNION), the rating, the nav's review due count
+QUERIES_PER_STEP_PAGE = 8  # session, user, the lesson, its steps, the position, what is done (1 UNION), the rating, the nav's review due count
 
 
 def test_it_covers_the_recall_answer_and_stores_the_rating(logged_in, learner):

@@ -111,3 +111,18 @@ def test_it_counts_the_reviews_the_optimizer_learns_from():
     day = timedelta(days=1)
     history = [(1, NOON), (1, NOON + timedelta(hours=2)), (2, NOON), (1, NOON + day * 2), (2, NOON + day)]
     assert scheduling.eligible_reviews(history) == 2  # same-day repeats and first reviews do not count
+
+
+def test_it_counts_as_due_today_only_live_unsuspended_cards_due_before_midnight(course, learner):
+    """The navigation bar's count is SQL written by hand: its day boundary, suspension and retired
+    steps are checked against cards placed on each side of them."""
+    midnight = datetime(2026, 3, 3, tzinfo=timezone.utc)
+    due = {"recall-col-row": midnight - timedelta(microseconds=1), "recall-heads": midnight,
+           "teach": midnight - timedelta(hours=1)}
+    for key, when in due.items():
+        ReviewCard.objects.create(learner=learner, step=step(key), due=when)
+    assert services.due_count(learner, NOON) == 2  # the card due at midnight is tomorrow's
+    services.set_suspended(learner, step("teach"), True)
+    assert services.due_count(learner, NOON) == 1
+    Step.objects.filter(pk=step("recall-col-row").pk).update(retired=True)
+    assert services.due_count(learner, NOON) == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from lessons.models import Reveal, Step
@@ -37,8 +37,15 @@ def live_cards(learner):
 
 
 def due_count(learner, now: datetime) -> int:
-    """Items due today: one query, for the navigation bar of every page."""
-    return live_cards(learner).filter(due__lt=scheduling.day_bounds(now)[1]).count()
+    """Items due today (the live cards due before tomorrow), for the navigation bar of every
+    page: one query, written as SQL because the ORM took 0.32 ms to build what the database
+    answers in 0.02 (see lessons.pagequeries)."""
+    tomorrow = connection.ops.adapt_datetimefield_value(scheduling.day_bounds(now)[1])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM review_reviewcard card JOIN lessons_step step ON step.id = card.step_id "
+                       "WHERE card.learner_id = %s AND NOT card.suspended AND NOT step.retired AND card.due < %s",
+                       [learner.pk, tomorrow])
+        return cursor.fetchone()[0]
 
 
 def new_steps(learner):
