@@ -1,7 +1,8 @@
 """Is a lesson step page as cheap as it should be? 20 concurrent clients (each a logged-in
 learner with a keep-alive connection) request a lesson step page, then the login page, in
 interleaved rounds of a few seconds each on a running lab (daphne, SQLite; loopback only), so
-both see the same machine and neighbours. Printed: requests/s and p50/p99 latency of each page
+both see the same machine and neighbours. DEBUG is off, as when a class is served
+(``--debug`` measures the loopback default). Printed: requests/s and p50/p99 latency of each page
 over all rounds, and the ratios the goal is stated in: step/login throughput (goal >= 0.5) and
 step/login p99 (goal <= 2).
 
@@ -51,9 +52,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--debug", action="store_true",
+                        help="serve with DEBUG on, as `lab.py run` does on loopback (a class is served without it)")
     args = parser.parse_args()
-    print(f"# {machine()}")
-    with BenchLab() as lab:
+    print(f"# {machine()}; DEBUG {'on' if args.debug else 'off'}")
+    with BenchLab(env={"DJANGO_DEBUG": "1"} if args.debug else None) as lab:
         sessions = lab.learners("reader", args.clients)
         for session in sessions:
             session.get(STEP)  # the first visit records the position; the benchmark measures the re-reads

@@ -26,6 +26,9 @@ def machine() -> str:
 class BenchLab(LiveLab):
     def __init__(self, web_processes: int = 1, env: dict | None = None):
         super().__init__(Path(tempfile.mkdtemp(prefix="tplab-bench-")), stall_timeout_s=120)
+        # Served as a class is: `lab.py run --host 0.0.0.0` turns DEBUG off (labapp/settings.py),
+        # and on SQLite DEBUG's query log runs one more SELECT per query, to quote its parameters.
+        self.env["DJANGO_DEBUG"] = "0"
         self.env.update(env or {})
         self.web_processes = web_processes
         self.ports: list[int] = []
