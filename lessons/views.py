@@ -9,7 +9,7 @@ from lessons import predictions
 from lessons.models import ChecklistTick, Lesson, Progress, RecallRating, Reveal, Step, TeachBack
 from lessons.pagequeries import lesson_with_live_steps
 from lessons.review.services import rate_from_lesson
-from lessons.state import lesson_progress, note_finished, remember_position, step_context
+from lessons.state import course_progress, note_finished, remember_position, step_context
 
 PAGE = "lessons/step.html"
 # The element htmx swaps -> the partial that answers it; the result boxes live in their step's template.
@@ -44,10 +44,7 @@ def _after_post(request, step: Step):
 @login_required
 def lesson_list(request):
     lessons = list(Lesson.objects.all())
-    progress = {p.lesson_id: p for p in Progress.objects.filter(learner=request.user)}
-    for lesson in lessons:
-        lesson.progress = progress.get(lesson.id)
-        lesson.steps_done, lesson.steps_total = lesson_progress(request.user, lesson)
+    course_progress(request.user, lessons)
     return render(request, "lessons/index.html", {"lessons": lessons})
 
 
