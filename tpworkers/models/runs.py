@@ -6,8 +6,9 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from tpworkers.experiments import describe_devices, row_labels, sharing_note
+from tpworkers.experiments import describe_devices, row_labels
 from tpworkers.models.clusters import Node
+from tpworkers.rank_sharing import run_note
 
 
 class ExperimentRun(models.Model):
@@ -53,7 +54,7 @@ class ExperimentRun(models.Model):
 
     @property
     def sharing_note(self) -> str:
-        return sharing_note(self.devices, self.node.cpu_cores if self.node else 0)
+        return run_note(self.devices, self.node.cpu_cores if self.node else 0)
 
     def planned_rows(self) -> list[str]:
         """A label per row the experiment will measure, known before it starts."""
