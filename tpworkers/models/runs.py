@@ -76,6 +76,24 @@ class ExperimentRun(models.Model):
         """The GPUs it ran on: () for CPU ranks, None before it started."""
         return tuple(self.devices["gpus"]) if self.devices else None
 
+    def setting(self) -> dict:
+        """Where it measured: node, devices ("GPU0+GPU1", or the CPU group) and the wire."""
+        described = self.gpus_used()
+        gpus = [int(g) for g in self.params.get("gpus") or ()] or list(described or ())
+        if gpus:
+            devices = "+".join(f"GPU{g}" for g in gpus)
+            wire = "P2P on" if self.params.get("p2p", True) else "P2P off"
+        else:
+            devices, wire = ("CPU (gloo)" if described == () else "devices not chosen yet"), ""
+        return {"node": self.node.hostname if self.node else "", "devices": devices, "wire": wire}
+
+    def setting_text(self) -> str:
+        """Devices and wire in words, what its chart series is labelled with ("GPU0+GPU1, P2P
+        on"). The status block carries it too, so the live chart's legend follows a queued run
+        once the worker chooses its devices (runchart.js)."""
+        where = self.setting()
+        return ", ".join(part for part in (where["devices"], where["wire"]) if part)
+
     def mark_running(self, worker: str, devices: dict) -> bool:
         """Claim a queued run for this worker, atomically. False, and nothing written, when it is
         no longer queued: cancelled or failed meanwhile, or taken by an earlier delivery of the
