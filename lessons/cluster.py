@@ -13,7 +13,8 @@ from tpworkers.clusters import learner_node, node_findings
 from tpworkers.diagnose.deployments import parse_deployments
 from tpworkers.diagnose.findings import Finding, Inputs, diagnose
 from tpworkers.diagnose.nvsmi_parse import parse
-from tpworkers.diagnose.topology import merge, resolve_remote_gpus
+from tpworkers.diagnose.topology import resolve_remote_gpus
+from tpworkers.diagnose.topology_merge import merge
 
 EXAMPLES = Path(__file__).parent / "content" / "examples"
 EXAMPLE_NAME = "4gpu-nvlink-down"

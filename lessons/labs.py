@@ -21,6 +21,7 @@ from tpworkers.catalog.sizes import parse_size
 from tpworkers.forms import FORMS
 from tpworkers.measure.configs import KINDS, SweepConfig
 from tpworkers.models import ExperimentRun
+from tpworkers.rank_sharing import planned_layer_note
 
 DEFAULT_EXPERIMENT = "collective_sweep"
 COMPARED_LINKS = ("nvlink4", "nvlink4-bridge", "pcie5", "pcie4")
@@ -225,14 +226,10 @@ class LayerLab(Lab):
                 f"{f['iters']} timed forwards each, split into compute and communication; {self.where()}.")
 
     def sharing_note(self, node) -> str:
-        """Said before the run: the largest TP size would start more ranks than ``node`` (the
-        node the run button goes to) has CPU cores, so its compute times would not compare."""
-        largest = max(self.fields["tp_sizes"])
-        if not node or node.gpu_count or not node.cpu_cores or largest <= node.cpu_cores:
+        """Said before the run, about ``node`` (the node the run button goes to)."""
+        if not node:
             return ""
-        return (f"TP={largest} runs {largest} ranks on this node's {node.cpu_cores} CPU cores: they take "
-                "turns, so its compute time will not shrink as the split predicts. Read its compute "
-                "times as oversubscription; the communication share still shows the all-reduce's cost.")
+        return planned_layer_note(max(self.fields["tp_sizes"]), node.gpu_count, node.cpu_cores)
 
     def target_errors(self, params: dict) -> list[str]:
         errors = [] if self.config["at_tp"] in params["tp_sizes"] else [

@@ -36,7 +36,9 @@ def test_it_says_how_many_links_a_bridged_h100_pcie_has_wired(client, learner):
     node_from(cluster, "pcie-box", "../real/nvsmi/h100-pcie-bridged.nvlink-s.txt")
     client.force_login(learner)
     html = page(client, cluster)
-    assert "12 of 17 <span class=\"muted\">(12 wired on this product)</span>" in html
+    assert ('12 of 17 <span class="muted">(12 wired on this product <span class="prov modelled">modelled</span> '
+            '<span class="small">catalog wiring (bridge): 80 GB HBM2e, 2 TB/s, NVLink bridge 600 GB/s, '
+            'NVIDIA H100 Tensor Core GPU datasheet') in html  # a datasheet figure, cited as the findings cite it
     assert "link-down" not in html and "schedule a repair" not in html
 
 

@@ -4,7 +4,8 @@ import pytest
 from tpworkers.diagnose import clusterview
 from tpworkers.diagnose.nvsmi_parse import parse
 from tpworkers.diagnose.pairlinks import group_link, nvlink_states, pair_link
-from tpworkers.diagnose.topology import NVML, NvLinkLink, merge, put
+from tpworkers.diagnose.topology import NVML, NvLinkLink, put
+from tpworkers.diagnose.topology_merge import merge
 
 from tests.test_cluster_support import NVSMI, WORKED
 

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from tpworkers.diagnose.deployment_fields import DeploymentError, adopt_lone_config
-from tpworkers.diagnose.deployments import parse_deployments, parse_launch_line
+from tpworkers.diagnose.deployments import parse_deployments, parse_launch_line, read_paste
 
 
 @pytest.mark.parametrize("line,engine,tp", [
@@ -145,6 +145,26 @@ def test_it_takes_the_only_config_for_the_only_unknown_model():
     assert adopted[1] == deps[1]
     two_unknown = parse_deployments("vllm serve acme/a\nvllm serve acme/b\n")
     assert adopt_lone_config(two_unknown, {"config": config}) == two_unknown
+
+
+def test_it_pairs_each_pasted_deployment_with_the_config_json_its_shape_came_from():
+    config = {"_name_or_path": "acme/secret-13b", "hidden_size": 5120, "num_hidden_layers": 40,
+              "num_attention_heads": 40, "intermediate_size": 13824, "vocab_size": 32000}
+    paste = read_paste("vllm serve acme/secret-13b -tp 2\nvllm serve meta-llama/Llama-3.1-70B\n", config)
+    assert [(d.model_ref, used) for d, used in paste.deployments] == [
+        ("acme/secret-13b", config), ("meta-llama/Llama-3.1-70B", None)]
+    assert paste.config_error == ""
+    unnamed = {key: value for key, value in config.items() if key != "_name_or_path"}
+    [(dep, used)] = read_paste("vllm serve acme/other -tp 2", unnamed).deployments  # the only unknown model
+    assert used == unnamed and "the only pasted config.json ('pasted')" in dep.shape_source
+
+
+def test_it_says_when_no_pasted_deployment_needs_the_config_json():
+    config = {"hidden_size": 5120, "num_hidden_layers": 40, "num_attention_heads": 40,
+              "intermediate_size": 13824, "vocab_size": 32000}
+    paste = read_paste("vllm serve meta-llama/Llama-3.1-70B -tp 2", config)
+    assert paste.deployments[0][1] is None and paste.config_error.startswith("no pasted deployment needs it")
+    assert read_paste("vllm serve meta-llama/Llama-3.1-70B -tp 2").config_error == ""
 
 
 def test_it_reports_a_bad_pasted_config_as_the_models_problem():

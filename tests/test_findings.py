@@ -14,7 +14,8 @@ from tpworkers.catalog.links import get_link
 from tpworkers.catalog.modelshapes import get_model
 from tpworkers.diagnose.nvsmi_parse import parse
 from tpworkers.diagnose.pairlinks import pair_link
-from tpworkers.diagnose.topology import NVML, Node, PairMeasurement, Topology, merge, put
+from tpworkers.diagnose.topology import NVML, Node, PairMeasurement, Topology, put
+from tpworkers.diagnose.topology_merge import merge
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvsmi"
 WORKED_LINE = ("CUDA_VISIBLE_DEVICES=0,1 vllm serve google/gemma-2-27b-it "

@@ -11,7 +11,7 @@ from tpworkers.diagnose.inputs import load
 from tpworkers.diagnose.nvsmi_parse import ParseError, parse
 from tpworkers.diagnose.pairlinks import best_ring, nvlink_states, pair_link
 from tpworkers.diagnose.deployments import parse_launch_line
-from tpworkers.diagnose.topology import merge
+from tpworkers.diagnose.topology_merge import merge
 
 REAL = Path(__file__).parent / "fixtures" / "real" / "nvsmi"
 HEALTHY = [

@@ -110,6 +110,19 @@ def test_it_embeds_earlier_runs_and_link_references_for_the_chart(client, learne
 
 
 @pytest.mark.django_db
+def test_it_labels_the_status_block_with_the_runs_devices_for_the_live_chart(client, learner, make_run):
+    """runchart.js renames the chart's series from data-setting once the worker picks devices."""
+    queued = make_run(learner)
+    client.force_login(learner)
+    assert 'data-setting="devices not chosen yet"' in client.get(f"/lab/runs/{queued.pk}/").content.decode()
+    queued.mark_running(worker="tplab@node1", devices=nccl_gpus(0, 1))
+    pinned = make_run(learner, gpus="2,3", p2p="")
+    pages = {run.pk: client.get(f"/lab/runs/{run.pk}/").content.decode() for run in (queued, pinned)}
+    assert 'data-setting="GPU0+GPU1, P2P on"' in pages[queued.pk]
+    assert 'data-setting="GPU2+GPU3, P2P off"' in pages[pinned.pk]
+
+
+@pytest.mark.django_db
 def test_it_compares_like_with_like_one_series_per_setting(client, learner, other_learner, make_run):
     row = sweep_row(1024, 0.5, 4.0)
     pair = dict(nproc=2, dtype="bfloat16")

@@ -7,8 +7,8 @@ import pytest
 from tpworkers.catalog import costmodel
 from tpworkers.diagnose.nvsmi_parse import parse
 from tpworkers.diagnose.topology import (MEASURED, NVML, SMI, GPU, Node, NvLinkLink, PairMeasurement,
-                                Topology, add_measurement, merge, normalise_bus_id, put,
-                                resolve_remote_gpus)
+                                Topology, add_measurement, normalise_bus_id, put, resolve_remote_gpus)
+from tpworkers.diagnose.topology_merge import merge
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvsmi"
 

@@ -12,7 +12,8 @@ from tpworkers.diagnose import clusterview
 from tpworkers.diagnose.findings import Finding, Inputs, diagnose
 from tpworkers.diagnose.limits import MAX_NICS_PER_NODE
 from tpworkers.diagnose.nvsmi_parse import ParseError, parse
-from tpworkers.diagnose.topology import PairMeasurement, merge, resolve_remote_gpus
+from tpworkers.diagnose.topology import PairMeasurement, resolve_remote_gpus
+from tpworkers.diagnose.topology_merge import merge
 from tpworkers.measure.configs import SweepConfig
 from tpworkers.models import Cluster, ExperimentRun, Node, NodeDeployment
 

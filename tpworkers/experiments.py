@@ -246,18 +246,3 @@ def describe_devices(devices: dict) -> str:
         return f"{devices['backend']} on GPU " + ",".join(str(g) for g in devices["gpus"]) + wire
     return f"{devices['backend']} on CPU, {devices['nproc']} ranks"
 
-
-def sharing_note(devices: dict, cpu_cores: int) -> str:
-    """Why a run's compute times cannot be compared across rank counts, for the page to say
-    beside them: more ranks than CPU cores (they take turns on a core), or ranks sharing a GPU;
-    empty when every rank had a device of its own, or when that is not known."""
-    if not devices:
-        return ""
-    ranks, gpus = devices["nproc"], devices.get("gpus") or []
-    if devices["device"] == "cpu" and cpu_cores and ranks > cpu_cores:
-        return (f"{ranks} ranks on {cpu_cores} CPU cores: compute times are not comparable; "
-                "this measures oversubscription, not tensor parallelism.")
-    if devices["device"] == "cuda" and gpus and len(set(gpus)) < ranks:
-        return (f"{ranks} ranks share {len(set(gpus))} GPUs: compute times are not comparable; "
-                "this measures ranks queueing for a GPU, not tensor parallelism.")
-    return ""

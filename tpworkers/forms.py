@@ -10,6 +10,7 @@ from tpworkers.catalog.sizes import parse_size
 from tpworkers.clusters import visible_clusters
 from tpworkers.measure.configs import KINDS, SweepConfig
 from tpworkers.models import Cluster, Node
+from tpworkers.rank_sharing import ranks_share
 
 MAX_RANKS = 8
 
@@ -164,8 +165,7 @@ class LayerForm(RunForm):
         on 2 cores take turns, and their compute times measure that, not the split."""
         defaults = cls.defaults()
         capacity = node.rank_capacity() if node else 0
-        if capacity:
-            defaults["tp_sizes"] = [tp for tp in defaults["tp_sizes"] if tp <= capacity] or [1]
+        defaults["tp_sizes"] = [tp for tp in defaults["tp_sizes"] if not ranks_share(tp, capacity)] or [1]
         return defaults
 
     def ranks(self) -> int:

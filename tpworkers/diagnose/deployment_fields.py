@@ -50,6 +50,11 @@ class Deployment:
     shape_source: str = ""  # which config.json or catalog entry, in words
 
     @property
+    def named_in(self) -> str:
+        """Where its fields were read, for the evidence to cite."""
+        return "the deployment YAML" if self.engine == "yaml" else "the launch line"
+
+    @property
     def gpus_per_node(self) -> int:
         return max(self.tp * self.pp // self.nodes, 1)
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import dataclass
 
 import yaml
 
-from tpworkers.diagnose.deployment_fields import (Deployment, DeploymentError, NotADeployment, check_per_node,
-                                                  dtype_name, from_fields, gpu_list, resolve_shape, whole_number)
+from tpworkers.diagnose.deployment_fields import (Deployment, DeploymentError, NotADeployment, adopt_lone_config,
+                                                  check_per_node, dtype_name, from_fields, gpu_list, resolve_shape,
+                                                  whole_number)
 from tpworkers.diagnose.limits import (MAX_CONTEXT_TOKENS, MAX_DEPLOYMENTS_PER_PASTE, MAX_GPUS_PER_NODE,
                                        MAX_LINE_CHARS, MAX_PARALLEL, shown)
 
@@ -205,3 +207,26 @@ def parse_deployments(text: str, configs: dict[str, dict] | None = None) -> list
     if len(lines) > MAX_DEPLOYMENTS_PER_PASTE:
         raise DeploymentError(f"{len(lines)} launch lines; at most {MAX_DEPLOYMENTS_PER_PASTE} per paste")
     return [parse_launch_line(line, configs) for line in lines]
+
+
+@dataclass(frozen=True)
+class Paste:
+    """The deployments of one paste box, each with the pasted config.json its shape came from
+    (None for a catalog model), and what to say beside a config.json none of them needed."""
+
+    deployments: list[tuple[Deployment, dict | None]]
+    config_error: str = ""
+
+
+def read_paste(text: str, config: dict | None = None) -> Paste:
+    """The cluster page's paste box: launch lines or YAML, with at most one config.json, named
+    by its ``_name_or_path`` ("pasted" without one) and taken for the only unknown model when
+    that name matches none (adopt_lone_config). Raises DeploymentError naming what it could not
+    read."""
+    configs = {config.get("_name_or_path") or "pasted": config} if config else {}
+    parsed = adopt_lone_config(parse_deployments(text, configs), configs)
+    shaped = [d.shape_provenance == "reported" for d in parsed]  # their shape came from the config
+    unused = bool(config) and not any(shaped)
+    return Paste([(d, config if uses else None) for d, uses in zip(parsed, shaped)],
+                 "no pasted deployment needs it: each model is in the catalog or another config.json names it"
+                 if unused else "")

@@ -51,7 +51,7 @@ def _links_evidence(state) -> Evidence:
 def _wired_evidence(state) -> Evidence:
     product = find_gpu(state.name)
     return Evidence(f"NVLinks a healthy {product.key} has up", state.wired, "links", "modelled",
-                    f"catalog wiring ({product.topology}): {product.source}")
+                    state.wired_source)
 
 
 def _nvlink_state(node: Node) -> list[Finding]:

@@ -24,7 +24,8 @@ from tpworkers.diagnose.deployments import parse_deployments
 from tpworkers.diagnose.findings import Inputs
 from tpworkers.diagnose.nvsmi_parse import ParseError, detect_kind, parse
 from tpworkers.diagnose.textinput import decode
-from tpworkers.diagnose.topology import Node, PairMeasurement, Topology, merge, resolve_remote_gpus
+from tpworkers.diagnose.topology import Node, PairMeasurement, Topology, resolve_remote_gpus
+from tpworkers.diagnose.topology_merge import merge
 
 
 class InputError(ValueError):

@@ -38,6 +38,7 @@ class GpuLinks:
     down: bool  # fewer links up than the healthiest GPU of this node (which has some up)
     source: str  # where the link states came from, in words
     wired: int | None = None  # links the GPU's product has up when healthy (None: unknown)
+    wired_source: str = ""  # where ``wired`` comes from: the catalog's wiring of that product, cited
 
     @property
     def expected(self) -> int:
@@ -59,13 +60,18 @@ def nvlink_states(node: Node) -> list[GpuLinks]:
     return [GpuLinks(g.index, g.name or f"GPU{g.index}", active, len(g.nvlinks),
                      [link.link for link in g.nvlinks if link.state != "active"],
                      best > 0 and active < best,
-                     source_words(g.nvlinks[0], "state") or "reported", _wired(g.name))
+                     source_words(g.nvlinks[0], "state") or "reported", **_wiring(g.name))
             for g, active in counted]
 
 
-def _wired(name: str | None) -> int | None:
+def _wiring(name: str | None) -> dict:
+    """A GPU's ``wired`` and ``wired_source`` from the catalog entry of its product (a
+    datasheet figure, modelled), or nothing when the catalog does not know how it is wired."""
     product = find_gpu(name or "")
-    return product.nvlinks_wired if product else None
+    if not product or not product.nvlinks_wired:
+        return {}
+    return {"wired": product.nvlinks_wired,
+            "wired_source": f"catalog wiring ({product.topology}): {product.source}"}
 
 
 def no_active_nvlink(node: Node) -> bool:

@@ -3,7 +3,7 @@
 An experiment is N ranks running collectives together. Starting N Python processes that import
 torch and join a process group costs over a second, so they are started once per device group and
 reused: the parent sends every rank a task (a module-level function plus a payload), each rank runs
-`task(ctx, payload)` and replies with its return value.
+`task(ctx, payload)` and replies with its return value (the rank's side: rankprocess.py).
 
 A rank that raises, dies or does not answer in time becomes `RankFailed` naming the rank and the
 cause. The pool is then torn down, since the surviving ranks may be stuck inside a collective
@@ -36,22 +36,17 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-from dataclasses import dataclass
-from datetime import timedelta
 from multiprocessing.connection import wait
 
-import torch
 import torch.distributed as dist
 
 from tpworkers.measure.devicegroup import ConfigError, DeviceGroup, parse_transports
-from tpworkers.measure.rankhealth import (
-    HEARTBEAT_S, HEARTBEAT_TIMEOUT_S, LOG_DIR_PREFIX, beat_forever, exit_when_parent_exits)
-from tpworkers.measure.timing import synchronize
+from tpworkers.measure.rankhealth import HEARTBEAT_S, HEARTBEAT_TIMEOUT_S, LOG_DIR_PREFIX
+from tpworkers.measure.rankprocess import rank_main
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ConfigError", "DeviceGroup", "RankContext", "RankFailed", "RankPool", "SweepCancelled", "get_pool", "warm_pool",
+__all__ = ["ConfigError", "DeviceGroup", "RankFailed", "RankPool", "SweepCancelled", "get_pool", "warm_pool",
            "run_command", "shutdown_pool", "step_timeout"]
 
 
@@ -71,20 +66,6 @@ class RankFailed(RuntimeError):
         who = f"rank {ranks[0]}" if len(ranks) == 1 else "ranks " + ", ".join(map(str, ranks))
         super().__init__(f"{who} {cause}")
         self.ranks, self.rank, self.cause, self.details = ranks, ranks[0], cause, details
-
-
-@dataclass
-class RankContext:
-    """What a task sees inside a rank process."""
-
-    rank: int
-    world_size: int
-    group: DeviceGroup
-    device: torch.device
-
-    def synchronize(self) -> None:
-        """Wait for queued GPU work; a no-op on CPU where gloo collectives block."""
-        synchronize(self.device)
 
 
 def run_command(body) -> int:
@@ -130,7 +111,7 @@ class RankPool:
         self._conns, self._procs = [], []
         for rank in range(group.nproc):
             parent_end, child_end = spawn.Pipe()
-            proc = spawn.Process(target=_rank_main, name=f"tplab-rank{rank}", daemon=True,
+            proc = spawn.Process(target=rank_main, name=f"tplab-rank{rank}", daemon=True,
                                  args=(rank, group, self._store.port, child_end, self.log_dir, self._beats))
             proc.start()
             child_end.close()
@@ -257,50 +238,6 @@ def _describe_exit(exitcode: int) -> str:
     if exitcode < 0:
         return f"killed by {signal.Signals(-exitcode).name}"
     return f"exited with code {exitcode} (its traceback is on stderr)"
-
-
-def _rank_main(rank: int, group: DeviceGroup, store_port: int, conn, log_dir: str, beats) -> None:
-    """Body of one rank process: join the group, then serve tasks until told to stop."""
-    exit_when_parent_exits()
-    beat_forever(rank, beats)
-    for key, value in group.rank_env(log_dir).items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    device = group.rank_device(rank)
-    try:
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        else:
-            torch.set_num_threads(1)  # ranks share the cores; extra intra-op threads only fight
-        store = dist.TCPStore("127.0.0.1", store_port, is_master=False, timeout=timedelta(seconds=120))
-        dist.init_process_group(group.backend, store=store, rank=rank, world_size=group.nproc,
-                                device_id=device if group.backend == "nccl" else None)
-    except Exception as exc:
-        conn.send_bytes(pickle.dumps(("error", _describe_exception(exc))))
-        return
-    conn.send_bytes(pickle.dumps(("ok", os.getpid())))
-    ctx = RankContext(rank=rank, world_size=group.nproc, group=group, device=device)
-    while True:
-        try:
-            raw = conn.recv_bytes()
-        except (EOFError, OSError):
-            break
-        try:
-            message = pickle.loads(raw)
-            if message[0] == "stop":
-                break
-            _, task, payload = message
-            reply = ("ok", task(ctx, payload))
-        except Exception as exc:
-            reply = ("error", _describe_exception(exc))
-        conn.send_bytes(pickle.dumps(reply))
-    dist.destroy_process_group()
-
-
-def _describe_exception(exc: BaseException) -> tuple[str, str]:
-    return f"{type(exc).__name__}: {exc}", traceback.format_exc()
 
 
 _pool: RankPool | None = None

@@ -57,7 +57,8 @@ class Node(models.Model):
         Node.objects.filter(pk=self.pk).update(last_heartbeat_at=timezone.now())
 
     def rank_capacity(self) -> int:
-        """Ranks that each get a device of their own: its GPUs, else its CPU cores; 0 not known."""
+        """Ranks that each get a device of their own: its GPUs, else its CPU cores; 0 not known
+        (what tpworkers.rank_sharing.ranks_share compares a rank count with)."""
         return self.gpu_count or self.cpu_cores
 
     @classmethod

@@ -6,8 +6,9 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from tpworkers.experiments import describe_devices, row_labels, sharing_note
+from tpworkers.experiments import describe_devices, row_labels
 from tpworkers.models.clusters import Node
+from tpworkers.rank_sharing import run_note
 
 
 class ExperimentRun(models.Model):
@@ -53,7 +54,7 @@ class ExperimentRun(models.Model):
 
     @property
     def sharing_note(self) -> str:
-        return sharing_note(self.devices, self.node.cpu_cores if self.node else 0)
+        return run_note(self.devices, self.node.cpu_cores if self.node else 0)
 
     def planned_rows(self) -> list[str]:
         """A label per row the experiment will measure, known before it starts."""
@@ -74,6 +75,24 @@ class ExperimentRun(models.Model):
     def gpus_used(self) -> tuple[int, ...] | None:
         """The GPUs it ran on: () for CPU ranks, None before it started."""
         return tuple(self.devices["gpus"]) if self.devices else None
+
+    def setting(self) -> dict:
+        """Where it measured: node, devices ("GPU0+GPU1", or the CPU group) and the wire."""
+        described = self.gpus_used()
+        gpus = [int(g) for g in self.params.get("gpus") or ()] or list(described or ())
+        if gpus:
+            devices = "+".join(f"GPU{g}" for g in gpus)
+            wire = "P2P on" if self.params.get("p2p", True) else "P2P off"
+        else:
+            devices, wire = ("CPU (gloo)" if described == () else "devices not chosen yet"), ""
+        return {"node": self.node.hostname if self.node else "", "devices": devices, "wire": wire}
+
+    def setting_text(self) -> str:
+        """Devices and wire in words, what its chart series is labelled with ("GPU0+GPU1, P2P
+        on"). The status block carries it too, so the live chart's legend follows a queued run
+        once the worker chooses its devices (runchart.js)."""
+        where = self.setting()
+        return ", ".join(part for part in (where["devices"], where["wire"]) if part)
 
     def mark_running(self, worker: str, devices: dict) -> bool:
         """Claim a queued run for this worker, atomically. False, and nothing written, when it is

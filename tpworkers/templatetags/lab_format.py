@@ -7,16 +7,9 @@ from django.utils.timesince import timesince
 from tpworkers.catalog.links import LINKS
 from tpworkers.catalog.sizes import binary_size
 from tpworkers.diagnose import clusterview
-from tpworkers.views.charts import setting_text
 
 register = template.Library()
 register.filter("binary_size", binary_size)  # the one size label, shared with the run rows
-
-
-@register.filter
-def run_setting(run) -> str:
-    """The devices and wire a run's chart series is labelled with ("GPU0+GPU1, P2P on")."""
-    return setting_text(run)
 
 
 @register.filter

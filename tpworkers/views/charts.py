@@ -21,24 +21,6 @@ REFERENCE_LINKS = ("nvlink4", "pcie5", "pcie4", "ib-ndr")
 COMPARE_WITH = 3     # other settings at most: more lines stop being one glance
 CANDIDATES = 50      # earlier runs looked through for those settings
 
-def setting(run: ExperimentRun) -> dict:
-    """Where a run measured: node, devices ("GPU0+GPU1", or the CPU group) and the wire."""
-    described = run.gpus_used()
-    gpus = [int(g) for g in run.params.get("gpus") or ()] or list(described or ())
-    if gpus:
-        devices = "+".join(f"GPU{g}" for g in gpus)
-        wire = "P2P on" if run.params.get("p2p", True) else "P2P off"
-    else:
-        devices, wire = ("CPU (gloo)" if described == () else "devices not chosen yet"), ""
-    return {"node": run.node.hostname if run.node else "", "devices": devices, "wire": wire}
-
-
-def setting_text(run: ExperimentRun) -> str:
-    """Devices and wire in words. The status block carries it too, so the live chart's legend
-    follows a queued run once the worker chooses its devices (runchart.js)."""
-    where = setting(run)
-    return ", ".join(part for part in (where["devices"], where["wire"]) if part)
-
 
 def _label(run: ExperimentRun, where: dict, show_node: bool) -> str:
     parts = [where["devices"], where["wire"], f"on {where['node']}" if show_node and where["node"] else ""]
@@ -61,7 +43,7 @@ def like_runs(run: ExperimentRun) -> list[ExperimentRun]:
     ).select_related("node").order_by("-created_at")[:CANDIDATES])
     seen, chosen = [], []
     for other in earlier:
-        where = setting(other)
+        where = other.setting()
         if where not in seen:
             seen.append(where)
             chosen.append(other)
@@ -99,7 +81,7 @@ def chart_payload(run: ExperimentRun, for_class: bool = False) -> dict | None:
         return None
     params = run.params
     compare = [] if for_class else like_runs(run)
-    wheres = [setting(run)] + [setting(other) for other in compare]
+    wheres = [run.setting()] + [other.setting() for other in compare]
     show_node = len({where["node"] for where in wheres}) > 1
     series = [{"run": other.pk, "label": _label(other, where, show_node) + " (measured)", "points": _points(other)}
               for other, where in zip(compare, wheres[1:])]
@@ -108,7 +90,7 @@ def chart_payload(run: ExperimentRun, for_class: bool = False) -> dict | None:
     return {
         "op": params.get("op"),
         "like": f"{params.get('op', '').replace('_', '-')}, {params.get('dtype')}, {params.get('nproc')} ranks",
-        "current": {"run": run.pk, "setting": setting_text(run), "time": "median" if for_class else "mean",
+        "current": {"run": run.pk, "setting": run.setting_text(), "time": "median" if for_class else "mean",
                     "label": _label(run, wheres[0], show_node)
                     + (" (this run, measured: median call)" if for_class else " (this run, measured)")},
         "compare": series,

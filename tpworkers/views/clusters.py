@@ -16,8 +16,8 @@ from tpworkers.cluster_forms import ClusterForm, DeploymentForm, DeploymentPaste
 from tpworkers.clusters import (can_edit_cluster, node_findings, pair_measurements, pair_runs, pair_sweep_params,
                                 paste_topology, queue_pair_runs, visible_clusters)
 from tpworkers.diagnose import clusterview
-from tpworkers.diagnose.deployment_fields import DeploymentError, adopt_lone_config
-from tpworkers.diagnose.deployments import parse_deployments
+from tpworkers.diagnose.deployment_fields import DeploymentError
+from tpworkers.diagnose.deployments import read_paste
 from tpworkers.diagnose.nvsmi_parse import ParseError
 from tpworkers.diagnose.pairlinks import nvlink_states
 from tpworkers.models import Cluster, ClusterOwnership, Node, NodeDeployment
@@ -153,20 +153,15 @@ def deployments_paste(request, node_id: int):
     node = _get_node_for_user(request.user, node_id)
     form = DeploymentPasteForm(request.POST)
     if form.is_valid():
-        config = form.cleaned_data["config"]
-        configs = {config.get("_name_or_path") or "pasted": config} if config else {}
         try:
-            parsed = adopt_lone_config(parse_deployments(form.cleaned_data["text"], configs), configs)
-            shaped = [d.shape_provenance == "reported" for d in parsed]  # their shape came from the config
-            records = [NodeDeployment.from_deployment(node, request.user, d, config if uses else None)
-                       for d, uses in zip(parsed, shaped)]
+            paste = read_paste(form.cleaned_data["text"], form.cleaned_data["config"])
+            records = [NodeDeployment.from_deployment(node, request.user, d, config) for d, config in paste.deployments]
             _check_deployments(node, request.user, records)
         except DeploymentError as error:
             form.add_error("text", str(error))
         else:
-            if config and not any(shaped):
-                form.add_error("config", "no pasted deployment needs it: each model is in the catalog or "
-                                         "another config.json names it")
+            if paste.config_error:
+                form.add_error("config", paste.config_error)
             else:
                 NodeDeployment.objects.bulk_create(records)
                 return _back_to(request, node.cluster, f"#node-{node.pk}")
