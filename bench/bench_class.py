@@ -30,11 +30,10 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.livelab import percentile  # noqa: E402  (nearest rank, as every benchmark here)
+from bench.livelab import LOOPBACK, percentile  # noqa: E402  (nearest rank, as every benchmark here)
 from tests.live import Browserless  # noqa: E402  (the same cookie+CSRF client the live tests use)
 
 MAX_LEARNERS = 500
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 COUNT = re.compile(r"<strong data-answer-count>(\d+)</strong>")
 
 

@@ -30,6 +30,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from bench.livelab import LOOPBACK
+
 LONG = {"op": "all_reduce", "min_size": "1K", "max_size": "16M", "factor": "2", "dtype": "float32", "nproc": "2",
         "warmup": "1", "iters": "40"}
 TINY = {**LONG, "max_size": "1K", "iters": "1"}
@@ -42,7 +44,7 @@ class Lab:
 
     def __init__(self, url: str, user: str, password: str):
         parts = urllib.parse.urlsplit(url)
-        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        if parts.hostname not in LOOPBACK:
             raise SystemExit("bench.faults sends signals to the lab's processes: give a loopback URL")
         self.url, self.port = f"{parts.scheme}://{parts.netloc}", parts.port or 80
         self.jar = http.cookiejar.CookieJar()

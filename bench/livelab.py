@@ -14,6 +14,8 @@ from labapp.runner import wait_until_ready, web_server_command
 from tests.live import Browserless, LiveLab
 
 PASSWORD = "a-bench-password-20"
+STEP = "/lessons/what-tp-splits/what-is-split/"  # the lesson step page the benches read and guess on
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the hosts a bench that signs up or sends signals accepts
 
 
 def machine() -> str:
