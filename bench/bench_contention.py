@@ -14,9 +14,8 @@ import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.livelab import BenchLab, machine
+from bench.livelab import STEP, BenchLab, machine
 
-STEP = "/lessons/what-tp-splits/what-is-split/"
 RUN = {"op": "all_reduce", "min_size": "1K", "max_size": "64K", "factor": "4", "dtype": "float32", "nproc": "2",
        "warmup": "1", "iters": "3"}
 STATUS = re.compile(r'class="run-status (\w+)"')

@@ -24,8 +24,8 @@ from contextlib import contextmanager, nullcontext
 
 from websockets.asyncio.client import connect
 
-from bench.bench_pages import STEP, hammer
-from bench.livelab import BenchLab, machine, percentile
+from bench.bench_pages import hammer
+from bench.livelab import STEP, BenchLab, machine, percentile
 from tpworkers.measure.configs import SweepConfig
 
 ROW = re.compile(r'id="run-(\d+)-row-(\d+)" class="measured"')

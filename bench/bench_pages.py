@@ -14,9 +14,8 @@ import http.client
 import threading
 import time
 
-from bench.livelab import BenchLab, machine, percentile
+from bench.livelab import STEP, BenchLab, machine, percentile
 
-STEP = "/lessons/what-tp-splits/what-is-split/"
 LOGIN = "/accounts/login/"
 
 

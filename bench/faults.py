@@ -19,7 +19,6 @@ Counts are bounded (--repeats, default 1, at most 5); every run is small (CPU, 2
 """
 
 import argparse
-import http.cookiejar
 import json
 import os
 import re
@@ -27,8 +26,10 @@ import signal
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
+
+from bench.livelab import LOOPBACK, Server
+from tests.live import Browserless
 
 LONG = {"op": "all_reduce", "min_size": "1K", "max_size": "16M", "factor": "2", "dtype": "float32", "nproc": "2",
         "warmup": "1", "iters": "40"}
@@ -37,33 +38,20 @@ GUESS_STEP = "/lessons/all-reduce-tax/count/"
 ENDED = ("done", "failed", "cancelled")
 
 
-class Lab:
-    """A logged-in browser of the lab (urllib), and the lab's processes on this machine."""
+class Lab(Browserless):
+    """A logged-in browser of the lab, and the lab's processes on this machine."""
 
     def __init__(self, url: str, user: str, password: str):
-        parts = urllib.parse.urlsplit(url)
-        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        if urllib.parse.urlsplit(url).hostname not in LOOPBACK:
             raise SystemExit("bench.faults sends signals to the lab's processes: give a loopback URL")
-        self.url, self.port = f"{parts.scheme}://{parts.netloc}", parts.port or 80
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-        self.get("/accounts/login/")
-        if "/accounts/login/" in self.post("/accounts/login/", {"username": user, "password": password}).geturl():
-            raise SystemExit(f"could not log in as {user}")
+        super().__init__(Server(url), timeout_s=10)  # a request to a stopped process fails, not waits
+        try:
+            self.login(user, password)
+        except AssertionError:
+            raise SystemExit(f"could not log in as {user}") from None
         self.guesses_sent = 0
         self.seen_workers: set[int] = set()  # every worker and rank process a fault was aimed near
         self.seen_ranks: set[int] = set()
-
-    def _csrf(self) -> str:
-        return next((c.value for c in self.jar if c.name == "csrftoken"), "")
-
-    def get(self, path: str):
-        return self.opener.open(self.url + path, timeout=10)
-
-    def post(self, path: str, fields: dict):
-        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self._csrf()}).encode()
-        return self.opener.open(urllib.request.Request(self.url + path, data=data,
-                                                       headers={"Referer": self.url + path}), timeout=10)
 
     def serves(self) -> bool:
         try:
@@ -72,10 +60,10 @@ class Lab:
             return False
 
     def start(self, params: dict) -> int:
-        found = re.search(r"/lab/runs/(\d+)/$", self.post("/lab/runs/", params).geturl())
-        if not found:
-            raise SystemExit("the lab refused a run (raise TPLAB_MAX_ACTIVE_RUNS_PER_LEARNER?)")
-        return int(found.group(1))
+        try:
+            return self.start_run(**params)
+        except AssertionError:
+            raise SystemExit("the lab refused a run (raise TPLAB_MAX_ACTIVE_RUNS_PER_LEARNER?)") from None
 
     def run(self, run_id: int) -> dict:
         return json.loads(self.get(f"/lab/runs/{run_id}/download.json").read())
@@ -98,7 +86,7 @@ class Lab:
 
     # ------------------------------------------------------------------ processes
     def runner(self) -> int:
-        return _parent(_listener(self.port))
+        return _parent(_listener(self.lab.port))
 
     def pid(self, needle: str) -> int:
         return min(pid for pid in _descendants(self.runner()) if needle in _cmdline(pid))

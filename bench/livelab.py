@@ -6,6 +6,7 @@ import platform
 import subprocess
 import tempfile
 import threading
+import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,6 +15,16 @@ from labapp.runner import wait_until_ready, web_server_command
 from tests.live import Browserless, LiveLab
 
 PASSWORD = "a-bench-password-20"
+STEP = "/lessons/what-tp-splits/what-is-split/"  # the lesson step page the benches read and guess on
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the hosts a bench that signs up or sends signals accepts
+
+
+class Server:
+    """A lab already running, known by its URL: all Browserless needs of a lab (bench_class, faults)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.port = urllib.parse.urlsplit(self.url).port or 80
 
 
 def machine() -> str:

@@ -20,9 +20,9 @@ import tempfile
 import threading
 import time
 
-from labapp.children import ROOT, Children, exit_report
+from labapp.children import ROOT, Children
 from labapp.redis_server import PrivateRedis, choose_redis, free_port, redacted
-from labapp.supervise import GaveUp, Part, Supervisor
+from labapp.supervise import GaveUp, Part, Supervisor, first_death
 
 WORKER_READY = r"@\S+ ready\.$"  # Celery's "tplab@host ready." once it consumes its queue
 ANY_ADDRESS = ("0.0.0.0", "::")
@@ -112,14 +112,6 @@ def urls(host: str, port: int) -> tuple[str, list[str]]:
     return f"http://127.0.0.1:{port}/", [f"http://{name}:{port}/" for name in others]
 
 
-def first_death(children: Children, redis: PrivateRedis | None) -> str | None:
-    """Why the lab can no longer work, or None. Redis first: the worker dies of a lost Redis."""
-    if redis and redis.process.poll() is not None:
-        return exit_report("private redis-server", redis.process.returncode, redis.log_tail().splitlines())
-    child = children.first_exited()
-    return child.exit_report() if child else None
-
-
 def wait_until_ready(children: Children, redis: PrivateRedis | None, host: str, port: int,
                      stop: threading.Event, timeout_s: float = 120) -> None:
     """Until daphne answers on the port and every child with a ready line printed it."""
@@ -180,9 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda signum, frame, words=words: (stopped_by.append(words), stop.set()))
 
     children = Children()
-    redis = None
     state_dir = tempfile.mkdtemp(prefix="tplab-run-")
-    supervisor = Supervisor(children, state_dir, say=_say)
+    supervisor = None  # made once Redis is up: it restarts a private one that dies
     exit_code = 0
     why = "The lab was stopped"
     try:
@@ -196,12 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             env["DJANGO_DEBUG"] = "0"
             print(note, flush=True)
         choice = choose_redis(os.environ)
-        if choice.kind == "external":
-            env["REDIS_URL"] = choice.url
-        else:
-            redis = supervisor.redis = PrivateRedis(choice.binary).start()
-            supervisor.redis_starts.append(time.monotonic())
-            env["REDIS_URL"] = redis.url
+        redis = None if choice.kind == "external" else PrivateRedis(choice.binary).start()
+        supervisor = Supervisor(children, state_dir, redis, say=_say)
+        env["REDIS_URL"] = redis.url if redis else choice.url
         print(f"Redis: {choice.describe()} at {redacted(env['REDIS_URL'])}", flush=True)
 
         start_lab(supervisor, env, options.host, port)
@@ -225,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if stopped_by:
             why = f"The lab was stopped ({stopped_by[0]} on python3 lab.py run)"
-        supervisor.stop_all(f"{why} while this run was measuring.")
+        if supervisor is not None:
+            supervisor.stop_all(f"{why} while this run was measuring.")
         shutil.rmtree(state_dir, ignore_errors=True)
         print("Stopped every process the lab started.", flush=True)
     return exit_code

@@ -77,10 +77,9 @@ class Supervisor:
 
     def check(self) -> None:
         """Restart whatever died since the last check; raise GaveUp past a restart budget."""
-        if self.redis and self.redis.process.poll() is not None:
+        report = redis_death(self.redis)
+        if report:
             how = describe_exit(self.redis.process.returncode)
-            report = exit_report("private redis-server", self.redis.process.returncode,
-                                 self.redis.log_tail().splitlines())
             self._spend(self.redis_starts, "private redis-server", report)
             self.redis_starts.append(time.monotonic())
             users = [part for part in self.parts if part.uses_redis]
@@ -148,6 +147,22 @@ class Supervisor:
         if len(starts) >= MAX_STARTS:
             raise GaveUp(name, f"{report}\nThe {name} was started {len(starts)} times in {WINDOW_S:g} s and still "
                          "died: giving up.")
+
+
+def redis_death(redis: PrivateRedis | None) -> str | None:
+    """How the private Redis died, with its last log lines; None while it serves, or when the lab
+    uses a Redis it did not start."""
+    if redis is None or redis.process.poll() is None:
+        return None
+    return exit_report("private redis-server", redis.process.returncode, redis.log_tail().splitlines())
+
+
+def first_death(children: Children, redis: PrivateRedis | None) -> str | None:
+    """Why the lab can no longer work, or None. Redis first: the worker dies of a lost Redis."""
+    if report := redis_death(redis):
+        return report
+    child = children.first_exited()
+    return child.exit_report() if child else None
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -9,7 +9,8 @@ definition, a figure expression the cost model cannot evaluate, a ``checks`` cla
 model disagrees with, and a hand-typed figure (lessons.handtyped): a number with a unit, a
 multiplier, a count the cost model knows, or the same in words, written straight into prose
 instead of as ``{{ calc }}``, ``{{ fact }}`` or ``{{ given }}``; and a generated variant
-(lessons.variants) that fails for any combination of its inputs.
+(lessons.variants) that fails for any combination of its inputs. What each step kind must hold
+beyond its fields (answers, trees, presets, defaults) is checked in lessons.step_checks.
 """
 from __future__ import annotations
 
@@ -22,9 +23,8 @@ from lessons.calculators import CALCULATORS
 from lessons.content_format import FIGURE_RE, TERM_RE, glossary, split_calc
 from lessons.figures import UNITS, FigureError, evaluate, format_value
 from lessons.handtyped import CODE_RE, hand_typed_figures
-from lessons.labs import lab_for, versus_errors
-from lessons.torchrun import SCRIPTS
-from lessons.torchrun import bound_form as torchrun_form
+from lessons.labs import versus_errors
+from lessons.step_checks import CHECKERS
 from lessons.variants import combinations, variant_errors
 
 LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -42,7 +42,6 @@ REQUIRED = {
     "cluster": ("prompt",), "torchrun": ("prompt", "script"),
 }
 LESSON_FIELDS = ("slug", "order", "title", "goal", "analogy", "infra_bridge", "sources")
-PREDICT_KINDS = ("single", "multiple", "numeric", "ordering")
 
 
 def check_prose(where: str, text, sources: set[str], known_slugs: set[str],
@@ -134,7 +133,7 @@ def validate_step(where: str, step: dict, sources: set[str], known_slugs: set[st
             errors += check_prose(f"{where}.{key}", step[key], sources, known_slugs)
     for text in _nested_prose(step):
         errors += check_prose(f"{where}", text, sources, known_slugs)
-    errors += [f"{where}: {e}" for e in _CHECKERS.get(kind, lambda s: [])(step)]
+    errors += [f"{where}: {e}" for e in CHECKERS.get(kind, lambda s: [])(step)]
     errors += _variant_errors(where, step, sources, known_slugs)
     for claim in step.get("checks", []):
         try:
@@ -165,111 +164,6 @@ def _nested_prose(step: dict) -> list[str]:
         texts += [option.get("label", "") for option in node.get("options", [])]
     return texts
 
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _tolerance_errors(step: dict) -> list[str]:
-    """A numeric guess is judged by exactly one rule: a relative ``tolerance`` in [0, 1], or
-    ``within_factor`` > 1 (a log scale). A prompt that promises the order of magnitude must be
-    judged on the log scale, or the grading breaks its word (±25% of 2.65 ms refuses 1 ms)."""
-    tolerance, factor = step.get("tolerance"), step.get("within_factor")
-    if factor is not None:
-        if tolerance is not None:
-            return ["numeric prediction takes a tolerance or a within_factor, not both"]
-        return [] if _is_number(factor) and factor > 1 else [
-            f"within_factor must be a number above 1 (3: from a third of the answer to 3 times it), got {factor!r}"]
-    if not _is_number(tolerance) or not 0 <= tolerance <= 1:
-        return ["numeric prediction needs a relative tolerance in [0, 1] (0: exact, for a count), "
-                "or a within_factor above 1"]
-    if "order of magnitude" in str(step.get("prompt", "")).lower():
-        return ["the prompt promises the order of magnitude: judge it with within_factor (a log scale), "
-                "not a relative tolerance"]
-    return []
-
-
-def _check_predict(step: dict) -> list[str]:
-    kind, answer = step["kind"], step["answer"]
-    if kind not in PREDICT_KINDS:
-        return [f"predict kind {kind!r} is not one of {', '.join(PREDICT_KINDS)}"]
-    if kind == "numeric":
-        try:
-            value = evaluate(str(answer))
-        except FigureError as exc:
-            return [f"numeric answer: {exc}"]
-        errors = [] if isinstance(value, (int, float)) and not isinstance(value, bool) else [
-            f"numeric answer {answer!r} is not a number"]
-        if step.get("unit") not in UNITS:
-            errors.append(f"numeric prediction needs a unit from {', '.join(UNITS)}")
-        return errors + _tolerance_errors(step)
-    options = step.get("items" if kind == "ordering" else "choices", [])
-    keys = [o.get("key") for o in options]
-    if not all(isinstance(key, str) for key in keys):
-        return [f"{kind} prediction keys must be text, got {keys}: quote yes, no, on and off, "
-                "which YAML reads as true and false"]
-    if len(options) < (3 if kind == "ordering" else 2) or len(set(keys)) != len(keys) or not all(
-            o.get("text") for o in options):
-        return [f"{kind} prediction needs distinct keyed options, each with text"]
-    if kind == "single" and answer not in keys:
-        return [f"answer {answer!r} is not one of the choices {keys}"]
-    if kind == "multiple" and (not isinstance(answer, list) or not set(answer) <= set(keys)):
-        return [f"answer {answer!r} must be a list of choice keys {keys}"]
-    if kind == "ordering" and sorted(answer or []) != sorted(keys):
-        return [f"ordering answer {answer!r} must list every item key once"]
-    return []
-
-
-def _check_teachback(step: dict) -> list[str]:
-    return [] if len(step["checklist"]) >= 2 else ["a teach-back needs at least two checklist items"]
-
-
-def _check_calculator(step: dict) -> list[str]:
-    if step["calculator"] not in CALCULATORS:
-        return [f"unknown calculator {step['calculator']!r} (known: {', '.join(CALCULATORS)})"]
-    from lessons.calculators import bound_form
-
-    form = bound_form(step["calculator"], {}, step.get("defaults"))
-    return [f"calculator defaults: {field}: {' '.join(e)}" for field, e in form.errors.items()]
-
-
-def _check_torchrun(step: dict) -> list[str]:
-    if step["script"] not in SCRIPTS:
-        return [f"unknown torchrun script {step['script']!r} (known: {', '.join(SCRIPTS)})"]
-    form = torchrun_form({}, step.get("defaults"))
-    return [f"torchrun defaults: {field}: {' '.join(e)}" for field, e in form.errors.items()]
-
-
-def _check_decision(step: dict) -> list[str]:
-    nodes, errors, seen = step["nodes"], [], set()
-    pending = [step["start"]]
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        node = nodes.get(name)
-        if node is None:
-            errors.append(f"decision branch leads to missing node {name!r}")
-        elif node.get("options"):
-            if not node.get("question"):
-                errors.append(f"decision node {name!r} has options but no question")
-            pending += [option.get("next") for option in node["options"]]
-        elif not (node.get("verdict") and node.get("why")):
-            errors.append(f"decision node {name!r} needs options, or a verdict and a why")
-    errors += [f"decision node {name!r} cannot be reached" for name in set(nodes) - seen]
-    return errors
-
-
-def _check_lab(step: dict) -> list[str]:
-    try:
-        return lab_for(step).errors()
-    except ValueError as exc:
-        return [str(exc)]
-
-
-_CHECKERS = {"predict": _check_predict, "teachback": _check_teachback, "calculator": _check_calculator,
-             "decision": _check_decision, "lab": _check_lab, "torchrun": _check_torchrun}
 
 COURSE_MINIMUMS = {"predictions": 3, "recalls": 2, "teachbacks": 1, "calculators or labs": 1}
 
@@ -319,7 +213,7 @@ def spoiled_answers(lessons: list[dict]) -> list[str]:
                 try:
                     answer = format_value(evaluate(str(step["answer"])), step["unit"])
                 except (FigureError, KeyError):
-                    answer = None  # reported by _check_predict
+                    answer = None  # reported by lessons.step_checks
                 seen = shown.get(answer) or (f"{where} (its own prompt)"
                                              if answer in _figures_in(step.get("prompt")) else None)
                 if answer and seen:

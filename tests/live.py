@@ -74,10 +74,13 @@ class LiveLab:
 
 
 class Browserless:
-    """A logged-in HTTP client with cookies and CSRF, built on urllib (what a browser sends)."""
+    """A logged-in HTTP client with cookies and CSRF, built on urllib (what a browser sends), for a
+    lab: a LiveLab, or anything else with its ``url`` (bench.livelab.Server: a lab already running).
+    Without ``timeout_s`` a request waits as long as the server takes."""
 
-    def __init__(self, lab: LiveLab):
+    def __init__(self, lab: LiveLab, timeout_s: float | None = None):
         self.lab = lab
+        self.timeout_s = timeout_s
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
@@ -85,13 +88,13 @@ class Browserless:
         return next((c.value for c in self.jar if c.name == name), None)
 
     def get(self, path: str):
-        return self.opener.open(self.lab.url + path)
+        return self.opener.open(self.lab.url + path, timeout=self.timeout_s)
 
     def post(self, path: str, fields: dict):
         # doseq: a list value is one field per item, as a browser sends a multiple choice
         data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.cookie("csrftoken")}, doseq=True).encode()
         request = urllib.request.Request(self.lab.url + path, data=data, headers={"Referer": self.lab.url + path})
-        return self.opener.open(request)
+        return self.opener.open(request, timeout=self.timeout_s)
 
     def login(self, username: str, password: str) -> None:
         self.get("/accounts/login/")

@@ -107,3 +107,16 @@ def test_it_says_that_redis_url_is_not_set(client, settings):
     body = client.get("/healthz").json()
     assert body["redis"]["ok"] is False and body["redis"]["url"] is None
     assert body["redis"]["error"].startswith("REDIS_URL is not set")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("down, ok", [(["check_gpus"], True), (["check_celery"], False),
+                                      (["check_torch", "find_torch"], False)])
+def test_it_requires_the_same_parts_of_a_probe_and_of_a_logged_in_user(client, monkeypatch, down, ok):
+    """No GPU is a normal state; any other part down is not ok, for a probe as for a user."""
+    from labapp import health
+
+    for check in ("check_database", "check_redis", "check_celery", "check_torch", "check_gpus", "find_torch"):
+        monkeypatch.setattr(health, check, lambda check=check: {"ok": check not in down})
+    assert client.get("/healthz").json()["ok"] is ok
+    assert Client().get("/healthz").json() == {"ok": ok}

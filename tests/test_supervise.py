@@ -1,5 +1,6 @@
 """The runner's supervision with toy parts: a dead part is restarted with its cause, a part that
-keeps dying stops the lab, and a stop says why before its signal and leaves no process behind."""
+keeps dying stops the lab, a stop says why before its signal and leaves no process behind, and a
+dead private Redis is named first and comes back with the parts that use it."""
 
 import os
 import signal
@@ -10,7 +11,8 @@ import pytest
 
 from labapp import supervise
 from labapp.children import Children
-from labapp.supervise import GaveUp, Part, Supervisor
+from labapp.redis_server import PrivateRedis, choose_redis
+from labapp.supervise import GaveUp, Part, Supervisor, first_death
 
 
 def _python(code: str) -> list[str]:
@@ -76,3 +78,23 @@ def test_a_stop_writes_why_before_its_signal_and_kills_the_parts_whole_group(sup
     supervisor.stop(part, "The lab was stopped (Ctrl-C on python3 lab.py run) while this run was measuring.")
     assert heard.read_text() == "The lab was stopped (Ctrl-C on python3 lab.py run) while this run was measuring."
     _until(lambda: not os.path.exists(f"/proc/{grandchild}") or "Z" in open(f"/proc/{grandchild}/stat").read().split()[2])
+
+
+def test_a_dead_private_redis_is_reported_first_and_restarted_with_its_users(tmp_path):
+    redis = PrivateRedis(choose_redis({}).binary).start()
+    said = []
+    supervisor = Supervisor(Children(), str(tmp_path), redis, say=said.append)
+    try:
+        part = supervisor.add(Part("toy", _python("import time; time.sleep(60)"), dict(os.environ)))
+        first = part.child.process.pid
+        os.kill(redis.process.pid, signal.SIGKILL)
+        redis.process.wait()
+        os.kill(first, signal.SIGKILL)
+        part.child.process.wait()
+        assert first_death(supervisor.children, redis).startswith("The private redis-server was killed by signal 9")
+        supervisor.check()
+        assert said[0].startswith("The private redis-server was killed by signal 9 (Killed)")
+        assert said[0].endswith(f"Restarting the private redis-server on port {redis.port}, then toy (they use it).")
+        assert redis.process.poll() is None and part.child.process.pid != first
+    finally:
+        supervisor.stop_all("the test ended", grace_s=2)
