@@ -115,7 +115,7 @@ class Lab:
         """Which devices the run uses, as the run form will send it."""
         params = self.params()
         gpus = (f"on GPUs {', '.join(map(str, params['gpus']))}" if params["gpus"]
-                else "on the node's first GPUs, or on CPU with gloo where it has none")
+                else "on the node's first GPUs, or on CPU with gloo where it has fewer GPUs than ranks")
         return gpus + ("" if params["p2p"] else ", NCCL P2P off (NCCL_P2P_DISABLE=1)")
 
     def modelled_times(self) -> list[tuple[str, str]]:

@@ -44,3 +44,10 @@ def test_it_warns_before_a_layer_run_outnumbers_a_cpu_nodes_cores():
     assert planned_layer_note(2, gpu_count=0, cpu_cores=2) == ""
     assert planned_layer_note(4, gpu_count=0, cpu_cores=0) == ""
     assert planned_layer_note(4, gpu_count=4, cpu_cores=2) == ""  # its ranks run on the GPUs
+
+
+def test_it_warns_when_a_node_has_fewer_gpus_than_the_largest_tp_size():
+    """With fewer GPUs than ranks the run goes to gloo on the CPU (experiments._device), so a node
+    with one GPU and two cores runs TP=4 as four ranks on two cores: the note said nothing."""
+    assert planned_layer_note(4, gpu_count=1, cpu_cores=2).startswith("TP=4 runs 4 ranks on this node's 2 CPU cores")
+    assert planned_layer_note(4, gpu_count=2, cpu_cores=2) != ""

@@ -12,6 +12,7 @@ from typing import Callable
 from tpworkers.catalog import costmodel
 from tpworkers.measure.configs import KINDS, DecodeCommConfig, LayerBenchConfig, SweepConfig
 from tpworkers.measure.devicegroup import ConfigError
+from tpworkers.rank_sharing import on_gpus
 
 # How long one run may hold its node: the worker runs one run at a time (solo pool), so a longer
 # run makes everyone queued behind it wait.
@@ -51,7 +52,7 @@ def _device(params: dict, nproc: int, gpus_available: int) -> dict:
         if missing:
             raise ConfigError(f"GPU {missing[0]} was asked for, but this node has {gpus_available} GPUs")
         return {"backend": "nccl", "device": "cuda", "gpus": wanted, "p2p": bool(params.get("p2p", True))}
-    if gpus_available >= nproc:
+    if on_gpus(nproc, gpus_available):
         return {"backend": "nccl", "device": "cuda", "gpus": tuple(range(nproc)), "p2p": bool(params.get("p2p", True))}
     return {"backend": "gloo", "device": "cpu", "gpus": (), "p2p": True}
 

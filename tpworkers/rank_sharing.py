@@ -30,11 +30,17 @@ def run_note(devices: dict, cpu_cores: int) -> str:
     return ""
 
 
+def on_gpus(ranks: int, gpu_count: int) -> bool:
+    """A run that names no GPUs goes on the node's first GPUs when it has one for every rank;
+    otherwise gloo runs its ranks on the CPU."""
+    return gpu_count >= ranks
+
+
 def planned_layer_note(largest_tp: int, gpu_count: int, cpu_cores: int) -> str:
     """Said before a sharded-layer run on a node with ``gpu_count`` GPUs and ``cpu_cores``
     cores: its largest TP size would run gloo ranks on fewer CPU cores than ranks, so that size's
-    compute times would not compare. A node with GPUs runs its ranks there: nothing to say."""
-    if gpu_count or not ranks_share(largest_tp, cpu_cores):
+    compute times would not compare. A node with a GPU for every rank runs them there."""
+    if on_gpus(largest_tp, gpu_count) or not ranks_share(largest_tp, cpu_cores):
         return ""
     return (f"TP={largest_tp} runs {largest_tp} ranks on this node's {cpu_cores} CPU cores: they take "
             "turns, so its compute time will not shrink as the split predicts. Read its compute "
