@@ -139,3 +139,13 @@ def test_it_reveals_a_lab_round_which_has_no_answer_to_shade(teacher, cohort, cl
     flow.reveal(round_)
     page = teacher.get(f"/teach/live/{cohort.pk}/").content.decode()
     assert "<strong data-answer-count>1</strong>" in page and '<rect class="band"' not in page
+
+
+def test_it_draws_the_dashboards_histogram_with_its_stylesheet(teacher, cohort, classmates, instructor):
+    """The tally's histogram is the dashboard's drawing (classroom/_histogram.html), coloured by
+    the one stylesheet both load: on the console and on the projector, which has no dashboard CSS."""
+    round_ = open_round(cohort, instructor, NUMBER)
+    flow.cast_vote(round_, classmates[0], 7168.0)
+    for page in (f"/teach/live/{cohort.pk}/", f"/teach/live/{cohort.pk}/screen/"):
+        html = teacher.get(page).content.decode()
+        assert '<svg class="log-histogram"' in html and "css/histogram.css" in html, page

@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from lessons import predictions
 from lessons.classroom.models import Cohort
+from lessons.labs import lab_for
 from lessons.liveclass.models import LiveSession, Round, Vote
 from lessons.models import Step
+from tpworkers.runs import RunRefused, create_run
 
 LIVE_KINDS = (Step.Kind.PREDICT, Step.Kind.LAB)
 
@@ -49,6 +51,14 @@ def start_round(cohort: Cohort, instructor, step_id: int) -> Round:
 def current_round(cohort: Cohort) -> Round | None:
     session = open_session(cohort)
     return session.current_round() if session else None
+
+
+def round_or_refuse(cohort: Cohort) -> Round:
+    """The current round, for a press that acts on one (second vote, reveal, run)."""
+    round_ = current_round(cohort)
+    if round_ is None:
+        raise LiveRefused("No round is open: pick a step first.")
+    return round_
 
 
 def cast_vote(round_: Round, learner, answer) -> Vote:
@@ -89,6 +99,22 @@ def reveal(round_: Round) -> None:
         raise LiveRefused("This round is already revealed.")
     round_.phase, round_.revealed_at = Round.Phase.REVEALED, timezone.now()
     round_.save(update_fields=["phase", "revealed_at"])
+
+
+def run_lab(cohort: Cohort, instructor) -> Round:
+    """One run of the lab step's preset, owned by the instructor, on the default node; the
+    class watches it (tpworkers.runs.run_to_watch lets the cohort's learners see it), once per
+    round."""
+    round_ = round_or_refuse(cohort)
+    if round_.step.kind != Step.Kind.LAB or round_.run_id:
+        raise LiveRefused("Only a lab step runs, and once per round.")
+    lab = lab_for(round_.step.config)
+    try:
+        round_.run = create_run(instructor, lab.experiment, lab.params())
+    except RunRefused as exc:
+        raise LiveRefused(str(exc)) from None
+    round_.save(update_fields=["run"])
+    return round_
 
 
 def end_session(cohort: Cohort) -> LiveSession | None:

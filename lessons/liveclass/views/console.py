@@ -6,12 +6,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from lessons.classroom.views.access import get_cohort_for_user  # drivers: the dashboard's own check
-from lessons.labs import lab_for
 from lessons.liveclass import flow
 from lessons.liveclass.events import CONSOLE, LEARNERS, StateEvent, TallyEvent, publish
 from lessons.liveclass.render import CONSOLE_PAGE, console_context, console_tally
-from lessons.models import Step
-from tpworkers.runs import RunRefused, create_run
 
 
 def _console(request, cohort, error: str = "", status: int = 200):
@@ -39,13 +36,6 @@ def _press(request, cohort_id: int, action):
     return redirect("live_console", cohort_id=cohort.pk)
 
 
-def _round_or_refuse(cohort):
-    round_ = flow.current_round(cohort)
-    if round_ is None:
-        raise flow.LiveRefused("No round is open: pick a step first.")
-    return round_
-
-
 @login_required
 def console(request, cohort_id: int):
     return _console(request, get_cohort_for_user(request.user, cohort_id))
@@ -71,13 +61,13 @@ def open_round(request, cohort_id: int):
 @login_required
 @require_POST
 def second_vote(request, cohort_id: int):
-    return _press(request, cohort_id, lambda cohort: flow.open_second_vote(_round_or_refuse(cohort)))
+    return _press(request, cohort_id, lambda cohort: flow.open_second_vote(flow.round_or_refuse(cohort)))
 
 
 @login_required
 @require_POST
 def reveal(request, cohort_id: int):
-    return _press(request, cohort_id, lambda cohort: flow.reveal(_round_or_refuse(cohort)))
+    return _press(request, cohort_id, lambda cohort: flow.reveal(flow.round_or_refuse(cohort)))
 
 
 @login_required
@@ -89,17 +79,4 @@ def end(request, cohort_id: int):
 @login_required
 @require_POST
 def run_lab(request, cohort_id: int):
-    """One run of the lab step's preset, owned by the instructor, on the default node; the
-    class watches it (tpworkers.runs.run_for_user lets the cohort's learners see it)."""
-    def start(cohort):
-        round_ = _round_or_refuse(cohort)
-        if round_.step.kind != Step.Kind.LAB or round_.run_id:
-            raise flow.LiveRefused("Only a lab step runs, and once per round.")
-        lab = lab_for(round_.step.config)
-        try:
-            round_.run = create_run(request.user, lab.experiment, lab.params())
-        except RunRefused as exc:
-            raise flow.LiveRefused(str(exc)) from None
-        round_.save(update_fields=["run"])
-
-    return _press(request, cohort_id, start)
+    return _press(request, cohort_id, lambda cohort: flow.run_lab(cohort, request.user))
