@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.live import Browserless
+from tests.support_browser import drop_first_socket
 from tests.test_live_class_live import _signed_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -29,17 +30,23 @@ def _new_class(lab, teacher_name: str) -> tuple[Browserless, int, str]:
     return teacher, cohort_id, re.search(r'class="code-badge"[^>]*>([A-Z0-9]+)<', created.read().decode()).group(1)
 
 
-def test_it_takes_a_class_through_a_round_with_a_second_vote(live_lab, browser):
-    teacher, cohort_id, code = _new_class(live_lab, "browserteacher")
-    learner = _page(browser, live_lab, _signed_up(live_lab, "browserlearner", code))
-    no_js = _page(browser, live_lab, _signed_up(live_lab, "nojslearner", code), javascript=False)
+def _round_open(live_lab, browser, name: str, step_label: str):
+    """(learner, learner without JavaScript, console, join code): a new class, its learner waiting
+    on the live page while the instructor's console opens a round on ``step_label``."""
+    teacher, cohort_id, code = _new_class(live_lab, f"{name}teacher")
+    learner = _page(browser, live_lab, _signed_up(live_lab, f"{name}learner", code))
+    no_js = _page(browser, live_lab, _signed_up(live_lab, f"{name}nojs", code), javascript=False)
     console = _page(browser, live_lab, teacher)
-
     learner.goto(f"{live_lab.url}/class/{code}/")
     learner.get_by_text("Waiting for your instructor").wait_for()
     console.goto(f"{live_lab.url}/teach/live/{cohort_id}/")
-    console.select_option("#live-step", label="What does each GPU get? (predict)")
+    console.select_option("#live-step", label=step_label)
     console.get_by_role("button", name="Start: move the class to this step").click()
+    return learner, no_js, console, code
+
+
+def test_it_takes_a_class_through_a_round_with_a_second_vote(live_lab, browser):
+    learner, no_js, console, code = _round_open(live_lab, browser, "browser", "What does each GPU get? (predict)")
 
     learner.get_by_text("Its share of the layers, one after another").click(timeout=15_000)  # moved live
     learner.get_by_role("button", name="Send my vote").click()
@@ -93,15 +100,7 @@ DRAWN = """el => {
 
 
 def test_it_draws_the_class_guesses_on_the_chart_of_the_class_run(live_lab, browser):
-    teacher, cohort_id, code = _new_class(live_lab, "chartteacher")
-    learner = _page(browser, live_lab, _signed_up(live_lab, "chartlearner", code))
-    no_js = _page(browser, live_lab, _signed_up(live_lab, "chartnojs", code), javascript=False)
-    console = _page(browser, live_lab, teacher)
-    learner.goto(f"{live_lab.url}/class/{code}/")
-    learner.get_by_text("Waiting for your instructor").wait_for()
-    console.goto(f"{live_lab.url}/teach/live/{cohort_id}/")
-    console.select_option("#live-step", label="Measure one all-reduce (lab)")
-    console.get_by_role("button", name="Start: move the class to this step").click()
+    learner, no_js, console, code = _round_open(live_lab, browser, "chart", "Measure one all-reduce (lab)")
 
     learner.get_by_label("Your guess").fill("40", timeout=15_000)
     learner.get_by_role("button", name="Send my vote").click()
@@ -132,16 +131,7 @@ def test_it_draws_the_class_guesses_on_the_chart_of_the_class_run(live_lab, brow
 def test_it_says_the_class_connection_was_lost_and_clears_it_on_reconnect(live_lab, browser):
     _, cohort_id, code = _new_class(live_lab, "noticeteacher")
     learner = _page(browser, live_lab, _signed_up(live_lab, "noticelearner", code))
-    connections = []
-
-    def drop_the_first(ws):
-        connections.append(ws)
-        if len(connections) == 1:
-            ws.close(code=1012, reason="lab restarting")  # a code htmx's ws extension retries after
-        else:
-            ws.connect_to_server()
-
-    learner.route_web_socket(f"**/ws/live/{cohort_id}/", drop_the_first)
+    connections = drop_first_socket(learner, f"**/ws/live/{cohort_id}/")
     learner.goto(f"{live_lab.url}/class/{code}/")
     notice = learner.locator("[data-connection-notice]")
     notice.wait_for(state="visible", timeout=10_000)

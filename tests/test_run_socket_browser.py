@@ -4,10 +4,9 @@ so (instead of silently freezing), and the notice goes once htmx has reconnected
 import pytest
 
 from tests.live import Browserless
+from tests.support_browser import drop_first_socket
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-SERVICE_RESTART = 1012  # a close code the htmx ws extension retries after
 
 
 def test_it_says_the_connection_was_lost_and_clears_it_on_reconnect(live_lab, browser):
@@ -19,16 +18,7 @@ def test_it_says_the_connection_was_lost_and_clears_it_on_reconnect(live_lab, br
     page = browser.new_context().new_page()
     page.context.add_cookies([{"name": c.name, "value": c.value, "url": live_lab.url} for c in client.jar])
 
-    connections = []
-
-    def drop_the_first(ws):
-        connections.append(ws)
-        if len(connections) == 1:
-            ws.close(code=SERVICE_RESTART, reason="lab restarting")
-        else:
-            ws.connect_to_server()
-
-    page.route_web_socket(f"**/ws/runs/{run_id}/", drop_the_first)
+    connections = drop_first_socket(page, f"**/ws/runs/{run_id}/")
     page.goto(f"{live_lab.url}/lab/runs/{run_id}/")
     notice = page.locator("[data-connection-notice]")
     notice.wait_for(state="visible", timeout=10_000)
