@@ -33,6 +33,8 @@ def scheduler_for(learner):
 
 
 def live_cards(learner):
+    """Cards in the queue: not suspended, on a step still in the course. due_count says the same
+    in SQL; tests/test_review_scheduling.py checks it against both rules."""
     return ReviewCard.objects.filter(learner=learner, suspended=False, step__retired=False)
 
 
